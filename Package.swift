@@ -1,0 +1,117 @@
+// swift-tools-version:6.1
+// cellrig: an unattended solid-state battery test rig daemon.
+//
+// One target per layer; dependencies point down only (see docs/architecture.md):
+//   Domain <- ProtocolFiles, Engine, Instruments, Storage, Control
+//   Instruments <- Simulation
+//   everything <- Daemon <- cellrigd
+//   Control, ProtocolFiles, Engine, Storage <- cellrig (CLI)
+
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+// MARK: - External packages
+
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+
+let package = Package(
+    name: "CellRig",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cellrigd", targets: ["cellrigd"]),
+        .executable(name: "cellrig", targets: ["cellrig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // MARK: - System libraries
+        .systemLibrary(
+            name: "CLibSerialPort",
+            pkgConfig: "libserialport",
+            providers: [.apt(["libserialport-dev"])]
+        ),
+
+        // MARK: - Layers
+        .target(name: "Domain", swiftSettings: swiftSettings),
+        .target(name: "ProtocolFiles", dependencies: ["Domain", yams], swiftSettings: swiftSettings),
+        .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .target(name: "Simulation", dependencies: ["Domain", "Instruments"], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(name: "Control", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .target(
+            name: "ControlServer",
+            dependencies: ["Control", hummingbird, logging],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Domain", "ProtocolFiles", "Engine", "Instruments", "Simulation", "Storage", "Control",
+                "ControlServer", logging, serviceLifecycle,
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Executables
+        .executableTarget(
+            name: "cellrigd",
+            dependencies: ["Daemon", argumentParser, logging],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "cellrig",
+            dependencies: ["Domain", "ProtocolFiles", "Engine", "Storage", "Control", argumentParser],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ProtocolFilesTests",
+            dependencies: ["ProtocolFiles", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "Domain", "ProtocolFiles"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SimulationTests",
+            dependencies: ["Simulation", "Instruments", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "Domain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ControlTests",
+            dependencies: ["Control", "ControlServer", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: ["Daemon", "Control", "Storage", "Domain", "ProtocolFiles"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Control", "Storage", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

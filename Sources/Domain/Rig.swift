@@ -1,0 +1,157 @@
+/// An alkali metal used as electrode; fixes the melting point and the thickness consumed per mAh/cm2.
+public enum AnodeMetal: String, Sendable, Hashable, Codable, CaseIterable {
+    case li = "Li"
+    case na = "Na"
+    case k = "K"
+
+    public var meltingPoint_C: Double {
+        switch self {
+        case .li: 180.5
+        case .na: 97.8
+        case .k: 63.5
+        }
+    }
+
+    /// Metal thickness plated or stripped per mAh/cm2, in micrometres.
+    public var thicknessPerArealCapacity_um: Double {
+        switch self {
+        case .li: 4.85
+        case .na: 8.86
+        case .k: 16.9
+        }
+    }
+}
+
+/// The cell on a rig: what it is made of and its geometry. Recorded with every run.
+public struct CellDescription: Sendable, Hashable, Codable {
+    /// The operator's label for this cell (sample id).
+    public var label: String?
+    public var metal: AnodeMetal
+    public var electrolyte: String
+    public var electrolyteThickness_um: Double?
+    /// Working-electrode area; converts current densities to currents.
+    public var electrodeArea_cm2: Double
+    public var referenceArea_cm2: Double?
+    /// Initial metal thickness of each electrode, in micrometres.
+    public var metalThickness_um: Double?
+    public var pretreatment: String?
+    public var stackPressure_MPa: Double?
+    public var temperature_C: Double?
+
+    public init(
+        label: String? = nil, metal: AnodeMetal, electrolyte: String, electrolyteThickness_um: Double? = nil,
+        electrodeArea_cm2: Double, referenceArea_cm2: Double? = nil, metalThickness_um: Double? = nil,
+        pretreatment: String? = nil, stackPressure_MPa: Double? = nil, temperature_C: Double? = nil
+    ) {
+        self.label = label
+        self.metal = metal
+        self.electrolyte = electrolyte
+        self.electrolyteThickness_um = electrolyteThickness_um
+        self.electrodeArea_cm2 = electrodeArea_cm2
+        self.referenceArea_cm2 = referenceArea_cm2
+        self.metalThickness_um = metalThickness_um
+        self.pretreatment = pretreatment
+        self.stackPressure_MPa = stackPressure_MPa
+        self.temperature_C = temperature_C
+    }
+}
+
+/// Limits set on the instrument itself at every step, so that a dead host still leaves the cell safe.
+public struct HardwareLimits: Sendable, Hashable, Codable {
+    /// Compliance: the instrument never drives the cell beyond +/- this voltage.
+    public var voltage_V: Double
+    /// The largest current the rig may ever apply.
+    public var current_A: Double
+
+    public init(voltage_V: Double, current_A: Double) {
+        self.voltage_V = voltage_V
+        self.current_A = current_A
+    }
+}
+
+/// How a simulated instrument paces cell time against wall time.
+public enum SimulationSpeed: Sendable, Hashable, Codable {
+    /// As fast as the host can compute.
+    case unlimited
+    /// Cell seconds per wall second (1 is real time).
+    case factor(Double)
+}
+
+/// Which driver runs the rig's galvanostat and how to reach it.
+public enum GalvanostatConfiguration: Sendable, Hashable, Codable {
+    /// The in-process simulator driven by a cell model.
+    case simulated(SimulatedCellConfiguration)
+}
+
+/// Parameters of a simulated cell; every value has a default so a rig file may give only what it changes.
+public struct SimulatedCellConfiguration: Sendable, Hashable, Codable {
+    public var speed: SimulationSpeed
+    public var seed: UInt64
+    /// Electrolyte bulk resistance times area, Ohm cm2.
+    public var bulkResistance_Ohm_cm2: Double
+    /// Interfacial resistance of each electrode, Ohm cm2.
+    public var interfacialResistance_Ohm_cm2: Double
+    /// Plating current density at which dendrites short the cell, mA/cm2.
+    public var criticalCurrentDensity_mA_cm2: Double
+    /// Plating time at or above the critical current density before the short begins.
+    public var shortDelay_s: Double
+    /// Resistance of the short once fully formed, Ohm.
+    public var shortResistance_Ohm: Double
+    /// Standard deviation of the voltage noise, V.
+    public var noise_V: Double
+
+    public init(
+        speed: SimulationSpeed = .unlimited, seed: UInt64 = 1, bulkResistance_Ohm_cm2: Double = 100,
+        interfacialResistance_Ohm_cm2: Double = 21, criticalCurrentDensity_mA_cm2: Double = 4.8,
+        shortDelay_s: Double = 60, shortResistance_Ohm: Double = 5, noise_V: Double = 1e-4
+    ) {
+        self.speed = speed
+        self.seed = seed
+        self.bulkResistance_Ohm_cm2 = bulkResistance_Ohm_cm2
+        self.interfacialResistance_Ohm_cm2 = interfacialResistance_Ohm_cm2
+        self.criticalCurrentDensity_mA_cm2 = criticalCurrentDensity_mA_cm2
+        self.shortDelay_s = shortDelay_s
+        self.shortResistance_Ohm = shortResistance_Ohm
+        self.noise_V = noise_V
+    }
+}
+
+/// A test station as declared in a file under `rigs/`: the cell it holds, its instruments and their limits.
+public struct RigDescription: Sendable, Hashable, Codable {
+    /// Short name used on the command line (`--rig sim`).
+    public var id: String
+    public var name: String
+    public var cell: CellDescription
+    public var limits: HardwareLimits
+    public var galvanostat: GalvanostatConfiguration
+
+    public init(
+        id: String, name: String, cell: CellDescription, limits: HardwareLimits,
+        galvanostat: GalvanostatConfiguration
+    ) {
+        self.id = id
+        self.name = name
+        self.cell = cell
+        self.limits = limits
+        self.galvanostat = galvanostat
+    }
+}
+
+/// Who an instrument is: recorded with every run so data can be traced to hardware.
+public struct InstrumentIdentity: Sendable, Hashable, Codable {
+    /// What it does on the rig: `galvanostat`, `pressure`, `temperature`.
+    public var role: String
+    public var model: String
+    public var firmware: String
+    public var serialNumber: String
+    /// Port path or `in-process`.
+    public var port: String
+
+    public init(role: String, model: String, firmware: String, serialNumber: String, port: String) {
+        self.role = role
+        self.model = model
+        self.firmware = firmware
+        self.serialNumber = serialNumber
+        self.port = port
+    }
+}

@@ -1,0 +1,147 @@
+/// Where a run is in its life. Stored in the database and shown by `cellrig status`.
+public enum RunState: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Accepted, instruments not yet driven.
+    case starting
+    case running
+    /// Every planned step ran to its end.
+    case completed
+    /// A stop criterion ended the run (for a CCD test: the short was found).
+    case stopped
+    /// An operator aborted it.
+    case aborted
+    /// The daemon shut down (or died) while it ran; the cell was put at open circuit where possible.
+    case interrupted
+    /// An instrument or storage fault ended it.
+    case faulted
+
+    public var isFinal: Bool { self != .starting && self != .running }
+}
+
+/// What a stop criterion asks the engine to do with one sample.
+public enum VerdictAction: String, Sendable, Hashable, Codable, Comparable {
+    case `continue`
+    case warn
+    case endStep = "end-step"
+    case pause
+    case stop
+
+    private var severity: Int {
+        switch self {
+        case .continue: 0
+        case .warn: 1
+        case .endStep: 2
+        case .pause: 3
+        case .stop: 4
+        }
+    }
+
+    public static func < (lhs: VerdictAction, rhs: VerdictAction) -> Bool { lhs.severity < rhs.severity }
+}
+
+/// A criterion's judgement with the evidence behind it. Every verdict other than `continue` becomes an event.
+public struct Verdict: Sendable, Hashable, Codable {
+    public var criterion: String
+    public var action: VerdictAction
+    /// One sentence for the operator: what was seen.
+    public var reason: String
+    /// Cell time of the sample that produced the verdict.
+    public var time_s: Double
+    /// Estimated cell time at which the detected condition began.
+    public var onsetTime_s: Double?
+    /// Current density (mA/cm2, magnitude) at the onset; for a short this is the CCD.
+    public var currentDensity_mA_cm2: Double?
+    /// Model state and thresholds, by name, for the record.
+    public var evidence: [String: Double]
+
+    public init(
+        criterion: String, action: VerdictAction, reason: String, time_s: Double, onsetTime_s: Double? = nil,
+        currentDensity_mA_cm2: Double? = nil, evidence: [String: Double] = [:]
+    ) {
+        self.criterion = criterion
+        self.action = action
+        self.reason = reason
+        self.time_s = time_s
+        self.onsetTime_s = onsetTime_s
+        self.currentDensity_mA_cm2 = currentDensity_mA_cm2
+        self.evidence = evidence
+    }
+}
+
+/// Why a step ended.
+public enum StepEndReason: String, Sendable, Hashable, Codable {
+    case capacity
+    case duration
+    case voltageLimit = "voltage-limit"
+    case criterion
+    case runEnded = "run-ended"
+}
+
+/// Something that happened in a run, on cell time. Stored in the `events` table and streamed live.
+public struct RunEvent: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case runStarted = "run-started"
+        case stepStarted = "step-started"
+        case stepEnded = "step-ended"
+        case verdict
+        case fault
+        case operatorCommand = "operator"
+        case runEnded = "run-ended"
+    }
+
+    public var kind: Kind
+    /// Cell time (instrument clock) when it happened.
+    public var time_s: Double
+    public var message: String
+    public var stepIndex: Int?
+    public var verdict: Verdict?
+
+    public init(kind: Kind, time_s: Double, message: String, stepIndex: Int? = nil, verdict: Verdict? = nil) {
+        self.kind = kind
+        self.time_s = time_s
+        self.message = message
+        self.stepIndex = stepIndex
+        self.verdict = verdict
+    }
+}
+
+/// How a run ended and what it found.
+public struct RunOutcome: Sendable, Hashable, Codable {
+    public var state: RunState
+    public var reason: String
+    /// Critical current density (mA/cm2) when a short criterion stopped the run.
+    public var ccd_mA_cm2: Double?
+    /// The criterion verdict that ended the run, if one did.
+    public var verdict: Verdict?
+
+    public init(state: RunState, reason: String, ccd_mA_cm2: Double? = nil, verdict: Verdict? = nil) {
+        self.state = state
+        self.reason = reason
+        self.ccd_mA_cm2 = ccd_mA_cm2
+        self.verdict = verdict
+    }
+}
+
+/// A moment the simulator knows to be true (a short or voiding really began), stored to score criteria.
+public struct GroundTruthEvent: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        case dendriteInitiation = "dendrite-initiation"
+        case softShort = "soft-short"
+        case hardShort = "hard-short"
+        case voidingOnset = "voiding-onset"
+    }
+
+    public var kind: Kind
+    /// Cell time of the onset.
+    public var time_s: Double
+    /// Which electrode (`WE` or `CE`) where it matters.
+    public var electrode: String?
+    /// Nominal current density (magnitude, mA/cm2) at that moment.
+    public var currentDensity_mA_cm2: Double
+
+    public init(kind: Kind, time_s: Double, electrode: String? = nil, currentDensity_mA_cm2: Double) {
+        self.kind = kind
+        self.time_s = time_s
+        self.electrode = electrode
+        self.currentDensity_mA_cm2 = currentDensity_mA_cm2
+    }
+}

@@ -1,0 +1,271 @@
+/// A battery-test recipe as declared in a file under `protocols/` (schema 1).
+///
+/// It says *what* to do to a cell (rest, plate, strip, loops with current schedules) and *when to stop*
+/// (the `stop:` criteria). It knows nothing of instruments; ``StepPlan`` turns it into concrete steps for a
+/// given electrode area.
+public struct TestProtocol: Sendable, Hashable, Codable {
+    public var schema: Int
+    public var name: String
+    public var summary: String?
+    /// Where the recipe comes from (a paper, a lab SOP), recorded with every run.
+    public var reference: String?
+    /// True when the cell has a reference electrode and the WE-RE voltage is measured.
+    public var threeElectrode: Bool
+    /// Cell time between two samples, in seconds.
+    public var samplingInterval_s: Double
+    public var conditions: TestConditions
+    public var steps: [ProtocolStep]
+    public var stopCriteria: [CriterionDeclaration]
+
+    public init(
+        schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
+        threeElectrode: Bool = false, samplingInterval_s: Double = 1, conditions: TestConditions = .init(),
+        steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = []
+    ) {
+        self.schema = schema
+        self.name = name
+        self.summary = summary
+        self.reference = reference
+        self.threeElectrode = threeElectrode
+        self.samplingInterval_s = samplingInterval_s
+        self.conditions = conditions
+        self.steps = steps
+        self.stopCriteria = stopCriteria
+    }
+}
+
+/// The conditions a protocol asks for; recorded with the run and used by guards.
+public struct TestConditions: Sendable, Hashable, Codable {
+    public var stackPressure_MPa: Double?
+    public var temperature_C: Double?
+
+    public init(stackPressure_MPa: Double? = nil, temperature_C: Double? = nil) {
+        self.stackPressure_MPa = stackPressure_MPa
+        self.temperature_C = temperature_C
+    }
+}
+
+/// One entry of a protocol's `steps:` list.
+public enum ProtocolStep: Sendable, Hashable, Codable {
+    /// Open circuit for a fixed time.
+    case rest(RestStep)
+    /// Constant current: plating or stripping the working electrode, or a signed current.
+    case galvanostatic(GalvanostaticStep)
+    /// A block of steps repeated over cycles, with per-cycle current schedules.
+    case loop(LoopStep)
+}
+
+/// Open circuit (no current) for `duration_s`.
+public struct RestStep: Sendable, Hashable, Codable {
+    public var duration_s: Double
+
+    public init(duration_s: Double) {
+        self.duration_s = duration_s
+    }
+}
+
+/// What a galvanostatic step does to the working electrode, which fixes the sign of its current.
+public enum GalvanostaticRole: String, Sendable, Hashable, Codable {
+    /// Metal is deposited on the WE: negative current (IUPAC).
+    case plate
+    /// Metal is removed from the WE: positive current (IUPAC).
+    case strip
+    /// The sign is the one written in the file.
+    case signed = "galvanostatic"
+}
+
+/// A current level, either absolute or per electrode area.
+public enum CurrentSetting: Sendable, Hashable, Codable {
+    case current_A(Double)
+    case density_mA_cm2(Double)
+
+    public var magnitude: Double {
+        switch self {
+        case .current_A(let value), .density_mA_cm2(let value): abs(value)
+        }
+    }
+
+    /// The current in amperes for an electrode of `area_cm2`.
+    public func amperes(area_cm2: Double) -> Double {
+        switch self {
+        case .current_A(let amps): amps
+        case .density_mA_cm2(let density): density * area_cm2 * 1e-3
+        }
+    }
+
+    /// The current density in mA/cm2 for an electrode of `area_cm2`.
+    public func density(area_cm2: Double) -> Double {
+        switch self {
+        case .current_A(let amps): amps / area_cm2 * 1e3
+        case .density_mA_cm2(let density): density
+        }
+    }
+}
+
+/// How much charge ends a step: per electrode area, or absolute.
+public enum CapacityLimit: Sendable, Hashable, Codable {
+    case areal_mAh_cm2(Double)
+    case absolute_mAh(Double)
+
+    /// The charge in coulombs for an electrode of `area_cm2`.
+    public func coulombs(area_cm2: Double) -> Double {
+        switch self {
+        case .areal_mAh_cm2(let value): value * area_cm2 * 3.6
+        case .absolute_mAh(let value): value * 3.6
+        }
+    }
+
+    public func areal(area_cm2: Double) -> Double {
+        switch self {
+        case .areal_mAh_cm2(let value): value
+        case .absolute_mAh(let value): value / area_cm2
+        }
+    }
+}
+
+/// A constant-current step. It ends on whichever of its limits comes first.
+public struct GalvanostaticStep: Sendable, Hashable, Codable {
+    public var role: GalvanostaticRole
+    /// The current; nil inside a loop means "take it from the loop's schedule for this cycle".
+    public var current: CurrentSetting?
+    public var capacity: CapacityLimit?
+    public var duration_s: Double?
+    /// The step ends when the magnitude of the controlled voltage reaches this value.
+    public var voltageLimit_V: Double?
+
+    public init(
+        role: GalvanostaticRole, current: CurrentSetting? = nil, capacity: CapacityLimit? = nil,
+        duration_s: Double? = nil, voltageLimit_V: Double? = nil
+    ) {
+        self.role = role
+        self.current = current
+        self.capacity = capacity
+        self.duration_s = duration_s
+        self.voltageLimit_V = voltageLimit_V
+    }
+}
+
+/// Per-cycle currents: first the listed values, then each cycle adds `increment` until `maximum`.
+public struct CurrentSchedule: Sendable, Hashable, Codable {
+    public var values: [CurrentSetting]
+    public var increment: CurrentSetting?
+    /// The last value the schedule may reach (by magnitude); the loop ends after it.
+    public var maximum: CurrentSetting?
+
+    public init(values: [CurrentSetting], increment: CurrentSetting? = nil, maximum: CurrentSetting? = nil) {
+        self.values = values
+        self.increment = increment
+        self.maximum = maximum
+    }
+
+    /// The setting for cycle `cycle` (1-based), or nil when the schedule has run past its maximum or its list.
+    public func setting(forCycle cycle: Int) -> CurrentSetting? {
+        precondition(cycle >= 1, "cycles are numbered from 1")
+        if cycle <= values.count { return values[cycle - 1] }
+        guard let increment, let last = values.last else { return nil }
+        let steps = Double(cycle - values.count)
+        let next: CurrentSetting
+        switch (last, increment) {
+        case (.current_A(let base), .current_A(let step)): next = .current_A(roundedToGrid(base + steps * step))
+        case (.density_mA_cm2(let base), .density_mA_cm2(let step)):
+            next = .density_mA_cm2(roundedToGrid(base + steps * step))
+        default: return nil
+        }
+        if let maximum, next.magnitude > maximum.magnitude * (1 + 1e-9) { return nil }
+        return next
+    }
+
+    /// The number of cycles the schedule defines, or nil when it is unbounded (increment without maximum).
+    public var cycleCount: Int? {
+        if increment == nil { return values.count }
+        guard maximum != nil else { return nil }
+        var cycle = values.count
+        while setting(forCycle: cycle + 1) != nil { cycle += 1 }
+        return cycle
+    }
+}
+
+/// Removes floating-point dust from schedule arithmetic (0.1 + 47 * 0.1 is 4.8, not 4.800000000000001).
+func roundedToGrid(_ value: Double) -> Double {
+    guard value != 0 else { return 0 }
+    let magnitude = pow10(floorLog10(abs(value)) - 9)
+    return (value / magnitude).rounded() * magnitude
+}
+
+private func floorLog10(_ value: Double) -> Int {
+    var exponent = 0
+    var scaled = value
+    while scaled >= 10 {
+        scaled /= 10
+        exponent += 1
+    }
+    while scaled < 1 {
+        scaled *= 10
+        exponent -= 1
+    }
+    return exponent
+}
+
+private func pow10(_ exponent: Int) -> Double {
+    var result = 1.0
+    if exponent >= 0 {
+        for _ in 0..<exponent { result *= 10 }
+    } else {
+        for _ in 0..<(-exponent) { result /= 10 }
+    }
+    return result
+}
+
+/// Steps repeated over cycles. Inner steps without a current take theirs from the schedules.
+public struct LoopStep: Sendable, Hashable, Codable {
+    /// Explicit cycle count; nil means "as many as the schedules define".
+    public var cycles: Int?
+    /// Schedule for every galvanostatic inner step without its own current.
+    public var current: CurrentSchedule?
+    /// Schedule for `plate` inner steps (overrides `current`).
+    public var platingCurrent: CurrentSchedule?
+    /// Schedule for `strip` inner steps (overrides `current`).
+    public var strippingCurrent: CurrentSchedule?
+    public var steps: [ProtocolStep]
+
+    public init(
+        cycles: Int? = nil, current: CurrentSchedule? = nil, platingCurrent: CurrentSchedule? = nil,
+        strippingCurrent: CurrentSchedule? = nil, steps: [ProtocolStep]
+    ) {
+        self.cycles = cycles
+        self.current = current
+        self.platingCurrent = platingCurrent
+        self.strippingCurrent = strippingCurrent
+        self.steps = steps
+    }
+
+    /// The schedule that supplies the current of an inner step with this role.
+    public func schedule(for role: GalvanostaticRole) -> CurrentSchedule? {
+        switch role {
+        case .plate: platingCurrent ?? current
+        case .strip: strippingCurrent ?? current
+        case .signed: current
+        }
+    }
+
+    /// The number of cycles this loop runs: the explicit count, bounded by every schedule it uses.
+    public var effectiveCycleCount: Int? {
+        var bounds: [Int] = []
+        if let cycles { bounds.append(cycles) }
+        for role in usedRoles {
+            if let schedule = schedule(for: role), let count = schedule.cycleCount { bounds.append(count) }
+        }
+        return bounds.min()
+    }
+
+    /// The roles of inner steps that read a schedule (no current of their own).
+    public var usedRoles: [GalvanostaticRole] {
+        var roles: [GalvanostaticRole] = []
+        for step in steps {
+            if case .galvanostatic(let inner) = step, inner.current == nil, !roles.contains(inner.role) {
+                roles.append(inner.role)
+            }
+        }
+        return roles
+    }
+}

@@ -1,0 +1,46 @@
+public import Domain
+
+/// A current source that measures the cell: the capability every rig's main instrument provides.
+///
+/// Implementations own their port (one actor per instrument). Signs follow IUPAC (positive current strips the
+/// working electrode); a driver maps its instrument's convention to this one. Every method that changes the
+/// output also sets the hardware limits on the instrument, so the cell stays safe if the host dies.
+public protocol Galvanostat: Actor {
+    /// Model, firmware, serial number and port, as read from the instrument.
+    func identify() async throws -> InstrumentIdentity
+
+    /// Prepares a run: the sampling interval in cell seconds and the limits to enforce in hardware.
+    func configure(samplingInterval_s: Double, limits: HardwareLimits) async throws
+
+    /// Drives `current_A` through the cell until told otherwise.
+    func applyCurrent(_ current_A: Double) async throws
+
+    /// Disconnects the cell (high impedance, no current): the safe state.
+    func openCircuit() async throws
+
+    /// Waits for and returns the next sample, on the instrument's own clock.
+    func nextSample() async throws -> InstrumentSample
+}
+
+/// Why an instrument operation failed; the message names the instrument and what it said.
+public struct InstrumentError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        case disconnected
+        case timeout
+        case rejected
+        case invalidReply = "invalid-reply"
+        case notConfigured = "not-configured"
+    }
+
+    public var code: Code
+    public var instrument: String
+    public var message: String
+
+    public init(_ code: Code, instrument: String, _ message: String) {
+        self.code = code
+        self.instrument = instrument
+        self.message = message
+    }
+
+    public var description: String { "\(instrument): \(code.rawValue): \(message)" }
+}
