@@ -21,6 +21,7 @@ let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
 
 let package = Package(
@@ -63,7 +64,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Instruments", "Simulation", "Storage", "Control",
-                "ControlServer", logging, serviceLifecycle,
+                "ControlServer", logging, serviceLifecycle, unixSignals,
             ],
             swiftSettings: swiftSettings
         ),

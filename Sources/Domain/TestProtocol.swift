@@ -9,6 +9,8 @@ public struct TestProtocol: Sendable, Hashable, Codable {
     public var summary: String?
     /// Where the recipe comes from (a paper, a lab SOP), recorded with every run.
     public var reference: String?
+    /// The values of the file's `parameters:` used for this protocol (defaults or the operator's), as text.
+    public var parameters: [String: String]
     /// True when the cell has a reference electrode and the WE-RE voltage is measured.
     public var threeElectrode: Bool
     /// Cell time between two samples, in seconds.
@@ -19,13 +21,14 @@ public struct TestProtocol: Sendable, Hashable, Codable {
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
-        threeElectrode: Bool = false, samplingInterval_s: Double = 1, conditions: TestConditions = .init(),
+        parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1, conditions: TestConditions = .init(),
         steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = []
     ) {
         self.schema = schema
         self.name = name
         self.summary = summary
         self.reference = reference
+        self.parameters = parameters
         self.threeElectrode = threeElectrode
         self.samplingInterval_s = samplingInterval_s
         self.conditions = conditions

@@ -1,0 +1,236 @@
+import Domain
+
+/// The control API's wire types (JSON, snake_case), shared by the daemon's server and the `cellrig` client.
+///
+/// Routes (HTTP/1.1 over the daemon's Unix socket, all under `/v1`):
+/// `GET /v1/health`, `GET /v1/rigs`, `GET /v1/runs`, `POST /v1/runs`, `GET /v1/runs/{id}`,
+/// `POST /v1/runs/{id}/abort`, `GET /v1/runs/{id}/live` (server-sent events: `progress`, `event`, `end`).
+public enum ControlAPI {
+    public static let version = "v1"
+}
+
+/// `GET /v1/health`: the daemon is up, and where it keeps its data.
+public struct HealthInfo: Sendable, Hashable, Codable {
+    public var version: String
+    public var database: String
+    public var rigs: Int
+
+    public init(version: String, database: String, rigs: Int) {
+        self.version = version
+        self.database = database
+        self.rigs = rigs
+    }
+}
+
+/// One rig as listed by `GET /v1/rigs`.
+public struct RigInfo: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var galvanostat: String
+    public var metal: String
+    public var electrolyte: String
+    public var electrode_area_cm2: Double
+    public var busy: Bool
+    public var run_id: Int64?
+
+    public init(
+        id: String, name: String, galvanostat: String, metal: String, electrolyte: String, electrode_area_cm2: Double,
+        busy: Bool, run_id: Int64?
+    ) {
+        self.id = id
+        self.name = name
+        self.galvanostat = galvanostat
+        self.metal = metal
+        self.electrolyte = electrolyte
+        self.electrode_area_cm2 = electrode_area_cm2
+        self.busy = busy
+        self.run_id = run_id
+    }
+}
+
+/// `POST /v1/runs`: start a protocol on a rig. The CLI sends the file's text, so the daemon needs no access to it.
+public struct StartRunRequest: Sendable, Hashable, Codable {
+    public var protocol_file: String
+    public var protocol_text: String
+    public var rig: String
+    public var cell_label: String?
+    /// Overrides the rig's electrode area.
+    public var area_cm2: Double?
+    /// Values for the protocol's `parameters:` (`name` -> text with unit).
+    public var parameters: [String: String]
+
+    public init(
+        protocol_file: String, protocol_text: String, rig: String, cell_label: String? = nil, area_cm2: Double? = nil,
+        parameters: [String: String] = [:]
+    ) {
+        self.protocol_file = protocol_file
+        self.protocol_text = protocol_text
+        self.rig = rig
+        self.cell_label = cell_label
+        self.area_cm2 = area_cm2
+        self.parameters = parameters
+    }
+}
+
+/// Where a running run is now; streamed as `progress` events and embedded in ``RunStatus``.
+public struct RunProgress: Sendable, Hashable, Codable {
+    public var run_id: Int64
+    public var step: Int
+    public var steps: Int
+    public var cycle: Int
+    public var kind: String
+    public var current_density_mA_cm2: Double
+    public var current_A: Double
+    public var voltage_V: Double
+    public var voltage_we_re_V: Double?
+    /// Cell time, seconds.
+    public var time_s: Double
+    public var samples: Int
+    /// Share of the planned cell time done, 0 to 1.
+    public var fraction_done: Double
+
+    public init(
+        run_id: Int64, step: Int, steps: Int, cycle: Int, kind: String, current_density_mA_cm2: Double,
+        current_A: Double, voltage_V: Double, voltage_we_re_V: Double?, time_s: Double, samples: Int,
+        fraction_done: Double
+    ) {
+        self.run_id = run_id
+        self.step = step
+        self.steps = steps
+        self.cycle = cycle
+        self.kind = kind
+        self.current_density_mA_cm2 = current_density_mA_cm2
+        self.current_A = current_A
+        self.voltage_V = voltage_V
+        self.voltage_we_re_V = voltage_we_re_V
+        self.time_s = time_s
+        self.samples = samples
+        self.fraction_done = fraction_done
+    }
+}
+
+/// A criterion verdict as the API shows it.
+public struct VerdictInfo: Sendable, Hashable, Codable {
+    public var criterion: String
+    public var action: String
+    public var reason: String
+    public var time_s: Double
+    public var onset_time_s: Double?
+    public var current_density_mA_cm2: Double?
+    public var evidence: [String: Double]
+
+    public init(_ verdict: Verdict) {
+        criterion = verdict.criterion
+        action = verdict.action.rawValue
+        reason = verdict.reason
+        time_s = verdict.time_s
+        onset_time_s = verdict.onsetTime_s
+        current_density_mA_cm2 = verdict.currentDensity_mA_cm2
+        evidence = verdict.evidence
+    }
+}
+
+/// A simulator's ground-truth onset as the API shows it.
+public struct TruthInfo: Sendable, Hashable, Codable {
+    public var kind: String
+    public var time_s: Double
+    public var electrode: String?
+    public var current_density_mA_cm2: Double
+
+    public init(_ event: GroundTruthEvent) {
+        kind = event.kind.rawValue
+        time_s = event.time_s
+        electrode = event.electrode
+        current_density_mA_cm2 = event.currentDensity_mA_cm2
+    }
+}
+
+/// A run event as the API shows it.
+public struct EventInfo: Sendable, Hashable, Codable {
+    public var run_id: Int64
+    public var kind: String
+    public var time_s: Double
+    public var message: String
+    public var step: Int?
+
+    public init(runID: Int64, _ event: RunEvent) {
+        run_id = runID
+        kind = event.kind.rawValue
+        time_s = event.time_s
+        message = event.message
+        step = event.stepIndex
+    }
+}
+
+/// `GET /v1/runs/{id}`: a run's state, result and, while it runs, its progress.
+public struct RunStatus: Sendable, Hashable, Codable {
+    public var id: Int64
+    public var state: String
+    public var protocol_name: String
+    public var protocol_file: String
+    public var protocol_sha256: String
+    public var rig: String
+    public var cell_label: String?
+    public var area_cm2: Double
+    public var created_at: String
+    public var ended_at: String?
+    public var reason: String?
+    /// The critical current density found, once a short criterion has stopped the run.
+    public var ccd_mA_cm2: Double?
+    public var samples: Int
+    public var planned_steps: Int
+    public var progress: RunProgress?
+    public var verdicts: [VerdictInfo]
+    /// The simulator's true onsets (simulated rigs only).
+    public var truth: [TruthInfo]?
+
+    public init(
+        id: Int64, state: String, protocol_name: String, protocol_file: String, protocol_sha256: String, rig: String,
+        cell_label: String?, area_cm2: Double, created_at: String, ended_at: String?, reason: String?,
+        ccd_mA_cm2: Double?, samples: Int, planned_steps: Int, progress: RunProgress?, verdicts: [VerdictInfo],
+        truth: [TruthInfo]?
+    ) {
+        self.id = id
+        self.state = state
+        self.protocol_name = protocol_name
+        self.protocol_file = protocol_file
+        self.protocol_sha256 = protocol_sha256
+        self.rig = rig
+        self.cell_label = cell_label
+        self.area_cm2 = area_cm2
+        self.created_at = created_at
+        self.ended_at = ended_at
+        self.reason = reason
+        self.ccd_mA_cm2 = ccd_mA_cm2
+        self.samples = samples
+        self.planned_steps = planned_steps
+        self.progress = progress
+        self.verdicts = verdicts
+        self.truth = truth
+    }
+
+    public var isFinal: Bool { RunState(rawValue: state)?.isFinal ?? true }
+}
+
+/// The body of every error answer: what was wrong, for a person.
+public struct ErrorBody: Sendable, Hashable, Codable {
+    public var error: String
+
+    public init(error: String) {
+        self.error = error
+    }
+}
+
+/// Names of the server-sent events on `/v1/runs/{id}/live`.
+public enum LiveEventName {
+    public static let progress = "progress"
+    public static let event = "event"
+    public static let end = "end"
+}
+
+/// One message on a run's live stream.
+public enum LiveMessage: Sendable, Hashable {
+    case progress(RunProgress)
+    case event(EventInfo)
+    case end(RunStatus)
+}

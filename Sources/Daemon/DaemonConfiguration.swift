@@ -1,0 +1,55 @@
+import Domain
+import Foundation
+import ProtocolFiles
+
+/// Where the daemon listens, where it keeps its data, and which rigs it drives.
+public struct DaemonConfiguration: Sendable {
+    public var socketPath: String
+    public var databasePath: String
+    public var rigs: [RigDescription]
+    /// File mode of the control socket: who may command the rigs (owner and group by default).
+    public var socketMode: UInt32
+
+    public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
+        self.socketPath = socketPath
+        self.databasePath = databasePath
+        self.rigs = rigs
+        self.socketMode = socketMode
+    }
+
+    public static let defaultSocketPath = "/run/cellrig/cellrig.sock"
+    public static let defaultDatabasePath = "/var/lib/cellrig/cellrig.sqlite"
+
+    /// The built-in simulated rig (`rigs/sim.yaml`).
+    public static func embeddedSimulatedRig() throws(FileError) -> RigDescription {
+        try RigFile.parse(EmbeddedRigs.sim, file: EmbeddedRigs.simFileName)
+    }
+
+    /// Loads every `*.yaml` file of `directory` as a rig; rig ids must be unique.
+    public static func loadRigs(directory: String) throws -> [RigDescription] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            throw FileError(file: directory, problem: "cannot list the rig directory: \(error.localizedDescription)")
+        }
+        guard !names.isEmpty else { throw FileError(file: directory, problem: "no rig files (*.yaml) in this directory") }
+        var rigs: [RigDescription] = []
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw FileError(file: path, problem: "cannot read: \(error.localizedDescription)")
+            }
+            let rig = try RigFile.parse(text, file: path)
+            if rigs.contains(where: { $0.id == rig.id }) {
+                throw FileError(file: path, key: "id", value: rig.id, problem: "rig id '\(rig.id)' is used by another file")
+            }
+            rigs.append(rig)
+        }
+        return rigs
+    }
+}

@@ -1,0 +1,294 @@
+import Control
+import ControlServer
+import Domain
+import Engine
+import Foundation
+import Instruments
+import Logging
+import ProtocolFiles
+import Simulation
+import Storage
+
+/// Owns one rig: its instruments and at most one run at a time. A fault in one rig never touches another.
+///
+/// A run executes as a loop on this actor: ask the galvanostat for a sample, hand it to the engine, store what
+/// the engine produced, carry out its commands. Operator commands (abort) and shutdown land between samples.
+/// Every way out of the loop (end of plan, stop criterion, abort, instrument fault, shutdown) passes through
+/// the engine's end, which commands open circuit, and the recorder's flush.
+actor RigRunner {
+    let rig: RigDescription
+    private let store: RunStore
+    private let hub: RunHub
+    private let logger: Logger
+
+    private var activeRun: ActiveRun?
+    private var runTask: Task<Void, Never>?
+    private var stopRequest: (state: RunState, reason: String)?
+
+    /// What the rig is doing now, for status and progress.
+    private struct ActiveRun {
+        let runID: Int64
+        let galvanostat: any Galvanostat
+        let simulated: SimulatedGalvanostat?
+        var progress: RunProgress
+    }
+
+    init(rig: RigDescription, store: RunStore, hub: RunHub, logger: Logger) {
+        self.rig = rig
+        self.store = store
+        self.hub = hub
+        var logger = logger
+        logger[metadataKey: "rig"] = .string(rig.id)
+        self.logger = logger
+    }
+
+    var runningRunID: Int64? { activeRun?.runID }
+
+    func progress(runID: Int64) -> RunProgress? {
+        guard let activeRun, activeRun.runID == runID else { return nil }
+        return activeRun.progress
+    }
+
+    func liveGroundTruth(runID: Int64) async -> [GroundTruthEvent]? {
+        guard let activeRun, activeRun.runID == runID, let simulated = activeRun.simulated else { return nil }
+        return await simulated.groundTruth
+    }
+
+    var info: RigInfo {
+        let driver: String
+        switch rig.galvanostat {
+        case .simulated: driver = "simulated"
+        }
+        return RigInfo(
+            id: rig.id, name: rig.name, galvanostat: driver, metal: rig.cell.metal.rawValue,
+            electrolyte: rig.cell.electrolyte, electrode_area_cm2: rig.cell.electrodeArea_cm2, busy: activeRun != nil,
+            run_id: activeRun?.runID)
+    }
+
+    // MARK: - Starting
+
+    /// Validates the request, records the run's start and launches it; returns the run id.
+    func start(_ request: StartRunRequest) async throws -> Int64 {
+        if let activeRun {
+            throw ControlFailure.conflict("rig '\(rig.id)' is busy with run \(activeRun.runID); abort it or wait")
+        }
+        let testProtocol: TestProtocol
+        do {
+            testProtocol = try ProtocolFile.parse(
+                request.protocol_text, file: request.protocol_file, parameters: request.parameters)
+        } catch {
+            throw ControlFailure.badRequest(error.description)
+        }
+        var cell = rig.cell
+        if let label = request.cell_label { cell.label = label }
+        if let area = request.area_cm2 {
+            guard area > 0, area.isFinite else { throw ControlFailure.badRequest("area_cm2 must be positive, got \(area)") }
+            cell.electrodeArea_cm2 = area
+        }
+        let engine: RunEngine
+        do {
+            engine = try RunEngine(protocol: testProtocol, area_cm2: cell.electrodeArea_cm2)
+        } catch {
+            throw ControlFailure.badRequest("\(request.protocol_file): \(error.message)")
+        }
+        if let largest = engine.plan.steps.map({ abs($0.current_A) }).max(), largest > rig.limits.current_A {
+            throw ControlFailure.badRequest(
+                "\(request.protocol_file): the plan needs \(formatCurrent(largest)) but rig '\(rig.id)' is limited "
+                    + "to \(formatCurrent(rig.limits.current_A)) (limits.current in its rig file); lower the "
+                    + "schedule's maximum or raise the limit")
+        }
+
+        let (galvanostat, simulated) = makeGalvanostat(cell: cell, testProtocol: testProtocol)
+        let identity: InstrumentIdentity
+        do {
+            identity = try await galvanostat.identify()
+            try await galvanostat.configure(samplingInterval_s: testProtocol.samplingInterval_s, limits: rig.limits)
+        } catch {
+            throw ControlFailure(status: 503, "rig '\(rig.id)': the galvanostat is not ready: \(error)")
+        }
+        if let activeRun {  // another start won the race while we talked to the instrument
+            throw ControlFailure.conflict("rig '\(rig.id)' is busy with run \(activeRun.runID)")
+        }
+        let runStart = RunStart(
+            protocolName: testProtocol.name, protocolFile: request.protocol_file, protocolText: request.protocol_text,
+            protocolParameters: request.parameters, rig: rig, cell: cell, area_cm2: cell.electrodeArea_cm2,
+            plan: engine.plan, instruments: [identity])
+        let runID = try store.createRun(runStart, threeElectrode: testProtocol.threeElectrode)
+        let firstStep = engine.plan.steps.first
+        activeRun = ActiveRun(
+            runID: runID, galvanostat: galvanostat, simulated: simulated,
+            progress: RunProgress(
+                run_id: runID, step: 0, steps: engine.plan.steps.count, cycle: firstStep?.cycle ?? 0,
+                kind: firstStep?.kind.rawValue ?? "rest", current_density_mA_cm2: firstStep?.currentDensity_mA_cm2 ?? 0,
+                current_A: firstStep?.current_A ?? 0, voltage_V: 0, voltage_we_re_V: nil, time_s: 0, samples: 0,
+                fraction_done: 0))
+        stopRequest = nil
+        logger.info("run \(runID) started: \(testProtocol.name) on \(cell.label ?? "unlabelled cell")")
+        runTask = Task { await self.execute(runID: runID, engine: engine, galvanostat: galvanostat) }
+        return runID
+    }
+
+    private func makeGalvanostat(cell: CellDescription, testProtocol: TestProtocol) -> (
+        any Galvanostat, SimulatedGalvanostat?
+    ) {
+        switch rig.galvanostat {
+        case .simulated(let configuration):
+            let model = OhmicCell(
+                configuration: configuration, area_cm2: cell.electrodeArea_cm2,
+                stackPressure_MPa: cell.stackPressure_MPa, temperature_C: cell.temperature_C)
+            let simulated = SimulatedGalvanostat(name: rig.id, model: model, speed: configuration.speed)
+            return (simulated, simulated)
+        }
+    }
+
+    // MARK: - Stopping
+
+    /// Asks the running run to end; returns once it has (cell at open circuit, data stored).
+    func requestStop(runID: Int64?, state: RunState, reason: String) async throws {
+        guard let activeRun, runID == nil || activeRun.runID == runID else {
+            if let runID { throw ControlFailure.conflict("run \(runID) is not running on rig '\(rig.id)'") }
+            return
+        }
+        if stopRequest == nil { stopRequest = (state, reason) }
+        logger.notice("run \(activeRun.runID): \(state.rawValue) requested: \(reason)")
+        await runTask?.value
+    }
+
+    // MARK: - The run loop
+
+    /// The state of the run loop, held by the actor so operator commands can land between samples.
+    private struct Execution {
+        let runID: Int64
+        let galvanostat: any Galvanostat
+        var engine: RunEngine
+        var recorder: RunRecorder
+        let plannedDuration_s: Double
+        var lastPublish = ContinuousClock.now
+    }
+
+    private var execution: Execution?
+
+    private func execute(runID: Int64, engine: RunEngine, galvanostat: any Galvanostat) async {
+        execution = Execution(
+            runID: runID, galvanostat: galvanostat, engine: engine, recorder: RunRecorder(store: store, runID: runID),
+            plannedDuration_s: engine.plan.steps.compactMap(\.expectedDuration_s).reduce(0, +))
+        let started = execution!.engine.start(at: 0)
+        await handle(started)
+        try? store.setState(.running, runID: runID)
+        while let current = execution, !current.engine.isFinished {
+            if let stop = stopRequest {
+                await handle(execution!.engine.end(stop.state, reason: stop.reason))
+                break
+            }
+            let sample: InstrumentSample
+            do {
+                sample = try await galvanostat.nextSample()
+            } catch {
+                await recordFault("instrument: \(error)")
+                await handle(execution!.engine.end(.faulted, reason: "instrument fault: \(error)"))
+                break
+            }
+            let output = execution!.engine.ingest(sample)
+            await handle(output)
+            if let recorded = output.recorded { updateProgress(with: recorded) }
+        }
+        await finishExecution()
+    }
+
+    /// Stores what the engine produced, publishes its events and carries out its commands.
+    private func handle(_ output: EngineOutput) async {
+        guard let runID = execution?.runID else { return }
+        do {
+            try execution!.recorder.record(output)
+        } catch {
+            logger.critical("run \(runID): storage failed: \(error)")
+            if !execution!.engine.isFinished {
+                let ended = execution!.engine.end(.faulted, reason: "storage failed: \(error)")
+                try? execution!.recorder.record(ended)
+            }
+            try? await execution!.galvanostat.openCircuit()
+            return
+        }
+        for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
+        for command in output.commands {
+            do {
+                switch command {
+                case .applyCurrent(let current): try await execution!.galvanostat.applyCurrent(current)
+                case .openCircuit: try await execution!.galvanostat.openCircuit()
+                }
+            } catch {
+                logger.error("run \(runID): instrument refused \(command): \(error)")
+                await recordFault("instrument refused \(command): \(error)")
+                if !execution!.engine.isFinished {
+                    let ended = execution!.engine.end(.faulted, reason: "instrument fault: \(error)")
+                    try? execution!.recorder.record(ended)
+                    for event in ended.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
+                }
+                try? await execution!.galvanostat.openCircuit()
+                return
+            }
+        }
+    }
+
+    private func recordFault(_ message: String) async {
+        guard let runID = execution?.runID else { return }
+        let fault = RunEvent(kind: .fault, time_s: execution!.engine.latestTime_s, message: message)
+        try? execution!.recorder.recordEvent(fault)
+        hub.publish(.event(EventInfo(runID: runID, fault)), runID: runID)
+    }
+
+    private func updateProgress(with recorded: RecordedSample) {
+        guard let execution, var active = activeRun else { return }
+        let engine = execution.engine
+        let sample = recorded.sample
+        let step = engine.plan.steps[recorded.stepIndex]
+        active.progress.step = step.index
+        active.progress.cycle = step.cycle
+        active.progress.kind = step.kind.rawValue
+        active.progress.current_density_mA_cm2 = step.currentDensity_mA_cm2
+        active.progress.current_A = sample.current_A
+        active.progress.voltage_V = sample.voltage_V
+        active.progress.voltage_we_re_V = sample.voltageWERE_V
+        active.progress.time_s = sample.time_s
+        active.progress.samples = engine.sampleCount
+        let planned = execution.plannedDuration_s
+        active.progress.fraction_done = planned > 0 ? min(1, sample.time_s / planned) : 0
+        activeRun = active
+        let now = ContinuousClock.now
+        if now - execution.lastPublish >= .milliseconds(200) {
+            self.execution?.lastPublish = now
+            hub.publish(.progress(active.progress), runID: active.runID)
+        }
+    }
+
+    private func finishExecution() async {
+        guard var finished = execution else { return }
+        let runID = finished.runID
+        // Whatever ended the loop, the engine's end commanded open circuit; make sure of it once more.
+        try? await finished.galvanostat.openCircuit()
+        do {
+            try finished.recorder.flush()
+        } catch {
+            logger.critical("run \(runID): final flush failed: \(error)")
+        }
+        let outcome =
+            finished.engine.outcome ?? RunOutcome(state: .faulted, reason: "the run loop ended without an outcome")
+        if let simulated = activeRun?.simulated {
+            try? store.recordGroundTruth(runID, events: await simulated.groundTruth)
+        }
+        do {
+            try store.finishRun(runID, outcome: outcome)
+        } catch {
+            logger.critical("run \(runID): cannot record the outcome: \(error)")
+        }
+        logger.info(
+            "run \(runID) \(outcome.state.rawValue): \(outcome.reason); \(finished.recorder.storedSamples) samples stored")
+        execution = nil
+        activeRun = nil
+        runTask = nil
+        stopRequest = nil
+        if let status = try? await RunStatusBuilder(store: store).status(runID: runID, progress: nil, truth: nil) {
+            hub.publish(.end(status), runID: runID)
+        }
+    }
+}

@@ -1,0 +1,248 @@
+import Domain
+
+/// What the engine asks of the galvanostat.
+public enum InstrumentCommand: Sendable, Hashable {
+    case applyCurrent(Double)
+    case openCircuit
+}
+
+/// A step's record as stored in the `steps` table: written when it starts and again when it ends.
+public struct StepRecord: Sendable, Hashable, Codable {
+    public var step: PlannedStep
+    public var startTime_s: Double
+    public var endTime_s: Double?
+    public var endReason: StepEndReason?
+    /// Charge passed, coulombs (magnitude).
+    public var charge_C: Double
+
+    public init(
+        step: PlannedStep, startTime_s: Double, endTime_s: Double? = nil, endReason: StepEndReason? = nil,
+        charge_C: Double = 0
+    ) {
+        self.step = step
+        self.startTime_s = startTime_s
+        self.endTime_s = endTime_s
+        self.endReason = endReason
+        self.charge_C = charge_C
+    }
+}
+
+/// Everything one engine call produced, in order: the sample as placed in the run, the commands to hand to the
+/// instrument, step records and events to store, and the outcome if the run ended.
+public struct EngineOutput: Sendable, Hashable {
+    public var recorded: RecordedSample?
+    public var commands: [InstrumentCommand] = []
+    public var steps: [StepRecord] = []
+    public var events: [RunEvent] = []
+    public var outcome: RunOutcome?
+
+    public init() {}
+}
+
+/// The run state machine, without I/O: samples and operator commands in, instrument commands and events out.
+///
+/// Time comes only from the instrument's sample timestamps, so a simulator can run days of cell time in seconds
+/// and a replay of stored samples reproduces the live run exactly. The engine integrates charge, ends steps on
+/// their capacity, time or voltage limits, applies the stop criteria and reports their verdicts.
+public struct RunEngine: Sendable {
+    public let plan: StepPlan
+    public let threeElectrode: Bool
+    public private(set) var outcome: RunOutcome?
+    public private(set) var currentStep: StepRecord?
+    public private(set) var sampleCount = 0
+    /// Cell time of the latest sample (or of the start).
+    public private(set) var latestTime_s: Double = 0
+
+    private var criteria: [any StopCriterion]
+    private var stepSampleCount = 0
+    private var started = false
+
+    public init(plan: StepPlan, threeElectrode: Bool, criteria: [any StopCriterion]) {
+        self.plan = plan
+        self.threeElectrode = threeElectrode
+        self.criteria = criteria
+    }
+
+    /// Builds the engine for a protocol on an electrode of `area_cm2`, with the criteria its `stop:` list names.
+    public init(protocol testProtocol: TestProtocol, area_cm2: Double) throws(EngineSetupError) {
+        let plan: StepPlan
+        do {
+            plan = try StepPlan(expanding: testProtocol, area_cm2: area_cm2)
+        } catch {
+            throw EngineSetupError(message: error.message)
+        }
+        var criteria: [any StopCriterion] = []
+        for declaration in testProtocol.stopCriteria {
+            do {
+                criteria.append(try CriterionFactory.make(declaration))
+            } catch {
+                throw EngineSetupError(message: error.message)
+            }
+        }
+        self.init(plan: plan, threeElectrode: testProtocol.threeElectrode, criteria: criteria)
+    }
+
+    public var isFinished: Bool { outcome != nil }
+
+    /// Starts the first step at cell time `time_s`.
+    public mutating func start(at time_s: Double = 0) -> EngineOutput {
+        precondition(!started, "a run starts once")
+        started = true
+        latestTime_s = time_s
+        var output = EngineOutput()
+        output.events.append(
+            RunEvent(kind: .runStarted, time_s: time_s, message: "run started: \(plan.steps.count) planned steps"))
+        guard !plan.steps.isEmpty else {
+            finish(RunOutcome(state: .completed, reason: "the plan has no steps"), at: time_s, into: &output)
+            return output
+        }
+        begin(stepAt: 0, time_s: time_s, into: &output)
+        return output
+    }
+
+    /// Places one sample in the run and reacts to it.
+    public mutating func ingest(_ sample: InstrumentSample) -> EngineOutput {
+        precondition(started, "start the engine before feeding it samples")
+        var output = EngineOutput()
+        let stepIndex = currentStep?.step.index ?? plan.steps.count - 1
+        let cycle = currentStep?.step.cycle ?? plan.steps.last?.cycle ?? 0
+        output.recorded = RecordedSample(seq: sampleCount, sample: sample, stepIndex: stepIndex, cycle: cycle)
+        sampleCount += 1
+        let previousTime = latestTime_s
+        latestTime_s = max(latestTime_s, sample.time_s)
+        guard !isFinished, var record = currentStep else { return output }
+
+        stepSampleCount += 1
+        let interval = max(0, sample.time_s - previousTime)
+        record.charge_C += abs(sample.current_A) * interval
+        currentStep = record
+        let context = StepContext(
+            step: record.step, startTime_s: record.startTime_s, elapsed_s: sample.time_s - record.startTime_s,
+            charge_C: record.charge_C, sampleCount: stepSampleCount, area_cm2: plan.area_cm2,
+            threeElectrode: threeElectrode)
+
+        var strongest: (verdict: Verdict, detectsShort: Bool)?
+        for index in criteria.indices {
+            guard let verdict = criteria[index].evaluate(sample, context: context), verdict.action != .continue else {
+                continue
+            }
+            output.events.append(
+                RunEvent(
+                    kind: .verdict, time_s: sample.time_s, message: "\(verdict.criterion): \(verdict.action.rawValue): "
+                        + verdict.reason, stepIndex: record.step.index, verdict: verdict))
+            if strongest == nil || verdict.action > strongest!.verdict.action {
+                strongest = (verdict, criteria[index].detectsShort)
+            }
+        }
+        if let (verdict, detectsShort) = strongest {
+            switch verdict.action {
+            case .stop, .pause:
+                // Pausing unattended is a stop the operator may restart from; either way the cell goes to open circuit.
+                let ccd = detectsShort ? verdict.currentDensity_mA_cm2 : nil
+                let reason = detectsShort ? "short detected by \(verdict.criterion)" : "stopped by \(verdict.criterion)"
+                endStep(.criterion, at: sample.time_s, into: &output)
+                finish(
+                    RunOutcome(state: .stopped, reason: reason, ccd_mA_cm2: ccd, verdict: verdict), at: sample.time_s,
+                    into: &output)
+                return output
+            case .endStep:
+                advance(after: .criterion, at: sample.time_s, into: &output)
+                return output
+            case .warn, .continue:
+                break
+            }
+        }
+        if let reason = endReason(of: record, sample: sample, elapsed_s: context.elapsed_s) {
+            advance(after: reason, at: sample.time_s, into: &output)
+        }
+        return output
+    }
+
+    /// Ends the run on an operator's abort, a fault or a shutdown; the cell goes to open circuit.
+    public mutating func end(_ state: RunState, reason: String) -> EngineOutput {
+        var output = EngineOutput()
+        guard !isFinished else { return output }
+        if started, currentStep != nil { endStep(.runEnded, at: latestTime_s, into: &output) }
+        finish(RunOutcome(state: state, reason: reason), at: latestTime_s, into: &output)
+        return output
+    }
+
+    // MARK: - Steps
+
+    private func endReason(of record: StepRecord, sample: InstrumentSample, elapsed_s: Double) -> StepEndReason? {
+        let step = record.step
+        let tolerance = 1e-9
+        if let limit = step.capacityLimit_C, record.charge_C >= limit * (1 - tolerance) { return .capacity }
+        if let limit = step.durationLimit_s, elapsed_s >= limit - tolerance * max(1, limit) { return .duration }
+        if let limit = step.voltageLimit_V {
+            let controlled = threeElectrode ? (sample.voltageWERE_V ?? sample.voltage_V) : sample.voltage_V
+            if abs(controlled) >= limit { return .voltageLimit }
+        }
+        return nil
+    }
+
+    private mutating func advance(after reason: StepEndReason, at time_s: Double, into output: inout EngineOutput) {
+        guard let record = currentStep else { return }
+        endStep(reason, at: time_s, into: &output)
+        let next = record.step.index + 1
+        if next < plan.steps.count {
+            begin(stepAt: next, time_s: time_s, into: &output)
+        } else {
+            finish(RunOutcome(state: .completed, reason: "all \(plan.steps.count) steps ran"), at: time_s, into: &output)
+        }
+    }
+
+    private mutating func begin(stepAt index: Int, time_s: Double, into output: inout EngineOutput) {
+        let step = plan.steps[index]
+        let record = StepRecord(step: step, startTime_s: time_s)
+        currentStep = record
+        stepSampleCount = 0
+        let context = StepContext(
+            step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
+        for criterion in criteria.indices { criteria[criterion].stepStarted(context) }
+        output.commands.append(step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A))
+        output.steps.append(record)
+        output.events.append(
+            RunEvent(kind: .stepStarted, time_s: time_s, message: describe(step), stepIndex: step.index))
+    }
+
+    private mutating func endStep(_ reason: StepEndReason, at time_s: Double, into output: inout EngineOutput) {
+        guard var record = currentStep else { return }
+        record.endTime_s = time_s
+        record.endReason = reason
+        currentStep = nil
+        output.steps.append(record)
+        output.events.append(
+            RunEvent(
+                kind: .stepEnded, time_s: time_s,
+                message: "step \(record.step.index) ended on \(reason.rawValue) after "
+                    + "\(formatNumber((time_s - record.startTime_s), significantDigits: 6)) s",
+                stepIndex: record.step.index))
+    }
+
+    private mutating func finish(_ result: RunOutcome, at time_s: Double, into output: inout EngineOutput) {
+        outcome = result
+        currentStep = nil
+        output.commands.append(.openCircuit)
+        output.outcome = result
+        var message = "run \(result.state.rawValue): \(result.reason)"
+        if let ccd = result.ccd_mA_cm2 { message += "; CCD \(formatNumber(ccd)) mA/cm2" }
+        output.events.append(RunEvent(kind: .runEnded, time_s: time_s, message: message, verdict: result.verdict))
+    }
+
+    private func describe(_ step: PlannedStep) -> String {
+        let where_ = step.cycle > 0 ? "cycle \(step.cycle) " : ""
+        switch step.kind {
+        case .rest: return "step \(step.index): \(where_)rest"
+        default:
+            return "step \(step.index): \(where_)\(step.kind.rawValue) at "
+                + "\(formatNumber(step.currentDensity_mA_cm2)) mA/cm2 (\(formatNumber(step.current_A)) A)"
+        }
+    }
+}
+
+/// Why an engine could not be built for a protocol (plan or criteria).
+public struct EngineSetupError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

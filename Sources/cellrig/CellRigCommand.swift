@@ -1,0 +1,79 @@
+import ArgumentParser
+import Control
+import Domain
+import Foundation
+
+/// `cellrig`: the command-line client of cellrigd, and offline tools for protocol files and recorded data.
+@main
+struct CellRigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cellrig",
+        abstract: "Control cellrigd and work with test protocols and recorded runs.",
+        discussion: """
+            Commands that talk to the daemon use its socket (--socket, or CELLRIG_SOCKET, default \
+            \(defaultSocketPath)). validate, plan and export work without a daemon.
+            """,
+        version: CellRigVersion.current,
+        subcommands: [
+            Validate.self, Plan.self, Rigs.self, Start.self, Status.self, Watch.self, Abort.self, Export.self,
+        ])
+}
+
+let defaultSocketPath = "/run/cellrig/cellrig.sock"
+let defaultDatabasePath = "/var/lib/cellrig/cellrig.sqlite"
+
+/// The daemon's socket, for commands that talk to it.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Path of cellrigd's control socket (default: $CELLRIG_SOCKET or \(defaultSocketPath)).")
+    var socket: String?
+
+    var socketPath: String {
+        socket ?? ProcessInfo.processInfo.environment["CELLRIG_SOCKET"] ?? defaultSocketPath
+    }
+
+    var client: ControlClient { ControlClient(socketPath: socketPath) }
+}
+
+/// `--set name=value` pairs for a protocol's `parameters:`.
+struct ParameterOptions: ParsableArguments {
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Give a protocol parameter a value, e.g. --set current_density='3 mA/cm2' (repeatable).",
+            valueName: "name=value"))
+    var assignments: [String] = []
+
+    func parameters() throws -> [String: String] {
+        var parameters: [String: String] = [:]
+        for assignment in assignments {
+            guard let equals = assignment.firstIndex(of: "="), equals != assignment.startIndex else {
+                throw ValidationError("--set '\(assignment)' is not name=value")
+            }
+            parameters[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+        }
+        return parameters
+    }
+}
+
+/// Errors that end a command with a message for the operator and exit status 1.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+func readText(_ path: String) throws -> String {
+    do {
+        return try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw CommandFailure("\(path): cannot read: \(error.localizedDescription)")
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}

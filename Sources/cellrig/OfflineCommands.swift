@@ -1,0 +1,154 @@
+import ArgumentParser
+import Control
+import Domain
+import Engine
+import Foundation
+import ProtocolFiles
+import Storage
+
+/// `cellrig validate FILE...`: checks protocol files without running them.
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check test-protocol files: syntax, units, keys, criteria; prints where any error is.")
+
+    @Argument(help: "Protocol files (YAML, schema 1).")
+    var files: [String]
+
+    @OptionGroup var parameterOptions: ParameterOptions
+
+    @Option(help: "Also expand the plan for this electrode area (cm2), which checks schedules and limits.")
+    var areaCm2: Double = 0.196
+
+    func run() throws {
+        var failures = 0
+        for file in files {
+            do {
+                let text = try readText(file)
+                let testProtocol = try ProtocolFile.parse(text, file: file, parameters: try parameterOptions.parameters())
+                let engine = try RunEngine(protocol: testProtocol, area_cm2: areaCm2)
+                print("ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(areaCm2)) cm2")
+            } catch {
+                failures += 1
+                printError("\(error)")
+            }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `cellrig plan FILE --area-cm2 A`: the expanded step list with currents and durations.
+struct Plan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the steps a protocol expands to for an electrode area: currents, capacities, durations.")
+
+    @Argument(help: "Protocol file.")
+    var file: String
+
+    @Option(help: "Working-electrode area in cm2 (0.196 for a 5 mm disc).")
+    var areaCm2: Double
+
+    @Flag(help: "Print a JSON array, one object per step.")
+    var json = false
+
+    @OptionGroup var parameterOptions: ParameterOptions
+
+    func run() throws {
+        let testProtocol = try ProtocolFile.parse(try readText(file), file: file, parameters: try parameterOptions.parameters())
+        let plan: StepPlan
+        do {
+            plan = try StepPlan(expanding: testProtocol, area_cm2: areaCm2)
+        } catch {
+            throw CommandFailure("\(file): \(error.message)")
+        }
+        if json {
+            try printJSON(plan.steps.map(PlanRow.init))
+        } else {
+            print(PlanRendering.text(plan, protocolName: testProtocol.name))
+        }
+    }
+}
+
+/// `cellrig export RUN --csv FILE`: a run's samples as CSV, read straight from the database.
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a run's samples to CSV (the format `cellrig replay` reads).",
+        discussion: "Reads the database read-only; the daemon may keep running and writing.")
+
+    @Argument(help: "Run id.")
+    var runID: Int64
+
+    @Option(help: "CSV file to write ('-' for standard output).")
+    var csv: String
+
+    @Option(help: "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
+    var database: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let path = try databasePath()
+        let store = try RunStore(readOnlyPath: path)
+        guard try store.run(id: runID) != nil else { throw CommandFailure("no run \(runID) in \(path)") }
+        var output = CSVWriter(header: CSVWriter.sampleColumns)
+        var count = 0
+        if csv == "-" {
+            try store.forEachSample(runID: runID) { sample in
+                print(output.row(for: sample), terminator: "")
+                count += 1
+            }
+        } else {
+            guard FileManager.default.createFile(atPath: csv, contents: nil) , let handle = FileHandle(forWritingAtPath: csv) else {
+                throw CommandFailure("\(csv): cannot create the file")
+            }
+            defer { try? handle.close() }
+            var chunk = output.headerLine
+            try store.forEachSample(runID: runID) { sample in
+                chunk += output.row(for: sample)
+                count += 1
+                if chunk.utf8.count > 1 << 20 {
+                    try handle.write(contentsOf: Data(chunk.utf8))
+                    chunk = ""
+                }
+            }
+            try handle.write(contentsOf: Data(chunk.utf8))
+            printError("wrote \(count) samples of run \(runID) to \(csv)")
+        }
+    }
+
+    private func databasePath() throws -> String {
+        if let database { return database }
+        if let path = ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] { return path }
+        if let health = try? connection.client.request("GET", "/v1/health", as: HealthInfoReply.self) {
+            return health.database
+        }
+        return defaultDatabasePath
+    }
+}
+
+private struct HealthInfoReply: Decodable {
+    var database: String
+}
+
+/// Writes samples as CSV rows with full-precision numbers (Swift's shortest round-trip form).
+struct CSVWriter {
+    static let sampleColumns = [
+        "seq", "time_s", "current_A", "voltage_V", "voltage_we_re_V", "pressure_MPa", "temperature_C", "cycle", "step",
+    ]
+    let header: [String]
+
+    var headerLine: String { header.joined(separator: ",") + "\n" }
+
+    func row(for recorded: RecordedSample) -> String {
+        let sample = recorded.sample
+        let fields: [String] = [
+            String(recorded.seq), String(sample.time_s), String(sample.current_A), String(sample.voltage_V),
+            sample.voltageWERE_V.map { String($0) } ?? "", sample.pressure_MPa.map { String($0) } ?? "",
+            sample.temperature_C.map { String($0) } ?? "", String(recorded.cycle), String(recorded.stepIndex),
+        ]
+        return fields.joined(separator: ",") + "\n"
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

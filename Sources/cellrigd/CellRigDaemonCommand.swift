@@ -1,0 +1,70 @@
+import ArgumentParser
+import Daemon
+import Domain
+import Foundation
+import Logging
+
+/// `cellrigd`: the cellrig daemon. Drives the rigs, records every sample, serves the control socket.
+@main
+struct CellRigDaemonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cellrigd",
+        abstract: "Run battery-test protocols on the rigs, record everything to SQLite, serve the control socket.",
+        discussion: """
+            Without --rigs the daemon drives the built-in simulated rig (rigs/sim.yaml), so it runs without hardware.
+            SIGTERM or SIGINT end active runs as 'interrupted' with the cell at open circuit.
+            """,
+        version: CellRigVersion.current)
+
+    @Option(name: .customLong("state-dir"), help: "Directory holding the state: the socket and the database go here unless given separately.")
+    var stateDirectory: String?
+
+    @Option(help: "Path of the control socket (default: \(DaemonConfiguration.defaultSocketPath)).")
+    var socket: String?
+
+    @Option(help: "Path of the SQLite database (default: \(DaemonConfiguration.defaultDatabasePath)).")
+    var database: String?
+
+    @Option(help: "Directory of rig files (*.yaml). Default: the built-in simulated rig.")
+    var rigs: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Flag(help: "Check the configuration (rig files, database) and exit.")
+    var check = false
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level '\(logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "cellrigd")
+        let state = stateDirectory.map { URL(fileURLWithPath: $0) }
+        let socketPath = socket ?? state?.appendingPathComponent("cellrig.sock").path ?? DaemonConfiguration.defaultSocketPath
+        let databasePath =
+            database ?? state?.appendingPathComponent("cellrig.sqlite").path ?? DaemonConfiguration.defaultDatabasePath
+        let rigDescriptions = try rigs.map { try DaemonConfiguration.loadRigs(directory: $0) }
+            ?? [DaemonConfiguration.embeddedSimulatedRig()]
+        if let state {
+            try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        }
+        let socketDirectory = URL(fileURLWithPath: socketPath).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
+
+        let configuration = DaemonConfiguration(socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions)
+        let daemon = try CellRigDaemon(configuration: configuration, logger: logger)
+        if check {
+            print("configuration ok: \(rigDescriptions.count) rig(s): \(rigDescriptions.map(\.id).joined(separator: ", "))")
+            print("database: \(databasePath)")
+            print("socket: \(socketPath)")
+            return
+        }
+        try await daemon.run()
+    }
+}
+
