@@ -82,36 +82,37 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "DomainTests", dependencies: ["TestSupport", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ProtocolFilesTests",
-            dependencies: ["ProtocolFiles", "Domain"],
+            dependencies: ["TestSupport", "ProtocolFiles", "Domain"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Domain", "ProtocolFiles"],
+            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SimulationTests",
-            dependencies: ["Simulation", "Instruments", "Domain"],
+            dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "Domain"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["Control", "ControlServer", "Domain"],
+            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["Daemon", "Control", "Storage", "Domain", "ProtocolFiles"],
+            dependencies: ["TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Control", "Storage", "Domain"],
+            dependencies: ["TestSupport", "Control", "Storage", "Domain"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -32,5 +32,6 @@ galvanostat:
   short_delay: 60 s
   short_resistance: 5 Ohm
   noise: 0.1 mV
+
 """
 }

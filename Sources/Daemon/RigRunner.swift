@@ -22,6 +22,9 @@ actor RigRunner {
     private let logger: Logger
 
     private var activeRun: ActiveRun?
+    /// Samples each finished simulated run's instrument produced, by run id: the instrument's side of the count
+    /// that tests compare with the database.
+    private(set) var simulatorSampleCounts: [Int64: Int] = [:]
     private var runTask: Task<Void, Never>?
     private var stopRequest: (state: RunState, reason: String)?
 
@@ -275,6 +278,7 @@ actor RigRunner {
             finished.engine.outcome ?? RunOutcome(state: .faulted, reason: "the run loop ended without an outcome")
         if let simulated = activeRun?.simulated {
             try? store.recordGroundTruth(runID, events: await simulated.groundTruth)
+            simulatorSampleCounts[runID] = await simulated.producedSampleCount
         }
         do {
             try store.finishRun(runID, outcome: outcome)

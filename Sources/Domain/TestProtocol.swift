@@ -188,35 +188,25 @@ public struct CurrentSchedule: Sendable, Hashable, Codable {
     }
 }
 
-/// Removes floating-point dust from schedule arithmetic (0.1 + 47 * 0.1 is 4.8, not 4.800000000000001).
+/// Removes floating-point dust from schedule arithmetic (0.1 + 47 * 0.1 is 4.8, not 4.800000000000001) by
+/// rounding to ten significant digits; the division by an exact power of ten lands on the nearest double.
 func roundedToGrid(_ value: Double) -> Double {
-    guard value != 0 else { return 0 }
-    let magnitude = pow10(floorLog10(abs(value)) - 9)
-    return (value / magnitude).rounded() * magnitude
-}
-
-private func floorLog10(_ value: Double) -> Int {
+    guard value != 0, value.isFinite else { return value }
     var exponent = 0
-    var scaled = value
-    while scaled >= 10 {
-        scaled /= 10
+    var magnitude = abs(value)
+    while magnitude >= 10 {
+        magnitude /= 10
         exponent += 1
     }
-    while scaled < 1 {
-        scaled *= 10
+    while magnitude < 1 {
+        magnitude *= 10
         exponent -= 1
     }
-    return exponent
-}
-
-private func pow10(_ exponent: Int) -> Double {
-    var result = 1.0
-    if exponent >= 0 {
-        for _ in 0..<exponent { result *= 10 }
-    } else {
-        for _ in 0..<(-exponent) { result /= 10 }
-    }
-    return result
+    let digits = 9 - exponent
+    guard digits >= 0, digits <= 22 else { return value }
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    return (value * scale).rounded() / scale
 }
 
 /// Steps repeated over cycles. Inner steps without a current take theirs from the schedules.

@@ -20,6 +20,8 @@ public struct VoltageDropCriterion: StopCriterion {
 
     private var watching = false
     private var extreme: (magnitude_V: Double, time_s: Double)?
+    /// Time of the latest sample still within half the threshold of the extreme: the fall began after it.
+    private var lastNearExtreme_s: Double?
 
     public init(drop_V: Double, during: Watch, ignoreFirst_s: Double) {
         self.drop_V = drop_V
@@ -29,6 +31,7 @@ public struct VoltageDropCriterion: StopCriterion {
 
     public mutating func stepStarted(_ context: StepContext) {
         extreme = nil
+        lastNearExtreme_s = nil
         let current = context.step.current_A
         switch during {
         case .plate: watching = current < 0
@@ -40,26 +43,24 @@ public struct VoltageDropCriterion: StopCriterion {
     public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
         guard watching, context.elapsed_s >= ignoreFirst_s else { return nil }
         let magnitude = abs(sample.voltage_V)
-        guard let running = extreme else {
+        guard let running = extreme, magnitude <= running.magnitude_V else {
             extreme = (magnitude, sample.time_s)
-            return nil
-        }
-        if magnitude > running.magnitude_V {
-            extreme = (magnitude, sample.time_s)
+            lastNearExtreme_s = sample.time_s
             return nil
         }
         let fall = running.magnitude_V - magnitude
+        if fall <= drop_V / 2 { lastNearExtreme_s = sample.time_s }
         guard fall >= drop_V else { return nil }
         return Verdict(
             criterion: name, action: .stop,
             reason: "|V| fell \(formatNumber(fall * 1e3, significantDigits: 3)) mV below its running extreme of "
                 + "\(formatNumber(running.magnitude_V * 1e3, significantDigits: 4)) mV during a "
                 + "\(context.step.kind.rawValue) step at \(formatNumber(context.step.currentDensity_mA_cm2)) mA/cm2",
-            time_s: sample.time_s, onsetTime_s: running.time_s,
+            time_s: sample.time_s, onsetTime_s: lastNearExtreme_s ?? running.time_s,
             currentDensity_mA_cm2: context.step.currentDensity_mA_cm2,
             evidence: [
                 "drop_V": drop_V, "extreme_V": running.magnitude_V, "voltage_V": sample.voltage_V, "fall_V": fall,
-                "ignore_first_s": ignoreFirst_s,
+                "ignore_first_s": ignoreFirst_s, "extreme_time_s": running.time_s,
             ])
     }
 }

@@ -1,0 +1,216 @@
+import Domain
+import Foundation
+import ProtocolFiles
+import TestSupport
+import Testing
+
+@Suite("Protocol files")
+struct ProtocolFileTests {
+    static let shipped = [
+        "protocols/ccd-step-symmetric.yaml", "protocols/ccd-plating-step-3e.yaml", "protocols/stripping-3e.yaml",
+        "protocols/microelectrode-staircase.yaml",
+    ]
+
+    @Test("every shipped protocol parses and expands", arguments: shipped)
+    func shippedProtocolsParse(path: String) throws {
+        let testProtocol = try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path)
+        #expect(testProtocol.schema == 1)
+        let plan = try StepPlan(expanding: testProtocol, area_cm2: 0.196)
+        #expect(!plan.steps.isEmpty)
+    }
+
+    @Test("protocols/ holds exactly the shipped files, so a new one gets a test")
+    func directoryListing() throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: TestSupport.repositoryFile("protocols").path)
+        #expect(Set(names.map { "protocols/\($0)" }) == Set(Self.shipped))
+    }
+
+    @Test("the seed-000 CCD file has the seed's numbers")
+    func seedNumbers() throws {
+        let path = "protocols/ccd-step-symmetric.yaml"
+        let plan = try StepPlan(
+            expanding: try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path), area_cm2: 0.196)
+        let plating = plan.steps.filter { $0.kind == .plate }
+        #expect(plating.prefix(4).map(\.currentDensity_mA_cm2) == [0.05, 0.1, 0.2, 0.3])
+        #expect(plating.contains { $0.currentDensity_mA_cm2 == 4.8 })
+        #expect(plan.steps.allSatisfy { $0.capacity_mAh_cm2 == 0.5 })
+        #expect(plan.steps.prefix(6).map { $0.expectedDuration_s! / 3600 }.map { ($0 * 1000).rounded() / 1000 } == [
+            10, 10, 5, 5, 2.5, 2.5,
+        ])
+    }
+
+    @Test("the seed-004 plating-step file plates 0.5 higher each cycle and strips at 0.2")
+    func platingStep() throws {
+        let path = "protocols/ccd-plating-step-3e.yaml"
+        let testProtocol = try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path)
+        #expect(testProtocol.threeElectrode)
+        let plan = try StepPlan(expanding: testProtocol, area_cm2: 0.0314)
+        #expect(plan.steps.filter { $0.kind == .plate }.prefix(3).map(\.currentDensity_mA_cm2) == [0.5, 1, 1.5])
+        #expect(plan.steps.filter { $0.kind == .strip }.allSatisfy { $0.currentDensity_mA_cm2 == 0.2 })
+        #expect(plan.steps.allSatisfy { abs($0.capacity_mAh_cm2! - 0.2) < 1e-12 })
+    }
+
+    @Test("the stripping test takes its current density at start")
+    func strippingParameter() throws {
+        let path = "protocols/stripping-3e.yaml"
+        let text = try TestSupport.readRepositoryFile(path)
+        let standard = try StepPlan(expanding: try ProtocolFile.parse(text, file: path), area_cm2: 0.196)
+        #expect(standard.steps.count == 50)
+        #expect(standard.steps[0].kind == .plate)
+        #expect(standard.steps.allSatisfy { $0.currentDensity_mA_cm2 == 1 })
+        let atThree = try ProtocolFile.parse(text, file: path, parameters: ["current_density": "3 mA/cm2"])
+        #expect(atThree.parameters["current_density"] == "3 mA/cm2")
+        let plan = try StepPlan(expanding: atThree, area_cm2: 0.196)
+        #expect(plan.steps.allSatisfy { $0.currentDensity_mA_cm2 == 3 })
+    }
+
+    @Test("an unknown parameter is refused with the known ones listed")
+    func unknownParameter() throws {
+        let path = "protocols/stripping-3e.yaml"
+        let text = try TestSupport.readRepositoryFile(path)
+        let error = try #require(throws: FileError.self) {
+            try ProtocolFile.parse(text, file: path, parameters: ["curent_density": "3 mA/cm2"])
+        }
+        #expect(error.description.contains("curent_density"))
+        #expect(error.allowed == "current_density")
+    }
+
+    @Test("the staircase runs from -2 nA to -2.2 uA in 10 s steps")
+    func staircase() throws {
+        let path = "protocols/microelectrode-staircase.yaml"
+        let plan = try StepPlan(
+            expanding: try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path), area_cm2: 8e-7)
+        let stairs = plan.steps.dropFirst()
+        #expect(stairs.first?.current_A == -2e-9)
+        #expect(abs(stairs.last!.current_A - -2.2e-6) < 1e-15)
+        #expect(stairs.allSatisfy { $0.durationLimit_s == 10 && $0.voltageLimit_V == 1 })
+    }
+}
+
+@Suite("Errors in protocol files name file, line, column, key, value and what is allowed")
+struct ProtocolFileErrorTests {
+    static let valid = """
+        schema: 1
+        name: broken
+        steps:
+          - loop:
+              cycles: 3
+              current: 0.5 mA/cm2
+              steps:
+                - plate:
+                    capacity: 0.5 mAh/cm2
+        """
+
+    func error(replacing old: String, with new: String) throws -> FileError {
+        let text = Self.valid.replacingOccurrences(of: old, with: new)
+        #expect(text != Self.valid, "the replacement must change the text")
+        return try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "broken.yaml") }
+    }
+
+    @Test("a current density without its unit")
+    func missingUnit() throws {
+        let error = try error(replacing: "current: 0.5 mA/cm2", with: "current: 0.5")
+        #expect(error.file == "broken.yaml")
+        #expect(error.line == 6)
+        #expect(error.column == 16)
+        #expect(error.key == "steps[0].loop.current")
+        #expect(error.value == "0.5")
+        #expect(error.allowed?.contains("mA/cm2") == true)
+        #expect(error.description.hasPrefix("broken.yaml:6:16: steps[0].loop.current: "))
+    }
+
+    @Test("a misspelt key")
+    func unknownKey() throws {
+        let error = try error(replacing: "capacity:", with: "capacty:")
+        #expect(error.line == 9)
+        #expect(error.key == "steps[0].loop.steps[0].plate.capacty")
+        #expect(error.allowed?.contains("capacity") == true)
+    }
+
+    @Test("a value out of range")
+    func outOfRange() throws {
+        let error = try error(replacing: "cycles: 3", with: "cycles: 0")
+        #expect(error.line == 5)
+        #expect(error.key == "steps[0].loop.cycles")
+        #expect(error.allowed == "1 to 100000")
+    }
+
+    @Test("an unknown step kind")
+    func unknownStep() throws {
+        let error = try error(replacing: "- plate:", with: "- plait:")
+        #expect(error.line == 8)
+        #expect(error.value == "plait")
+        #expect(error.allowed?.contains("strip") == true)
+    }
+
+    @Test("an unknown stop criterion")
+    func unknownCriterion() throws {
+        let text = Self.valid + "\nstop:\n  - voltage-dip: {drop: 2 mV}\n"
+        let error = try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "broken.yaml") }
+        #expect(error.line == 11)
+        #expect(error.allowed?.contains("voltage-drop") == true)
+    }
+
+    @Test("a criterion parameter with the wrong unit")
+    func criterionUnit() throws {
+        let text = Self.valid + "\nstop:\n  - voltage-drop: {drop: 2 mA}\n"
+        let error = try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "broken.yaml") }
+        #expect(error.key == "stop[0].voltage-drop.drop")
+        #expect(error.value == "2 mA")
+    }
+
+    @Test("YAML syntax errors carry their line")
+    func syntax() throws {
+        let error = try error(replacing: "name: broken", with: "name: [broken")
+        #expect(error.line != nil)
+        #expect(error.problem.contains("YAML"))
+    }
+
+    @Test("a missing schema")
+    func missingSchema() throws {
+        let error = try error(replacing: "schema: 1\n", with: "")
+        #expect(error.problem.contains("schema"))
+    }
+
+    @Test("a plate step with a negative current")
+    func negativePlate() throws {
+        let text = "schema: 1\nname: x\nsteps:\n  - plate: {current_density: -1 mA/cm2, duration: 1 h}\n"
+        let error = try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "x.yaml") }
+        #expect(error.line == 4)
+        #expect(error.problem.contains("positive"))
+    }
+
+    @Test("a step without an end")
+    func endlessStep() throws {
+        let text = "schema: 1\nname: x\nsteps:\n  - plate: {current_density: 1 mA/cm2}\n"
+        let error = try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "x.yaml") }
+        #expect(error.problem.contains("no end"))
+    }
+}
+
+@Suite("Rig files")
+struct RigFileTests {
+    @Test("rigs/sim.yaml describes the simulated K cell")
+    func simulatedRig() throws {
+        let rig = try RigFile.parse(try TestSupport.readRepositoryFile("rigs/sim.yaml"), file: "rigs/sim.yaml")
+        #expect(rig.id == "sim")
+        #expect(rig.cell.metal == .k)
+        #expect(rig.cell.electrodeArea_cm2 == 0.196)
+        #expect(rig.cell.electrolyteThickness_um == 1000)
+        guard case .simulated(let configuration) = rig.galvanostat else {
+            Issue.record("sim.yaml must use the simulated driver")
+            return
+        }
+        #expect(configuration.criticalCurrentDensity_mA_cm2 == 4.8)
+        #expect(configuration.speed == .unlimited)
+    }
+
+    @Test("a bad speed names what is allowed")
+    func badSpeed() throws {
+        let text = try TestSupport.readRepositoryFile("rigs/sim.yaml").replacingOccurrences(
+            of: "speed: max", with: "speed: fast")
+        let error = try #require(throws: FileError.self) { try RigFile.parse(text, file: "rigs/sim.yaml") }
+        #expect(error.key == "galvanostat.speed")
+        #expect(error.allowed?.contains("max") == true)
+    }
+}

@@ -1,0 +1,119 @@
+import Domain
+import Foundation
+import Storage
+import TestSupport
+import Testing
+
+@Suite("SQLite run store")
+struct RunStoreTests {
+    func makeStart(protocolText: String = "schema: 1\nname: t\n") -> RunStart {
+        let cell = CellDescription(label: "cell-7", metal: .k, electrolyte: "K-beta''-alumina", electrodeArea_cm2: 0.196)
+        let rig = RigDescription(
+            id: "sim", name: "Sim", cell: cell, limits: HardwareLimits(voltage_V: 5, current_A: 0.02),
+            galvanostat: .simulated(SimulatedCellConfiguration()))
+        let plan = StepPlan(
+            steps: [
+                PlannedStep(index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-5, currentDensity_mA_cm2: 0.05, durationLimit_s: 10)
+            ], area_cm2: 0.196)
+        return RunStart(
+            protocolName: "t", protocolFile: "t.yaml", protocolText: protocolText, protocolParameters: ["a": "1 s"],
+            rig: rig, cell: cell, area_cm2: 0.196, plan: plan,
+            instruments: [
+                InstrumentIdentity(role: "galvanostat", model: "Sim", firmware: "1", serialNumber: "S1", port: "in-process")
+            ])
+    }
+
+    @Test("a run's start record, samples, steps and events are stored exactly")
+    func roundTrip() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let store = try RunStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let runID = try store.createRun(makeStart(), threeElectrode: true)
+        let samples = (0..<5000).map { index in
+            RecordedSample(
+                seq: index,
+                sample: InstrumentSample(
+                    time_s: Double(index) * 0.1, current_A: -1e-5, voltage_V: -0.123456789012345 + Double(index) * 1e-9,
+                    voltageWERE_V: index % 2 == 0 ? -0.06 : nil, pressure_MPa: 2.5, temperature_C: nil),
+                stepIndex: 0, cycle: 1)
+        }
+        let verdict = Verdict(
+            criterion: "voltage-drop", action: .stop, reason: "fell", time_s: 4, onsetTime_s: 3, currentDensity_mA_cm2: 4.8,
+            evidence: ["drop_V": 0.002])
+        try store.append(
+            runID: runID, samples: samples,
+            steps: [
+                StepRecordRow(
+                    index: 0, cycle: 1, kind: "plate", current_A: -1e-5, currentDensity_mA_cm2: 0.05, startTime_s: 0,
+                    endTime_s: 499.9, endReason: "criterion", charge_C: 0.005)
+            ],
+            events: [(0, RunEvent(kind: .verdict, time_s: 4, message: "stop", stepIndex: 0, verdict: verdict))])
+        try store.finishRun(runID, outcome: RunOutcome(state: .stopped, reason: "short", ccd_mA_cm2: 4.8, verdict: verdict))
+
+        #expect(try store.sampleCount(runID: runID) == 5000)
+        var readBack: [RecordedSample] = []
+        try store.forEachSample(runID: runID) { readBack.append($0) }
+        #expect(readBack == samples)
+        let run = try #require(try store.run(id: runID))
+        #expect(run.state == .stopped)
+        #expect(run.ccd_mA_cm2 == 4.8)
+        #expect(run.protocolSHA256 == SHA256.hex("schema: 1\nname: t\n"))
+        #expect(run.protocolText == "schema: 1\nname: t\n")
+        #expect(run.cellLabel == "cell-7")
+        #expect(run.threeElectrode)
+        #expect(run.softwareVersion == CellRigVersion.current)
+        #expect(try store.events(runID: runID).first?.verdict == verdict)
+        #expect(try store.steps(runID: runID).first?.endReason == "criterion")
+        #expect(try store.instruments(runID: runID).first?.serialNumber == "S1")
+    }
+
+    @Test("a sample's (run, seq) is unique: a duplicate is refused, not silently merged")
+    func uniqueSequence() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let store = try RunStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let runID = try store.createRun(makeStart(), threeElectrode: false)
+        let sample = RecordedSample(
+            seq: 0, sample: InstrumentSample(time_s: 1, current_A: 0, voltage_V: 0), stepIndex: 0, cycle: 0)
+        try store.append(runID: runID, samples: [sample], steps: [], events: [])
+        #expect(throws: StorageError.self) { try store.append(runID: runID, samples: [sample], steps: [], events: []) }
+        #expect(try store.sampleCount(runID: runID) == 1)
+    }
+
+    @Test("runs left running by a dead daemon are marked interrupted on the next start")
+    func abandonedRuns() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let store = try RunStore(path: path)
+        let running = try store.createRun(makeStart(), threeElectrode: false)
+        try store.setState(.running, runID: running)
+        let finished = try store.createRun(makeStart(), threeElectrode: false)
+        try store.finishRun(finished, outcome: RunOutcome(state: .completed, reason: "done"))
+        let reopened = try RunStore(path: path)
+        #expect(try reopened.interruptAbandonedRuns(reason: "crash") == [running])
+        #expect(try reopened.run(id: running)?.state == .interrupted)
+        #expect(try reopened.run(id: finished)?.state == .completed)
+    }
+
+    @Test("a read-only open of a missing database says which file")
+    func missingDatabase() {
+        let error = #expect(throws: StorageError.self) { try RunStore(readOnlyPath: "/nonexistent/cellrig.sqlite") }
+        #expect(error?.description.contains("/nonexistent/cellrig.sqlite") == true)
+    }
+
+    @Test("a reader sees committed samples while the writer keeps writing")
+    func readerDuringWrites() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let store = try RunStore(path: path)
+        let runID = try store.createRun(makeStart(), threeElectrode: false)
+        let reader = try RunStore(readOnlyPath: path)
+        for batch in 0..<3 {
+            let samples = (0..<100).map {
+                RecordedSample(
+                    seq: batch * 100 + $0, sample: InstrumentSample(time_s: Double($0), current_A: 0, voltage_V: 0),
+                    stepIndex: 0, cycle: 0)
+            }
+            try store.append(runID: runID, samples: samples, steps: [], events: [])
+            #expect(try reader.sampleCount(runID: runID) == (batch + 1) * 100)
+        }
+    }
+}
