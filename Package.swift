@@ -81,6 +81,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "cellrig-bench-sim",
+            dependencies: ["Simulation", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "DomainTests", dependencies: ["TestSupport", "Domain"], swiftSettings: swiftSettings),
