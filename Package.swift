@@ -105,7 +105,8 @@ let package = Package(
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ControlTests",
             dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle],

@@ -81,7 +81,8 @@ public struct ControlClient: Sendable {
 
     private static func check(_ head: ResponseHead, _ data: Data) throws {
         guard head.status / 100 == 2 else {
-            let message = (try? JSONDecoder().decode(ErrorBody.self, from: data))?.error ?? String(decoding: data, as: UTF8.self)
+            let message =
+                (try? JSONDecoder().decode(ErrorBody.self, from: data))?.error ?? String(decoding: data, as: UTF8.self)
             throw ControlClientError.daemon(status: head.status, message: message)
         }
     }
@@ -141,7 +142,8 @@ final class SocketConnection {
         Glibc.close(descriptor)
     }
 
-    func sendRequest(method: String, path requestPath: String, body: Data?, accept: String = "application/json") throws {
+    func sendRequest(method: String, path requestPath: String, body: Data?, accept: String = "application/json") throws
+    {
         var head = "\(method) \(requestPath) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAccept: \(accept)\r\n"
         if let body {
             head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"

@@ -134,11 +134,14 @@ public enum ControlServer {
         encoder.outputFormatting = [.sortedKeys]
         switch message {
         case .progress(let progress):
-            return serverSentEvent(name: LiveEventName.progress, data: String(decoding: try encoder.encode(progress), as: UTF8.self))
+            return serverSentEvent(
+                name: LiveEventName.progress, data: String(decoding: try encoder.encode(progress), as: UTF8.self))
         case .event(let event):
-            return serverSentEvent(name: LiveEventName.event, data: String(decoding: try encoder.encode(event), as: UTF8.self))
+            return serverSentEvent(
+                name: LiveEventName.event, data: String(decoding: try encoder.encode(event), as: UTF8.self))
         case .end(let status):
-            return serverSentEvent(name: LiveEventName.end, data: String(decoding: try encoder.encode(status), as: UTF8.self))
+            return serverSentEvent(
+                name: LiveEventName.end, data: String(decoding: try encoder.encode(status), as: UTF8.self))
         }
     }
 }

@@ -34,7 +34,9 @@ public struct DaemonConfiguration: Sendable {
         } catch {
             throw FileError(file: directory, problem: "cannot list the rig directory: \(error.localizedDescription)")
         }
-        guard !names.isEmpty else { throw FileError(file: directory, problem: "no rig files (*.yaml) in this directory") }
+        guard !names.isEmpty else {
+            throw FileError(file: directory, problem: "no rig files (*.yaml) in this directory")
+        }
         var rigs: [RigDescription] = []
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
@@ -46,7 +48,8 @@ public struct DaemonConfiguration: Sendable {
             }
             let rig = try RigFile.parse(text, file: path)
             if rigs.contains(where: { $0.id == rig.id }) {
-                throw FileError(file: path, key: "id", value: rig.id, problem: "rig id '\(rig.id)' is used by another file")
+                throw FileError(
+                    file: path, key: "id", value: rig.id, problem: "rig id '\(rig.id)' is used by another file")
             }
             rigs.append(rig)
         }

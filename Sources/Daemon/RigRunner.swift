@@ -85,7 +85,9 @@ actor RigRunner {
         var cell = rig.cell
         if let label = request.cell_label { cell.label = label }
         if let area = request.area_cm2 {
-            guard area > 0, area.isFinite else { throw ControlFailure.badRequest("area_cm2 must be positive, got \(area)") }
+            guard area > 0, area.isFinite else {
+                throw ControlFailure.badRequest("area_cm2 must be positive, got \(area)")
+            }
             cell.electrodeArea_cm2 = area
         }
         let engine: RunEngine
@@ -286,7 +288,8 @@ actor RigRunner {
             logger.critical("run \(runID): cannot record the outcome: \(error)")
         }
         logger.info(
-            "run \(runID) \(outcome.state.rawValue): \(outcome.reason); \(finished.recorder.storedSamples) samples stored")
+            "run \(runID) \(outcome.state.rawValue): \(outcome.reason); \(finished.recorder.storedSamples) samples stored"
+        )
         execution = nil
         activeRun = nil
         runTask = nil

@@ -16,7 +16,8 @@ final class RunHub: Sendable {
 
     func subscribe(runID: Int64) -> AsyncStream<LiveMessage> {
         let token = nextToken.add(1, ordering: .relaxed).newValue
-        let (stream, continuation) = AsyncStream.makeStream(of: LiveMessage.self, bufferingPolicy: .bufferingNewest(1024))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: LiveMessage.self, bufferingPolicy: .bufferingNewest(1024))
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: token) }
         }

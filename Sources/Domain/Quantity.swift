@@ -198,8 +198,9 @@ public struct QuantityError: Error, Sendable, Hashable, CustomStringConvertible 
         switch problem {
         case .notANumber: "'\(text)' does not start with a number; expected \(expectation)"
         case .missingUnit: "'\(text)' has no unit; expected \(expectation)"
-        case .unknownUnit(let unit): "'\(unit)' is not a unit of \(dimensions.map(\.phrase).joined(separator: " or ")); "
-            + "expected \(expectation)"
+        case .unknownUnit(let unit):
+            "'\(unit)' is not a unit of \(dimensions.map(\.phrase).joined(separator: " or ")); "
+                + "expected \(expectation)"
         }
     }
 }

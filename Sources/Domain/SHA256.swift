@@ -30,7 +30,9 @@ public enum SHA256 {
         let bitLength = UInt64(bytes.count) * 8
         message.append(0x80)
         while message.count % 64 != 56 { message.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            message.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift)))
+        }
 
         var schedule = [UInt32](repeating: 0, count: 64)
         for blockStart in stride(from: 0, to: message.count, by: 64) {
@@ -41,8 +43,12 @@ public enum SHA256 {
                     | UInt32(message[offset + 3])
             }
             for word in 16..<64 {
-                let s0 = rotateRight(schedule[word - 15], 7) ^ rotateRight(schedule[word - 15], 18) ^ (schedule[word - 15] >> 3)
-                let s1 = rotateRight(schedule[word - 2], 17) ^ rotateRight(schedule[word - 2], 19) ^ (schedule[word - 2] >> 10)
+                let s0 =
+                    rotateRight(schedule[word - 15], 7) ^ rotateRight(schedule[word - 15], 18)
+                    ^ (schedule[word - 15] >> 3)
+                let s1 =
+                    rotateRight(schedule[word - 2], 17) ^ rotateRight(schedule[word - 2], 19)
+                    ^ (schedule[word - 2] >> 10)
                 schedule[word] = schedule[word - 16] &+ s0 &+ schedule[word - 7] &+ s1
             }
             var (a, b, c, d, e, f, g, h) = (hash[0], hash[1], hash[2], hash[3], hash[4], hash[5], hash[6], hash[7])

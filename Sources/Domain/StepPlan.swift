@@ -90,7 +90,8 @@ public struct StepPlan: Sendable, Hashable, Codable {
             switch step {
             case .rest, .galvanostatic:
                 steps.append(
-                    try Self.plan(step, index: steps.count, cycle: 0, stepInCycle: 0, loop: nil, area_cm2: area_cm2,
+                    try Self.plan(
+                        step, index: steps.count, cycle: 0, stepInCycle: 0, loop: nil, area_cm2: area_cm2,
                         where: "steps[\(position)]"))
             case .loop(let loop):
                 guard let cycles = loop.effectiveCycleCount else {
@@ -101,7 +102,8 @@ public struct StepPlan: Sendable, Hashable, Codable {
                 for cycle in 1...max(cycles, 1) where cycles > 0 {
                     for (inner, innerStep) in loop.steps.enumerated() {
                         steps.append(
-                            try Self.plan(innerStep, index: steps.count, cycle: cycle, stepInCycle: inner + 1,
+                            try Self.plan(
+                                innerStep, index: steps.count, cycle: cycle, stepInCycle: inner + 1,
                                 loop: loop, area_cm2: area_cm2, where: "steps[\(position)].loop.steps[\(inner)]"))
                         if steps.count > Self.maximumStepCount {
                             throw PlanError(
@@ -124,9 +126,11 @@ public struct StepPlan: Sendable, Hashable, Codable {
                 index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .rest, current_A: 0,
                 currentDensity_mA_cm2: 0, durationLimit_s: rest.duration_s)
         case .galvanostatic(let galvanostatic):
-            guard let setting = galvanostatic.current ?? loop?.schedule(for: galvanostatic.role)?.setting(forCycle: cycle)
+            guard
+                let setting = galvanostatic.current ?? loop?.schedule(for: galvanostatic.role)?.setting(forCycle: cycle)
             else {
-                throw PlanError("\(location): no current for cycle \(cycle); give the step a current or the loop a schedule")
+                throw PlanError(
+                    "\(location): no current for cycle \(cycle); give the step a current or the loop a schedule")
             }
             let magnitude_A = abs(setting.amperes(area_cm2: area_cm2))
             let signed_A: Double

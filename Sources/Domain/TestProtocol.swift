@@ -21,7 +21,8 @@ public struct TestProtocol: Sendable, Hashable, Codable {
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
-        parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1, conditions: TestConditions = .init(),
+        parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1,
+        conditions: TestConditions = .init(),
         steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = []
     ) {
         self.schema = schema

@@ -128,7 +128,8 @@ public struct RunEngine: Sendable {
             }
             output.events.append(
                 RunEvent(
-                    kind: .verdict, time_s: sample.time_s, message: "\(verdict.criterion): \(verdict.action.rawValue): "
+                    kind: .verdict, time_s: sample.time_s,
+                    message: "\(verdict.criterion): \(verdict.action.rawValue): "
                         + verdict.reason, stepIndex: record.step.index, verdict: verdict))
             if strongest == nil || verdict.action > strongest!.verdict.action {
                 strongest = (verdict, criteria[index].detectsShort)
@@ -188,7 +189,8 @@ public struct RunEngine: Sendable {
         if next < plan.steps.count {
             begin(stepAt: next, time_s: time_s, into: &output)
         } else {
-            finish(RunOutcome(state: .completed, reason: "all \(plan.steps.count) steps ran"), at: time_s, into: &output)
+            finish(
+                RunOutcome(state: .completed, reason: "all \(plan.steps.count) steps ran"), at: time_s, into: &output)
         }
     }
 

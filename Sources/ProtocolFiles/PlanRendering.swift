@@ -28,7 +28,9 @@ public struct PlanRow: Sendable, Hashable, Codable {
 /// Renders an expanded plan for people: one line per step, then the total time.
 public enum PlanRendering {
     public static func text(_ plan: StepPlan, protocolName: String) -> String {
-        var lines = ["\(protocolName): \(plan.steps.count) steps for an electrode of \(formatNumber(plan.area_cm2)) cm2"]
+        var lines = [
+            "\(protocolName): \(plan.steps.count) steps for an electrode of \(formatNumber(plan.area_cm2)) cm2"
+        ]
         lines.append(
             pad("step", 6) + pad("cycle", 7) + pad("kind", 14) + pad("mA/cm2", 10) + pad("current", 12)
                 + pad("mAh/cm2", 10) + "duration")
@@ -39,7 +41,8 @@ public enum PlanRendering {
             if let duration { total += duration } else { totalKnown = false }
             lines.append(
                 pad(String(step.index), 6) + pad(step.cycle == 0 ? "-" : String(step.cycle), 7)
-                    + pad(step.kind.rawValue, 14) + pad(formatNumber(step.currentDensity_mA_cm2, significantDigits: 4), 10)
+                    + pad(step.kind.rawValue, 14)
+                    + pad(formatNumber(step.currentDensity_mA_cm2, significantDigits: 4), 10)
                     + pad(formatCurrent(step.current_A), 12)
                     + pad(step.capacity_mAh_cm2.map { formatNumber($0, significantDigits: 4) } ?? "-", 10)
                     + (duration.map(formatDuration) ?? "until voltage limit"))
@@ -58,8 +61,13 @@ public func formatCurrent(_ amps: Double) -> String {
     let magnitude = abs(amps)
     if magnitude == 0 { return "0 A" }
     let (scale, unit): (Double, String) =
-        magnitude >= 1 ? (1, "A") : magnitude >= 1e-3 ? (1e3, "mA") : magnitude >= 1e-6 ? (1e6, "uA")
-        : magnitude >= 1e-9 ? (1e9, "nA") : (1e12, "pA")
+        magnitude >= 1
+        ? (1, "A")
+        : magnitude >= 1e-3
+            ? (1e3, "mA")
+            : magnitude >= 1e-6
+                ? (1e6, "uA")
+                : magnitude >= 1e-9 ? (1e9, "nA") : (1e12, "pA")
     return "\(formatNumber(amps * scale, significantDigits: 4)) \(unit)"
 }
 

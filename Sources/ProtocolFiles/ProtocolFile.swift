@@ -86,7 +86,8 @@ public enum ProtocolFile {
                 throw FileError(
                     file: root.file, key: "parameters", value: name,
                     problem: "the protocol has no parameter '\(name)'",
-                    allowed: known.isEmpty ? "none: this protocol declares no parameters" : known.joined(separator: ", "))
+                    allowed: known.isEmpty
+                        ? "none: this protocol declares no parameters" : known.joined(separator: ", "))
             }
             values[name] = value
         }
@@ -122,7 +123,8 @@ public enum ProtocolFile {
         } else if let density = reader.optional("current_density") {
             step.current = .density_mA_cm2(try density.quantity(.currentDensity, range: densityRange))
         } else if !insideLoop {
-            throw node.error("missing `current_density` or `current` (only steps inside a loop may take theirs from a schedule)")
+            throw node.error(
+                "missing `current_density` or `current` (only steps inside a loop may take theirs from a schedule)")
         }
         if role != .signed, let current = step.current, current.isNegative {
             throw node.error(
@@ -131,7 +133,8 @@ public enum ProtocolFile {
         }
         if let capacity = reader.optional("capacity") {
             let quantity = try capacity.quantity(oneOf: [.arealCapacity, .charge], range: 1e-9...1e6)
-            step.capacity = quantity.dimension == .arealCapacity ? .areal_mAh_cm2(quantity.value) : .absolute_mAh(quantity.value)
+            step.capacity =
+                quantity.dimension == .arealCapacity ? .areal_mAh_cm2(quantity.value) : .absolute_mAh(quantity.value)
         }
         step.duration_s = try reader.optional("duration")?.quantity(.time, range: timeRange)
         step.voltageLimit_V = try reader.optional("voltage_limit")?.quantity(.voltage, range: 1e-6...20)
@@ -147,7 +150,8 @@ public enum ProtocolFile {
         var loop = LoopStep(steps: [])
         loop.cycles = try reader.optional("cycles")?.integer(range: 1...100_000)
         loop.current = try reader.optional("current").map { node throws(FileError) in try schedule(node) }
-        loop.platingCurrent = try reader.optional("plating_current").map { node throws(FileError) in try schedule(node) }
+        loop.platingCurrent = try reader.optional("plating_current").map { node throws(FileError) in try schedule(node)
+        }
         loop.strippingCurrent = try reader.optional("stripping_current").map { node throws(FileError) in
             try schedule(node)
         }
@@ -156,7 +160,8 @@ public enum ProtocolFile {
         guard !loop.steps.isEmpty else { throw stepsNode.error("a loop needs at least one step") }
         for role in loop.usedRoles where loop.schedule(for: role) == nil {
             let key = role == .plate ? "plating_current" : role == .strip ? "stripping_current" : "current"
-            throw node.error("a `\(role.rawValue)` step has no current and the loop has no `\(key)` or `current` schedule")
+            throw node.error(
+                "a `\(role.rawValue)` step has no current and the loop has no `\(key)` or `current` schedule")
         }
         if loop.effectiveCycleCount == nil {
             throw node.error(

@@ -18,7 +18,9 @@ struct LocatedNode {
 
     /// The keys of a mapping node, in file order.
     func keys() throws(FileError) -> [String] {
-        guard let mapping = node.mapping else { throw error("expected a mapping (key: value pairs), found \(kindName)") }
+        guard let mapping = node.mapping else {
+            throw error("expected a mapping (key: value pairs), found \(kindName)")
+        }
         return mapping.map { $0.key.scalar?.string ?? "" }
     }
 
@@ -42,7 +44,8 @@ struct LocatedNode {
             let known = parameters.keys.sorted().map { "$" + $0 }
             throw error(
                 "'\(text)' names no parameter of this protocol", value: text,
-                allowed: known.isEmpty ? "no parameters are declared (add a `parameters:` section)" : known.joined(separator: ", "))
+                allowed: known.isEmpty
+                    ? "no parameters are declared (add a `parameters:` section)" : known.joined(separator: ", "))
         }
         return value
     }
@@ -80,7 +83,8 @@ struct LocatedNode {
     func integer(range: ClosedRange<Int>) throws(FileError) -> Int {
         let text = try scalarText(expecting: "a whole number")
         guard let value = Int(text) else {
-            throw error("'\(text)' is not a whole number", value: text, allowed: "\(range.lowerBound) to \(range.upperBound)")
+            throw error(
+                "'\(text)' is not a whole number", value: text, allowed: "\(range.lowerBound) to \(range.upperBound)")
         }
         guard range.contains(value) else {
             throw error("\(value) is out of range", value: text, allowed: "\(range.lowerBound) to \(range.upperBound)")
@@ -117,7 +121,9 @@ struct LocatedNode {
     }
 
     func mapping(allowedKeys: [String]) throws(FileError) -> MappingReader {
-        guard let mapping = node.mapping else { throw error("expected a mapping (key: value pairs), found \(kindName)") }
+        guard let mapping = node.mapping else {
+            throw error("expected a mapping (key: value pairs), found \(kindName)")
+        }
         var entries: [(key: String, keyNode: Node, value: Node)] = []
         for (keyNode, value) in mapping {
             let key = keyNode.scalar?.string ?? ""
@@ -134,10 +140,12 @@ struct LocatedNode {
     }
 
     /// For `- name: {...}` or `- name` entries: the single key and its value (nil for a bare name).
-    func singleKeyEntry(allowed names: [String], what: String) throws(FileError) -> (name: String, value: LocatedNode?) {
+    func singleKeyEntry(allowed names: [String], what: String) throws(FileError) -> (name: String, value: LocatedNode?)
+    {
         if let scalar = node.scalar {
             guard names.contains(scalar.string) else {
-                throw error("unknown \(what) '\(scalar.string)'", value: scalar.string, allowed: names.joined(separator: ", "))
+                throw error(
+                    "unknown \(what) '\(scalar.string)'", value: scalar.string, allowed: names.joined(separator: ", "))
             }
             return (scalar.string, nil)
         }

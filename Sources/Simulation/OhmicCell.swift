@@ -1,6 +1,5 @@
-import Foundation
-
 public import Domain
+import Foundation
 
 /// The simplest simulated cell: ohmic and interfacial resistance, white noise, and a dendrite short once the
 /// current density reaches a configured critical value for long enough.

@@ -205,7 +205,8 @@ public final class RunStore: Sendable {
             let id = db.lastInsertedRowID
             for instrument in start.instruments {
                 try db.execute(
-                    sql: "INSERT INTO instruments (run_id, role, model, firmware, serial_number, port) VALUES (?, ?, ?, ?, ?, ?)",
+                    sql:
+                        "INSERT INTO instruments (run_id, role, model, firmware, serial_number, port) VALUES (?, ?, ?, ?, ?, ?)",
                     arguments: [
                         id, instrument.role, instrument.model, instrument.firmware, instrument.serialNumber,
                         instrument.port,
@@ -269,7 +270,8 @@ public final class RunStore: Sendable {
     public func finishRun(_ runID: Int64, outcome: RunOutcome) throws {
         try write { db in
             try db.execute(
-                sql: "UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, ccd_mA_cm2 = ?, outcome = ? WHERE id = ?",
+                sql:
+                    "UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, ccd_mA_cm2 = ?, outcome = ? WHERE id = ?",
                 arguments: [
                     outcome.state.rawValue, timestamp(Date()), outcome.reason, outcome.ccd_mA_cm2, try json(outcome),
                     runID,
@@ -282,7 +284,8 @@ public final class RunStore: Sendable {
             try db.execute(sql: "DELETE FROM ground_truth WHERE run_id = ?", arguments: [runID])
             for event in events {
                 try db.execute(
-                    sql: "INSERT INTO ground_truth (run_id, kind, time_s, electrode, current_density_mA_cm2) VALUES (?, ?, ?, ?, ?)",
+                    sql:
+                        "INSERT INTO ground_truth (run_id, kind, time_s, electrode, current_density_mA_cm2) VALUES (?, ?, ?, ?, ?)",
                     arguments: [runID, event.kind.rawValue, event.time_s, event.electrode, event.currentDensity_mA_cm2])
             }
         }
@@ -291,7 +294,8 @@ public final class RunStore: Sendable {
     /// Marks runs left `starting`/`running` by a daemon that died as `interrupted`; returns their ids.
     public func interruptAbandonedRuns(reason: String) throws -> [Int64] {
         try write { db in
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM runs WHERE state IN ('starting', 'running') ORDER BY id")
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE state IN ('starting', 'running') ORDER BY id")
             for id in ids {
                 try db.execute(
                     sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
@@ -322,7 +326,8 @@ public final class RunStore: Sendable {
     /// Runs, newest first.
     public func runs(limit: Int = 100) throws -> [StoredRun] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Self.storedRun)
+            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(
+                Self.storedRun)
         }
     }
 
@@ -342,17 +347,20 @@ public final class RunStore: Sendable {
                     time_s: row["time_s"], current_A: row["current_A"], voltage_V: row["voltage_V"],
                     voltageWERE_V: row["voltage_we_re_V"], pressure_MPa: row["pressure_MPa"],
                     temperature_C: row["temperature_C"])
-                try body(RecordedSample(seq: row["seq"], sample: sample, stepIndex: row["step_index"], cycle: row["cycle"]))
+                try body(
+                    RecordedSample(seq: row["seq"], sample: sample, stepIndex: row["step_index"], cycle: row["cycle"]))
             }
         }
     }
 
     public func events(runID: Int64) throws -> [RunEvent] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY seq", arguments: [runID]).map { row in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? ORDER BY seq", arguments: [runID]).map {
+                row in
                 let verdictText: String? = row["verdict"]
                 return RunEvent(
-                    kind: RunEvent.Kind(rawValue: row["kind"]) ?? .fault, time_s: row["time_s"], message: row["message"],
+                    kind: RunEvent.Kind(rawValue: row["kind"]) ?? .fault, time_s: row["time_s"],
+                    message: row["message"],
                     stepIndex: row["step_index"],
                     verdict: try verdictText.map { try JSONDecoder().decode(Verdict.self, from: Data($0.utf8)) })
             }
@@ -361,13 +369,14 @@ public final class RunStore: Sendable {
 
     public func steps(runID: Int64) throws -> [StepRecordRow] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE run_id = ? ORDER BY step_index", arguments: [runID]).map {
-                row in
-                StepRecordRow(
-                    index: row["step_index"], cycle: row["cycle"], kind: row["kind"], current_A: row["current_A"],
-                    currentDensity_mA_cm2: row["current_density_mA_cm2"], startTime_s: row["start_time_s"],
-                    endTime_s: row["end_time_s"], endReason: row["end_reason"], charge_C: row["charge_C"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM steps WHERE run_id = ? ORDER BY step_index", arguments: [runID])
+                .map {
+                    row in
+                    StepRecordRow(
+                        index: row["step_index"], cycle: row["cycle"], kind: row["kind"], current_A: row["current_A"],
+                        currentDensity_mA_cm2: row["current_density_mA_cm2"], startTime_s: row["start_time_s"],
+                        endTime_s: row["end_time_s"], endReason: row["end_reason"], charge_C: row["charge_C"])
+                }
         }
     }
 
@@ -375,7 +384,8 @@ public final class RunStore: Sendable {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM instruments WHERE run_id = ?", arguments: [runID]).map { row in
                 InstrumentIdentity(
-                    role: row["role"], model: row["model"], firmware: row["firmware"], serialNumber: row["serial_number"],
+                    role: row["role"], model: row["model"], firmware: row["firmware"],
+                    serialNumber: row["serial_number"],
                     port: row["port"])
             }
         }
@@ -445,5 +455,7 @@ func timestamp(_ date: Date) -> String {
 }
 
 func parseTimestamp(_ text: String) -> Date? {
-    try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    try? Date(
+        text,
+        strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
 }

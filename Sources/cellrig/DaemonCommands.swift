@@ -57,7 +57,9 @@ struct Start: ParsableCommand {
             parameters: parameters)
         let status = try connection.client.request("POST", "/v1/runs", body: request, as: RunStatus.self)
         if json { return try printJSON(status) }
-        print("started run \(status.id): \(status.protocol_name) on rig \(status.rig), \(status.planned_steps) planned steps")
+        print(
+            "started run \(status.id): \(status.protocol_name) on rig \(status.rig), \(status.planned_steps) planned steps"
+        )
         print("follow it with: cellrig watch \(status.id)")
     }
 }
@@ -157,7 +159,8 @@ func progressLine(_ progress: RunProgress) -> String {
 }
 
 func summaryLine(_ status: RunStatus) -> String {
-    var line = "run \(status.id)\t\(status.state)\t\(status.protocol_name)\trig \(status.rig)\t\(status.samples) samples"
+    var line =
+        "run \(status.id)\t\(status.state)\t\(status.protocol_name)\trig \(status.rig)\t\(status.samples) samples"
     if let ccd = status.ccd_mA_cm2 { line += "\tCCD \(formatNumber(ccd)) mA/cm2" }
     return line
 }
@@ -174,7 +177,8 @@ func describe(_ status: RunStatus) -> String {
     if let ccd = status.ccd_mA_cm2 { lines.append("  CCD: \(formatNumber(ccd)) mA/cm2") }
     if let progress = status.progress { lines.append("  now: " + progressLine(progress)) }
     for verdict in status.verdicts {
-        lines.append("  verdict: \(verdict.criterion) \(verdict.action) at \(formatDuration(verdict.time_s)): \(verdict.reason)")
+        lines.append(
+            "  verdict: \(verdict.criterion) \(verdict.action) at \(formatDuration(verdict.time_s)): \(verdict.reason)")
     }
     for truth in status.truth ?? [] {
         lines.append(

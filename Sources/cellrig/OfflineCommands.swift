@@ -24,9 +24,12 @@ struct Validate: ParsableCommand {
         for file in files {
             do {
                 let text = try readText(file)
-                let testProtocol = try ProtocolFile.parse(text, file: file, parameters: try parameterOptions.parameters())
+                let testProtocol = try ProtocolFile.parse(
+                    text, file: file, parameters: try parameterOptions.parameters())
                 let engine = try RunEngine(protocol: testProtocol, area_cm2: areaCm2)
-                print("ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(areaCm2)) cm2")
+                print(
+                    "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(areaCm2)) cm2"
+                )
             } catch {
                 failures += 1
                 printError("\(error)")
@@ -53,7 +56,8 @@ struct Plan: ParsableCommand {
     @OptionGroup var parameterOptions: ParameterOptions
 
     func run() throws {
-        let testProtocol = try ProtocolFile.parse(try readText(file), file: file, parameters: try parameterOptions.parameters())
+        let testProtocol = try ProtocolFile.parse(
+            try readText(file), file: file, parameters: try parameterOptions.parameters())
         let plan: StepPlan
         do {
             plan = try StepPlan(expanding: testProtocol, area_cm2: areaCm2)
@@ -80,7 +84,9 @@ struct Export: AsyncParsableCommand {
     @Option(help: "CSV file to write ('-' for standard output).")
     var csv: String
 
-    @Option(help: "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
+    @Option(
+        help:
+            "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
     var database: String?
 
     @OptionGroup var connection: ConnectionOptions
@@ -97,7 +103,9 @@ struct Export: AsyncParsableCommand {
                 count += 1
             }
         } else {
-            guard FileManager.default.createFile(atPath: csv, contents: nil) , let handle = FileHandle(forWritingAtPath: csv) else {
+            guard FileManager.default.createFile(atPath: csv, contents: nil),
+                let handle = FileHandle(forWritingAtPath: csv)
+            else {
                 throw CommandFailure("\(csv): cannot create the file")
             }
             defer { try? handle.close() }

@@ -16,7 +16,9 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             """,
         version: CellRigVersion.current)
 
-    @Option(name: .customLong("state-dir"), help: "Directory holding the state: the socket and the database go here unless given separately.")
+    @Option(
+        name: .customLong("state-dir"),
+        help: "Directory holding the state: the socket and the database go here unless given separately.")
     var stateDirectory: String?
 
     @Option(help: "Path of the control socket (default: \(DaemonConfiguration.defaultSocketPath)).")
@@ -36,7 +38,8 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level '\(logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical")
+            throw ValidationError(
+                "--log-level '\(logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical")
         }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -45,10 +48,12 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "cellrigd")
         let state = stateDirectory.map { URL(fileURLWithPath: $0) }
-        let socketPath = socket ?? state?.appendingPathComponent("cellrig.sock").path ?? DaemonConfiguration.defaultSocketPath
+        let socketPath =
+            socket ?? state?.appendingPathComponent("cellrig.sock").path ?? DaemonConfiguration.defaultSocketPath
         let databasePath =
             database ?? state?.appendingPathComponent("cellrig.sqlite").path ?? DaemonConfiguration.defaultDatabasePath
-        let rigDescriptions = try rigs.map { try DaemonConfiguration.loadRigs(directory: $0) }
+        let rigDescriptions =
+            try rigs.map { try DaemonConfiguration.loadRigs(directory: $0) }
             ?? [DaemonConfiguration.embeddedSimulatedRig()]
         if let state {
             try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
@@ -56,10 +61,13 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         let socketDirectory = URL(fileURLWithPath: socketPath).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
 
-        let configuration = DaemonConfiguration(socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions)
+        let configuration = DaemonConfiguration(
+            socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions)
         let daemon = try CellRigDaemon(configuration: configuration, logger: logger)
         if check {
-            print("configuration ok: \(rigDescriptions.count) rig(s): \(rigDescriptions.map(\.id).joined(separator: ", "))")
+            print(
+                "configuration ok: \(rigDescriptions.count) rig(s): \(rigDescriptions.map(\.id).joined(separator: ", "))"
+            )
             print("database: \(databasePath)")
             print("socket: \(socketPath)")
             return
@@ -67,4 +75,3 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         try await daemon.run()
     }
 }
-

@@ -8,7 +8,8 @@ import Testing
 
 @Suite("Server-sent event parsing")
 struct ServerSentEventParserTests {
-    let stream = serverSentEvent(name: "progress", data: "{\"a\":1}") + ": keep-alive\n\n"
+    let stream =
+        serverSentEvent(name: "progress", data: "{\"a\":1}") + ": keep-alive\n\n"
         + serverSentEvent(name: "end", data: "line one\nline two")
 
     @Test("events survive being split at every byte offset")

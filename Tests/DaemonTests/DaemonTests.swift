@@ -1,5 +1,4 @@
 import Control
-@testable import Daemon
 import Domain
 import Foundation
 import Logging
@@ -7,6 +6,8 @@ import ProtocolFiles
 import Storage
 import TestSupport
 import Testing
+
+@testable import Daemon
 
 /// A daemon running in this process on a scratch directory, driven through its real Unix socket.
 struct RunningDaemon {
@@ -44,7 +45,9 @@ struct RunningDaemon {
             protocol_file: protocolPath, protocol_text: try TestSupport.readRepositoryFile(protocolPath), rig: rig,
             cell_label: "test-cell", parameters: parameters)
         let client = client
-        return try await TestSupport.onThread { try client.request("POST", "/v1/runs", body: request, as: RunStatus.self) }
+        return try await TestSupport.onThread {
+            try client.request("POST", "/v1/runs", body: request, as: RunStatus.self)
+        }
     }
 
     /// Follows the live stream to the run's end and returns the final status.
@@ -87,7 +90,9 @@ struct DaemonTests {
     func ccdRun() async throws {
         let running = try await RunningDaemon.start()
         let started = try await running.startRun("protocols/ccd-step-symmetric.yaml")
-        #expect(started.protocol_sha256 == SHA256.hex(try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml")))
+        #expect(
+            started.protocol_sha256
+                == SHA256.hex(try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml")))
         let final = try await running.waitForEnd(started.id)
         #expect(final.state == "stopped")
         let ccd = try #require(final.ccd_mA_cm2)
@@ -145,15 +150,21 @@ struct DaemonTests {
             protocol_file: "broken.yaml", protocol_text: "schema: 1\nname: b\nsteps:\n  - rest: {duration: 5}\n",
             rig: "slow")
         do {
-            _ = try await TestSupport.onThread { try client.request("POST", "/v1/runs", body: broken, as: RunStatus.self) }
+            _ = try await TestSupport.onThread {
+                try client.request("POST", "/v1/runs", body: broken, as: RunStatus.self)
+            }
             Issue.record("a broken protocol must be refused")
         } catch ControlClientError.daemon(let status, let message) {
             #expect(status == 400 || status == 409)
             if status == 400 { #expect(message.contains("broken.yaml:4")) }
         }
-        _ = try await TestSupport.onThread { try client.request("POST", "/v1/runs/\(started.id)/abort", as: RunStatus.self) }
+        _ = try await TestSupport.onThread {
+            try client.request("POST", "/v1/runs/\(started.id)/abort", as: RunStatus.self)
+        }
         do {
-            _ = try await TestSupport.onThread { try client.request("POST", "/v1/runs", body: broken, as: RunStatus.self) }
+            _ = try await TestSupport.onThread {
+                try client.request("POST", "/v1/runs", body: broken, as: RunStatus.self)
+            }
             Issue.record("a broken protocol must be refused")
         } catch ControlClientError.daemon(let status, let message) {
             #expect(status == 400)

@@ -3,22 +3,24 @@ import Testing
 
 @Suite("Quantities with units")
 struct QuantityTests {
-    @Test("values convert to the canonical unit", arguments: [
-        ("0.5 mA/cm2", Dimension.currentDensity, 0.5),
-        ("2.2 uA/cm2", .currentDensity, 0.0022),
-        ("-2 nA", .current, -2e-9),
-        ("-2.2 µA", .current, -2.2e-6),
-        ("10 s", .time, 10),
-        ("1.5 h", .time, 5400),
-        ("2 mV", .voltage, 0.002),
-        ("1e-3 V", .voltage, 0.001),
-        ("2.5 MPa", .pressure, 2.5),
-        ("25 bar", .pressure, 2.5),
-        ("293.15 K", .temperature, 20),
-        ("21 Ohm cm2", .arealResistance, 21),
-        ("0.5mAh/cm2", .arealCapacity, 0.5),
-        ("5 mm2", .area, 0.05),
-    ])
+    @Test(
+        "values convert to the canonical unit",
+        arguments: [
+            ("0.5 mA/cm2", Dimension.currentDensity, 0.5),
+            ("2.2 uA/cm2", .currentDensity, 0.0022),
+            ("-2 nA", .current, -2e-9),
+            ("-2.2 µA", .current, -2.2e-6),
+            ("10 s", .time, 10),
+            ("1.5 h", .time, 5400),
+            ("2 mV", .voltage, 0.002),
+            ("1e-3 V", .voltage, 0.001),
+            ("2.5 MPa", .pressure, 2.5),
+            ("25 bar", .pressure, 2.5),
+            ("293.15 K", .temperature, 20),
+            ("21 Ohm cm2", .arealResistance, 21),
+            ("0.5mAh/cm2", .arealCapacity, 0.5),
+            ("5 mm2", .area, 0.05),
+        ])
     func parses(text: String, dimension: Dimension, expected: Double) throws {
         let quantity = try Quantity.parse(text, as: dimension)
         #expect(abs(quantity.value - expected) <= abs(expected) * 1e-12)

@@ -11,7 +11,8 @@ struct EngineHarness {
     var outputs: [EngineOutput] = []
 
     init(plan: [PlannedStep], area_cm2: Double = 1, criteria: [any StopCriterion] = [], threeElectrode: Bool = false) {
-        engine = RunEngine(plan: StepPlan(steps: plan, area_cm2: area_cm2), threeElectrode: threeElectrode, criteria: criteria)
+        engine = RunEngine(
+            plan: StepPlan(steps: plan, area_cm2: area_cm2), threeElectrode: threeElectrode, criteria: criteria)
     }
 
     mutating func start() {
@@ -21,7 +22,8 @@ struct EngineHarness {
     @discardableResult
     mutating func step(interval_s: Double = 1, voltage override: Double? = nil) -> EngineOutput {
         time_s += interval_s
-        let sample = InstrumentSample(time_s: time_s, current_A: current_A, voltage_V: override ?? current_A * resistance_Ohm)
+        let sample = InstrumentSample(
+            time_s: time_s, current_A: current_A, voltage_V: override ?? current_A * resistance_Ohm)
         let output = engine.ingest(sample)
         apply(output)
         return output
@@ -50,7 +52,9 @@ struct RunEngineTests {
             PlannedStep(
                 index: 0, cycle: 1, stepInCycle: 1, kind: .strip, current_A: 1e-3, currentDensity_mA_cm2: 1,
                 capacityLimit_C: 0.01),
-            PlannedStep(index: 1, cycle: 0, stepInCycle: 0, kind: .rest, current_A: 0, currentDensity_mA_cm2: 0, durationLimit_s: 5),
+            PlannedStep(
+                index: 1, cycle: 0, stepInCycle: 0, kind: .rest, current_A: 0, currentDensity_mA_cm2: 0,
+                durationLimit_s: 5),
         ]
         var harness = EngineHarness(plan: plan)
         harness.start()
@@ -69,7 +73,9 @@ struct RunEngineTests {
     @Test("samples are numbered without gaps and carry their step and cycle")
     func sampleNumbering() {
         let plan = (0..<3).map {
-            PlannedStep(index: $0, cycle: $0 + 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1, durationLimit_s: 2)
+            PlannedStep(
+                index: $0, cycle: $0 + 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 2)
         }
         var harness = EngineHarness(plan: plan)
         harness.start()
@@ -125,7 +131,9 @@ struct RunEngineTests {
     @Test("a plate-only drop rule ignores stripping steps")
     func voltageDropWatchesPlatingOnly() {
         let plan = [
-            PlannedStep(index: 0, cycle: 1, stepInCycle: 1, kind: .strip, current_A: 1e-3, currentDensity_mA_cm2: 1, durationLimit_s: 3)
+            PlannedStep(
+                index: 0, cycle: 1, stepInCycle: 1, kind: .strip, current_A: 1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 3)
         ]
         var harness = EngineHarness(
             plan: plan, criteria: [VoltageDropCriterion(drop_V: 0.002, during: .plate, ignoreFirst_s: 0)])
@@ -137,7 +145,9 @@ struct RunEngineTests {
     @Test("ignore-first skips the start of each watched step")
     func ignoreFirst() {
         let plan = [
-            PlannedStep(index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1, durationLimit_s: 10)
+            PlannedStep(
+                index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 10)
         ]
         var harness = EngineHarness(
             plan: plan, criteria: [VoltageDropCriterion(drop_V: 0.002, during: .plate, ignoreFirst_s: 4)])
@@ -150,7 +160,9 @@ struct RunEngineTests {
     @Test("an abort ends the step and opens the circuit")
     func abort() {
         let plan = [
-            PlannedStep(index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1, durationLimit_s: 100)
+            PlannedStep(
+                index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 100)
         ]
         var harness = EngineHarness(plan: plan)
         harness.start()
@@ -167,7 +179,9 @@ struct RunEngineTests {
     @Test("the voltage window guard stops the run without a CCD")
     func voltageWindow() {
         let plan = [
-            PlannedStep(index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1, durationLimit_s: 100)
+            PlannedStep(
+                index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 100)
         ]
         var harness = EngineHarness(plan: plan, criteria: [VoltageWindowCriterion(minimum_V: -1, maximum_V: 1)])
         harness.start()

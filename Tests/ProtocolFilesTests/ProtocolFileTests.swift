@@ -34,9 +34,10 @@ struct ProtocolFileTests {
         #expect(plating.prefix(4).map(\.currentDensity_mA_cm2) == [0.05, 0.1, 0.2, 0.3])
         #expect(plating.contains { $0.currentDensity_mA_cm2 == 4.8 })
         #expect(plan.steps.allSatisfy { $0.capacity_mAh_cm2 == 0.5 })
-        #expect(plan.steps.prefix(6).map { $0.expectedDuration_s! / 3600 }.map { ($0 * 1000).rounded() / 1000 } == [
-            10, 10, 5, 5, 2.5, 2.5,
-        ])
+        #expect(
+            plan.steps.prefix(6).map { $0.expectedDuration_s! / 3600 }.map { ($0 * 1000).rounded() / 1000 } == [
+                10, 10, 5, 5, 2.5, 2.5,
+            ])
     }
 
     @Test("the seed-004 plating-step file plates 0.5 higher each cycle and strips at 0.2")

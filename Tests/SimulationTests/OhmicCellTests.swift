@@ -63,7 +63,8 @@ struct OhmicCellTests {
 
     @Test("driving before configuring is refused")
     func notConfigured() async {
-        let galvanostat = SimulatedGalvanostat(model: OhmicCell(configuration: configuration, area_cm2: 1), speed: .unlimited)
+        let galvanostat = SimulatedGalvanostat(
+            model: OhmicCell(configuration: configuration, area_cm2: 1), speed: .unlimited)
         await #expect(throws: InstrumentError.self) { try await galvanostat.applyCurrent(1e-6) }
     }
 }

@@ -7,19 +7,23 @@ import Testing
 @Suite("SQLite run store")
 struct RunStoreTests {
     func makeStart(protocolText: String = "schema: 1\nname: t\n") -> RunStart {
-        let cell = CellDescription(label: "cell-7", metal: .k, electrolyte: "K-beta''-alumina", electrodeArea_cm2: 0.196)
+        let cell = CellDescription(
+            label: "cell-7", metal: .k, electrolyte: "K-beta''-alumina", electrodeArea_cm2: 0.196)
         let rig = RigDescription(
             id: "sim", name: "Sim", cell: cell, limits: HardwareLimits(voltage_V: 5, current_A: 0.02),
             galvanostat: .simulated(SimulatedCellConfiguration()))
         let plan = StepPlan(
             steps: [
-                PlannedStep(index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-5, currentDensity_mA_cm2: 0.05, durationLimit_s: 10)
+                PlannedStep(
+                    index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-5, currentDensity_mA_cm2: 0.05,
+                    durationLimit_s: 10)
             ], area_cm2: 0.196)
         return RunStart(
             protocolName: "t", protocolFile: "t.yaml", protocolText: protocolText, protocolParameters: ["a": "1 s"],
             rig: rig, cell: cell, area_cm2: 0.196, plan: plan,
             instruments: [
-                InstrumentIdentity(role: "galvanostat", model: "Sim", firmware: "1", serialNumber: "S1", port: "in-process")
+                InstrumentIdentity(
+                    role: "galvanostat", model: "Sim", firmware: "1", serialNumber: "S1", port: "in-process")
             ])
     }
 
@@ -37,7 +41,8 @@ struct RunStoreTests {
                 stepIndex: 0, cycle: 1)
         }
         let verdict = Verdict(
-            criterion: "voltage-drop", action: .stop, reason: "fell", time_s: 4, onsetTime_s: 3, currentDensity_mA_cm2: 4.8,
+            criterion: "voltage-drop", action: .stop, reason: "fell", time_s: 4, onsetTime_s: 3,
+            currentDensity_mA_cm2: 4.8,
             evidence: ["drop_V": 0.002])
         try store.append(
             runID: runID, samples: samples,
@@ -47,7 +52,8 @@ struct RunStoreTests {
                     endTime_s: 499.9, endReason: "criterion", charge_C: 0.005)
             ],
             events: [(0, RunEvent(kind: .verdict, time_s: 4, message: "stop", stepIndex: 0, verdict: verdict))])
-        try store.finishRun(runID, outcome: RunOutcome(state: .stopped, reason: "short", ccd_mA_cm2: 4.8, verdict: verdict))
+        try store.finishRun(
+            runID, outcome: RunOutcome(state: .stopped, reason: "short", ccd_mA_cm2: 4.8, verdict: verdict))
 
         #expect(try store.sampleCount(runID: runID) == 5000)
         var readBack: [RecordedSample] = []
