@@ -36,6 +36,7 @@ public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
         var text = "\(location): "
         if let key, !key.isEmpty { text += "\(key): " }
         text += problem
+        if let value, !problem.contains("'\(value)'") { text += " (got '\(value)')" }
         if let allowed { text += "; allowed: \(allowed)" }
         return text
     }

@@ -178,23 +178,30 @@ public enum ProtocolFile {
             return CurrentSchedule(values: [value], increment: value.zero)
         }
         let reader = try node.mapping(allowedKeys: scheduleKeys)
-        var values: [Quantity] = []
+        var entries: [(node: LocatedNode, quantity: Quantity)] = []
         if reader.has("start"), reader.has("values") { throw node.error("give either `start` or `values`, not both") }
         if let start = reader.optional("start") {
-            values = [try start.quantity(oneOf: dimensions)]
+            entries.append((start, try start.quantity(oneOf: dimensions)))
         } else if let list = reader.optional("values") {
-            for item in try list.list() { values.append(try item.quantity(oneOf: dimensions)) }
-            if values.isEmpty { throw list.error("`values` needs at least one value") }
+            for item in try list.list() { entries.append((item, try item.quantity(oneOf: dimensions))) }
+            if entries.isEmpty { throw list.error("`values` needs at least one value") }
         } else {
             throw node.error("missing `start` or `values`")
         }
-        let increment = try reader.optional("increment")?.quantity(oneOf: dimensions)
-        let maximum = try reader.optional("maximum")?.quantity(oneOf: dimensions)
-        let all = values + [increment, maximum].compactMap { $0 }
-        if let mismatch = all.first(where: { $0.dimension != all[0].dimension }) {
-            throw node.error(
-                "mixes \(all[0].dimension.phrase) and \(mismatch.dimension.phrase)",
-                allowed: "every value of one schedule in the same kind of unit")
+        let values = entries.map(\.quantity)
+        let incrementNode = reader.optional("increment")
+        let maximumNode = reader.optional("maximum")
+        let increment = try incrementNode?.quantity(oneOf: dimensions)
+        let maximum = try maximumNode?.quantity(oneOf: dimensions)
+        if let incrementNode, let increment { entries.append((incrementNode, increment)) }
+        if let maximumNode, let maximum { entries.append((maximumNode, maximum)) }
+        let first = entries[0].quantity
+        if let mismatch = entries.first(where: { $0.quantity.dimension != first.dimension }) {
+            throw mismatch.node.error(
+                "this is \(mismatch.quantity.dimension.phrase) but the schedule starts with "
+                    + "\(first.dimension.phrase) (\(first))",
+                value: try? mismatch.node.scalarText(expecting: "a value"),
+                allowed: "units of \(first.dimension.phrase): \(first.dimension.acceptedUnits.joined(separator: ", "))")
         }
         if maximum != nil, increment == nil {
             throw reader.optional("maximum")!.error("`maximum` needs an `increment`")

@@ -1,0 +1,47 @@
+# cellrig: the two commands are `make demo` and `make test` (see README.md).
+SWIFT ?= swift
+FORMAT_PATHS = Sources Tests Package.swift
+
+.PHONY: all deps build demo test lint format bench bench-sim bench-criteria install clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+demo: build
+	@scripts/demo.sh
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+	$(SWIFT) format lint --strict -r $(FORMAT_PATHS)
+
+lint:
+	$(SWIFT) format lint --strict -r $(FORMAT_PATHS)
+
+format:
+	$(SWIFT) format -i -r $(FORMAT_PATHS)
+
+bench: bench-sim
+
+bench-sim: deps
+	$(SWIFT) run -c release cellrig-bench-sim
+
+PREFIX ?= /usr/local
+install: deps
+	$(SWIFT) build -c release --product cellrigd
+	$(SWIFT) build -c release --product cellrig
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 .build/release/cellrigd .build/release/cellrig $(DESTDIR)$(PREFIX)/bin/
+	install -D -m 0644 systemd/cellrigd.service $(DESTDIR)/etc/systemd/system/cellrigd.service
+	install -D -m 0644 systemd/cellrig.sysusers $(DESTDIR)/usr/lib/sysusers.d/cellrig.conf
+	install -D -m 0644 systemd/cellrig.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/cellrig.conf
+	install -d $(DESTDIR)/etc/cellrig/rigs
+	test -e $(DESTDIR)/etc/cellrig/rigs/sim.yaml || install -m 0644 rigs/sim.yaml $(DESTDIR)/etc/cellrig/rigs/
+
+clean:
+	rm -rf .build .demo
