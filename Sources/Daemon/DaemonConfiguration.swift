@@ -22,7 +22,14 @@ public struct DaemonConfiguration: Sendable {
 
     /// The built-in simulated rig (`rigs/sim.yaml`).
     public static func embeddedSimulatedRig() throws(FileError) -> RigDescription {
-        try RigFile.parse(EmbeddedRigs.sim, file: EmbeddedRigs.simFileName)
+        try loadRig(text: EmbeddedRigs.sim, file: EmbeddedRigs.simFileName)
+    }
+
+    /// Parses a rig file and checks what only the daemon can check (the simulated model's parameters).
+    public static func loadRig(text: String, file: String) throws(FileError) -> RigDescription {
+        let rig = try RigFile.parse(text, file: file)
+        try SimulatedCells.validate(rig, rigFile: file)
+        return rig
     }
 
     /// Loads every `*.yaml` file of `directory` as a rig; rig ids must be unique.
@@ -46,7 +53,7 @@ public struct DaemonConfiguration: Sendable {
             } catch {
                 throw FileError(file: path, problem: "cannot read: \(error.localizedDescription)")
             }
-            let rig = try RigFile.parse(text, file: path)
+            let rig = try loadRig(text: text, file: path)
             if rigs.contains(where: { $0.id == rig.id }) {
                 throw FileError(
                     file: path, key: "id", value: rig.id, problem: "rig id '\(rig.id)' is used by another file")

@@ -5,16 +5,19 @@ enum EmbeddedRigs {
     static let simFileName = "rigs/sim.yaml"
     static let sim = """
         # The simulated rig cellrigd uses when no rig directory is given: no hardware needed.
-        # A K|K-beta''-alumina|K symmetric cell as in seed 000 (5 mm electrodes, 20 C, 2.5 MPa) whose
-        # simulated dendrite short starts once the current density reaches 4.8 mA/cm2.
+        # A K|K-beta''-alumina|K cell as in seed 000 (5 mm electrodes, 20 C, 2.5 MPa), simulated by the physics
+        # model's k-beta-alumina preset: sinh interface kinetics on the real contact area, voiding above about
+        # 2 mA/cm2 at 2.5 MPa, dendrites once the local plating current density passes 4.8 mA/cm2, nucleation
+        # and relaxation transients, noise, drift and rare spikes. Protocols with `three_electrode: true` get a
+        # reference electrode beside the working electrode.
         schema: 1
         id: sim
-        name: Simulated K|K-beta''-alumina|K symmetric cell
+        name: Simulated K|K-beta''-alumina|K cell (physics model)
         cell:
           label: sim-K-BASE-1
           metal: K
           electrolyte: K-beta''-alumina
-          electrolyte_thickness: 1 mm
+          electrolyte_thickness: 0.5 mm
           electrode_area: 0.196 cm2
           metal_thickness: 500 um
           stack_pressure: 2.5 MPa
@@ -25,13 +28,13 @@ enum EmbeddedRigs {
         galvanostat:
           driver: simulated
           speed: max
+          model: physics
+          preset: k-beta-alumina
           seed: 1
-          bulk_resistance: 100 Ohm cm2
-          interfacial_resistance: 21 Ohm cm2
-          critical_current_density: 4.8 mA/cm2
-          short_delay: 60 s
-          short_resistance: 5 Ohm
-          noise: 0.1 mV
+          # Any model parameter may be overridden here, by its name (the unit is in the name), e.g.:
+          # parameters:
+          #   dendriteCCD_mA_cm2: 4.8
+          #   voltageNoise_V: 0.0001
 
         """
 }

@@ -103,7 +103,12 @@ actor RigRunner {
                     + "schedule's maximum or raise the limit")
         }
 
-        let (galvanostat, simulated) = makeGalvanostat(cell: cell, testProtocol: testProtocol)
+        let (galvanostat, simulated): (any Galvanostat, SimulatedGalvanostat?)
+        do {
+            (galvanostat, simulated) = try makeGalvanostat(cell: cell, testProtocol: testProtocol)
+        } catch {
+            throw ControlFailure.badRequest("\(error)")
+        }
         let identity: InstrumentIdentity
         do {
             identity = try await galvanostat.identify()
@@ -133,14 +138,13 @@ actor RigRunner {
         return runID
     }
 
-    private func makeGalvanostat(cell: CellDescription, testProtocol: TestProtocol) -> (
+    private func makeGalvanostat(cell: CellDescription, testProtocol: TestProtocol) throws -> (
         any Galvanostat, SimulatedGalvanostat?
     ) {
         switch rig.galvanostat {
         case .simulated(let configuration):
-            let model = OhmicCell(
-                configuration: configuration, area_cm2: cell.electrodeArea_cm2,
-                stackPressure_MPa: cell.stackPressure_MPa, temperature_C: cell.temperature_C)
+            let model = try SimulatedCells.model(
+                configuration, cell: cell, threeElectrode: testProtocol.threeElectrode, rigFile: "rig '\(rig.id)'")
             let simulated = SimulatedGalvanostat(name: rig.id, model: model, speed: configuration.speed)
             return (simulated, simulated)
         }

@@ -83,10 +83,36 @@ public enum GalvanostatConfiguration: Sendable, Hashable, Codable {
     case simulated(SimulatedCellConfiguration)
 }
 
+/// Which model a simulated galvanostat drives.
+public enum SimulatedCellModel: Sendable, Hashable, Codable {
+    /// Resistances, noise and a short at a fixed current density (``OhmicCell`` in Simulation).
+    case ohmic
+    /// The physics-based cell from a named preset (`k-beta-alumina`, ...), with parameter overrides.
+    case physics(preset: String)
+}
+
+/// One `parameters:` entry of a simulated rig: a model parameter by name, as written, and where.
+public struct SimulatedCellParameter: Sendable, Hashable, Codable {
+    public var name: String
+    public var text: String
+    public var line: Int?
+    public var column: Int?
+
+    public init(name: String, text: String, line: Int? = nil, column: Int? = nil) {
+        self.name = name
+        self.text = text
+        self.line = line
+        self.column = column
+    }
+}
+
 /// Parameters of a simulated cell; every value has a default so a rig file may give only what it changes.
 public struct SimulatedCellConfiguration: Sendable, Hashable, Codable {
     public var speed: SimulationSpeed
     public var seed: UInt64
+    public var model: SimulatedCellModel = .ohmic
+    /// Overrides of the physics model's parameters (names from its catalogue, numbers in the unit the name says).
+    public var parameters: [SimulatedCellParameter] = []
     /// Electrolyte bulk resistance times area, Ohm cm2.
     public var bulkResistance_Ohm_cm2: Double
     /// Interfacial resistance of each electrode, Ohm cm2.

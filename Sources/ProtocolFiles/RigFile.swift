@@ -8,7 +8,8 @@ public enum RigFile {
         "metal_thickness", "pretreatment", "stack_pressure", "temperature",
     ]
     static let simulatedKeys = [
-        "driver", "speed", "seed", "bulk_resistance", "interfacial_resistance", "critical_current_density",
+        "driver", "speed", "seed", "model", "preset", "parameters", "bulk_resistance", "interfacial_resistance",
+        "critical_current_density",
         "short_delay", "short_resistance", "noise",
     ]
 
@@ -86,6 +87,32 @@ public enum RigFile {
             configuration.shortResistance_Ohm = value
         }
         if let value = try reader.optional("noise")?.quantity(.voltage, range: 0...1) { configuration.noise_V = value }
+        let modelName = try reader.optional("model")?.word(allowed: ["ohmic", "physics"]) ?? "ohmic"
+        if modelName == "physics" {
+            let preset = try reader.required("preset").string()
+            configuration.model = .physics(preset: preset)
+            let ohmicOnly = [
+                "bulk_resistance", "interfacial_resistance", "critical_current_density", "short_delay",
+                "short_resistance", "noise",
+            ]
+            if let key = ohmicOnly.first(where: reader.has), let node = reader.optional(key) {
+                throw node.error(
+                    "`\(key)` belongs to the ohmic model; the physics model takes its values under `parameters:`")
+            }
+        } else if let node = reader.optional("preset") ?? reader.optional("parameters") {
+            throw node.error("presets and `parameters:` need `model: physics`")
+        }
+        if let parametersNode = reader.optional("parameters") {
+            let names = try parametersNode.keys()
+            let entries = try parametersNode.mapping(allowedKeys: names)
+            for name in names {
+                let value = try entries.required(name)
+                configuration.parameters.append(
+                    SimulatedCellParameter(
+                        name: name, text: try value.scalarText(expecting: "a number"), line: value.line,
+                        column: value.column))
+            }
+        }
         return .simulated(configuration)
     }
 }

@@ -70,8 +70,14 @@ struct RunningDaemon {
     }
 }
 
+func ohmicSimulatedRig() throws -> RigDescription {
+    try DaemonConfiguration.loadRig(
+        text: try TestSupport.readRepositoryFile("rigs/sim-ohmic.yaml"), file: "rigs/sim-ohmic.yaml")
+}
+
+/// The ohmic simulated rig, slowed to `speed` cell seconds per wall second so a run is still going when a test acts.
 func slowSimulatedRig(id: String = "slow", speed: Double = 3600) throws -> RigDescription {
-    var rig = try DaemonConfiguration.embeddedSimulatedRig()
+    var rig = try ohmicSimulatedRig()
     rig.id = id
     guard case .simulated(var configuration) = rig.galvanostat else { throw CancellationError() }
     configuration.speed = .factor(speed)
@@ -88,8 +94,8 @@ struct DaemonTests {
 
     @Test("the seed CCD protocol runs to the short; every sample the simulator sent is in the database")
     func ccdRun() async throws {
-        let running = try await RunningDaemon.start()
-        let started = try await running.startRun("protocols/ccd-step-symmetric.yaml")
+        let running = try await RunningDaemon.start(rigs: [try ohmicSimulatedRig()])
+        let started = try await running.startRun("protocols/ccd-step-symmetric.yaml", rig: "sim-ohmic")
         #expect(
             started.protocol_sha256
                 == SHA256.hex(try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml")))
@@ -103,7 +109,7 @@ struct DaemonTests {
         let onset = try #require(final.verdicts.first?.onset_time_s)
         #expect(onset >= truth.time_s - 1 && onset <= truth.time_s + 3)
 
-        let produced = try #require(await running.daemon.runners["sim"]?.simulatorSampleCounts[started.id])
+        let produced = try #require(await running.daemon.runners["sim-ohmic"]?.simulatorSampleCounts[started.id])
         let store = try RunStore(readOnlyPath: running.directory.appendingPathComponent("cellrig.sqlite").path)
         let stored = try store.sampleCount(runID: started.id)
         #expect(produced > 200_000)

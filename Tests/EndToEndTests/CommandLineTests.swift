@@ -73,9 +73,9 @@ struct DaemonProcessTests {
     func writeSlowRig(into directory: URL) throws -> URL {
         let rigs = directory.appendingPathComponent("rigs")
         try FileManager.default.createDirectory(at: rigs, withIntermediateDirectories: true)
-        let text = try TestSupport.readRepositoryFile("rigs/sim.yaml")
+        let text = try TestSupport.readRepositoryFile("rigs/sim-ohmic.yaml")
             .replacingOccurrences(of: "speed: max", with: "speed: 3600")
-            .replacingOccurrences(of: "id: sim", with: "id: slow")
+            .replacingOccurrences(of: "id: sim-ohmic", with: "id: slow")
         try text.write(to: rigs.appendingPathComponent("slow.yaml"), atomically: true, encoding: .utf8)
         return rigs
     }

@@ -197,12 +197,12 @@ struct RigFileTests {
         #expect(rig.id == "sim")
         #expect(rig.cell.metal == .k)
         #expect(rig.cell.electrodeArea_cm2 == 0.196)
-        #expect(rig.cell.electrolyteThickness_um == 1000)
+        #expect(rig.cell.electrolyteThickness_um == 500)
         guard case .simulated(let configuration) = rig.galvanostat else {
             Issue.record("sim.yaml must use the simulated driver")
             return
         }
-        #expect(configuration.criticalCurrentDensity_mA_cm2 == 4.8)
+        #expect(configuration.model == .physics(preset: "k-beta-alumina"))
         #expect(configuration.speed == .unlimited)
     }
 
