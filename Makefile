@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Sources Tests Package.swift
 
-.PHONY: all deps build demo test lint format bench bench-sim bench-criteria install clean
+.PHONY: all deps build demo test lint format bench bench-sim bench-daemon install clean
 
 all: build
 
@@ -26,10 +26,14 @@ lint:
 format:
 	$(SWIFT) format -i -r $(FORMAT_PATHS)
 
-bench: bench-sim
+# Benchmarks print rates and ratios; they are not tests and assert nothing about time.
+bench: bench-sim bench-daemon
 
 bench-sim: deps
 	$(SWIFT) run -c release cellrig-bench-sim
+
+bench-daemon: deps
+	$(SWIFT) run -c release cellrig-bench-daemon rigs/sim-ohmic.yaml protocols/ccd-step-symmetric.yaml
 
 PREFIX ?= /usr/local
 install: deps

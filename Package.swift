@@ -87,6 +87,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "cellrig-bench-daemon",
+            dependencies: ["Daemon", "Domain", "Control", "Storage", logging],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "DomainTests", dependencies: ["TestSupport", "Domain"], swiftSettings: swiftSettings),

@@ -4,6 +4,7 @@ import Domain
 import Logging
 import ServiceLifecycle
 import Storage
+import Synchronization
 import UnixSignals
 
 /// The daemon's composition root: the database, one ``RigRunner`` per rig, and the control server, run as a
@@ -16,6 +17,7 @@ public final class CellRigDaemon: ControlBackend {
     let runners: [String: RigRunner]
     let rigOrder: [String]
     let logger: Logger
+    private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -50,8 +52,14 @@ public final class CellRigDaemon: ControlBackend {
                     .init(service: server),
                 ],
                 gracefulShutdownSignals: signals, cancellationSignals: [], logger: logger))
+        serviceGroup.withLock { $0 = group }
         try await group.run()
         notifier.notify("STOPPING=1")
+    }
+
+    /// Shuts the daemon down as SIGTERM does: stop serving, end active runs at open circuit, flush.
+    public func shutdown() async {
+        await serviceGroup.withLock { $0 }?.triggerGracefulShutdown()
     }
 
     /// Ends every running run as interrupted (cell to open circuit, data flushed).

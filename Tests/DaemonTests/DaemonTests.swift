@@ -34,7 +34,7 @@ struct RunningDaemon {
 
     /// Stops the daemon as SIGTERM would (graceful shutdown of the service group) and waits for it.
     func stop() async {
-        task.cancel()
+        await daemon.shutdown()
         _ = await task.result
     }
 
