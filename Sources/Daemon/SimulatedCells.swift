@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import ProtocolFiles
 import Simulation
 
@@ -67,5 +68,27 @@ enum SimulatedCells {
     static func validate(_ rig: RigDescription, rigFile: String) throws(FileError) {
         guard case .simulated(let configuration) = rig.galvanostat else { return }
         _ = try model(configuration, cell: rig.cell, threeElectrode: false, rigFile: rigFile)
+    }
+}
+
+/// The physics model's presets and parameters as a table for people (`cellrigd --simulation-parameters`).
+public enum SimulatedCellDocumentation {
+    public static var text: String {
+        var lines = [
+            "presets (galvanostat.preset): " + PhysicsCellParameters.presetNames.joined(separator: ", "),
+            "parameters (galvanostat.parameters; a number in the unit the name ends with):",
+        ]
+        let width = PhysicsCellParameters.catalogue.map(\.name.count).max() ?? 20
+        for info in PhysicsCellParameters.catalogue {
+            let range =
+                info.allowedRange.upperBound > 1e300
+                ? (info.allowedRange.lowerBound > 0 ? "> 0" : ">= 0")
+                : "\(formatNumber(info.allowedRange.lowerBound)) to \(formatNumber(info.allowedRange.upperBound))"
+            lines.append(
+                "  " + info.name.padding(toLength: width + 2, withPad: " ", startingAt: 0) + "[\(info.unit); \(range)] "
+                    + info.summary)
+        }
+        lines.append("  metal".padding(toLength: width + 4, withPad: " ", startingAt: 0) + "[Li, Na or K]")
+        return lines.joined(separator: "\n")
     }
 }

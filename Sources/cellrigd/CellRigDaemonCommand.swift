@@ -36,7 +36,14 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
     @Flag(help: "Check the configuration (rig files, database) and exit.")
     var check = false
 
+    @Flag(help: "List the simulated physics cell's presets and parameters (for rig files) and exit.")
+    var simulationParameters = false
+
     func run() async throws {
+        if simulationParameters {
+            print(SimulatedCellDocumentation.text)
+            return
+        }
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError(
                 "--log-level '\(logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical")
