@@ -45,12 +45,16 @@ public final class CellRigDaemon: ControlBackend {
                 logger.info("cellrigd ready on \(configuration.socketPath); database \(configuration.databasePath)")
                 notifier.notify("READY=1\nSTATUS=listening on \(configuration.socketPath)")
             })
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: RigsService(daemon: self)),
+            .init(service: server),
+        ]
+        if let interval = SystemdNotifier.watchdogInterval() {
+            services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: RigsService(daemon: self)),
-                    .init(service: server),
-                ],
+                services: services,
                 gracefulShutdownSignals: signals, cancellationSignals: [], logger: logger))
         serviceGroup.withLock { $0 = group }
         try await group.run()
@@ -132,6 +136,19 @@ public final class CellRigDaemon: ControlBackend {
     private func runner(of runID: Int64) async -> RigRunner? {
         for runner in runners.values where await runner.runningRunID == runID { return runner }
         return nil
+    }
+}
+
+/// Pings systemd's watchdog at half the interval it asked for, while the daemon's event loop is alive.
+struct WatchdogService: Service {
+    let notifier: SystemdNotifier
+    let interval: Duration
+
+    func run() async throws {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            notifier.notify("WATCHDOG=1")
+            try? await Task.sleep(for: interval / 2)
+        }
     }
 }
 
