@@ -179,6 +179,8 @@ public struct RunStatus: Sendable, Hashable, Codable {
     public var ccd_mA_cm2: Double?
     public var samples: Int
     public var planned_steps: Int
+    /// For a run a criterion stopped: wall time from the tripping sample's arrival to the cell-off command.
+    public var reaction_time_ms: Double?
     public var progress: RunProgress?
     public var verdicts: [VerdictInfo]
     /// The simulator's true onsets (simulated rigs only).
@@ -187,8 +189,8 @@ public struct RunStatus: Sendable, Hashable, Codable {
     public init(
         id: Int64, state: String, protocol_name: String, protocol_file: String, protocol_sha256: String, rig: String,
         cell_label: String?, area_cm2: Double, created_at: String, ended_at: String?, reason: String?,
-        ccd_mA_cm2: Double?, samples: Int, planned_steps: Int, progress: RunProgress?, verdicts: [VerdictInfo],
-        truth: [TruthInfo]?
+        ccd_mA_cm2: Double?, samples: Int, planned_steps: Int, reaction_time_ms: Double? = nil,
+        progress: RunProgress?, verdicts: [VerdictInfo], truth: [TruthInfo]?
     ) {
         self.id = id
         self.state = state
@@ -204,6 +206,7 @@ public struct RunStatus: Sendable, Hashable, Codable {
         self.ccd_mA_cm2 = ccd_mA_cm2
         self.samples = samples
         self.planned_steps = planned_steps
+        self.reaction_time_ms = reaction_time_ms
         self.progress = progress
         self.verdicts = verdicts
         self.truth = truth

@@ -173,6 +173,10 @@ actor RigRunner {
         var recorder: RunRecorder
         let plannedDuration_s: Double
         var lastPublish = ContinuousClock.now
+        /// When the latest sample arrived from the instrument.
+        var sampleArrival = ContinuousClock.now
+        /// Arrival of the sample that tripped a stop to the cell-off command handed to the instrument.
+        var reactionTime: Duration?
     }
 
     private var execution: Execution?
@@ -192,6 +196,7 @@ actor RigRunner {
             let sample: InstrumentSample
             do {
                 sample = try await galvanostat.nextSample()
+                execution?.sampleArrival = ContinuousClock.now
             } catch {
                 await recordFault("instrument: \(error)")
                 await handle(execution!.engine.end(.faulted, reason: "instrument fault: \(error)"))
@@ -220,6 +225,9 @@ actor RigRunner {
         }
         for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
         for command in output.commands {
+            if command == .openCircuit, output.outcome?.state == .stopped, execution!.reactionTime == nil {
+                execution!.reactionTime = ContinuousClock.now - execution!.sampleArrival
+            }
             do {
                 switch command {
                 case .applyCurrent(let current): try await execution!.galvanostat.applyCurrent(current)
@@ -280,8 +288,12 @@ actor RigRunner {
         } catch {
             logger.critical("run \(runID): final flush failed: \(error)")
         }
-        let outcome =
+        var outcome =
             finished.engine.outcome ?? RunOutcome(state: .faulted, reason: "the run loop ended without an outcome")
+        if let reaction = finished.reactionTime {
+            outcome.reactionTime_s =
+                Double(reaction.components.attoseconds) * 1e-18 + Double(reaction.components.seconds)
+        }
         if let simulated = activeRun?.simulated {
             try? store.recordGroundTruth(runID, events: await simulated.groundTruth)
             simulatorSampleCounts[runID] = await simulated.producedSampleCount

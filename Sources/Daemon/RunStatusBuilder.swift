@@ -21,7 +21,8 @@ struct RunStatusBuilder {
             id: run.id, state: run.state.rawValue, protocol_name: run.protocolName, protocol_file: run.protocolFile,
             protocol_sha256: run.protocolSHA256, rig: run.rigID, cell_label: run.cellLabel, area_cm2: run.area_cm2,
             created_at: iso8601(run.createdAt), ended_at: run.endedAt.map(iso8601), reason: run.endReason,
-            ccd_mA_cm2: run.ccd_mA_cm2, samples: samples, planned_steps: run.plannedSteps, progress: progress,
+            ccd_mA_cm2: run.ccd_mA_cm2, samples: samples, planned_steps: run.plannedSteps,
+            reaction_time_ms: run.reactionTime_s.map { $0 * 1e3 }, progress: progress,
             verdicts: verdicts, truth: isSimulated ? truthEvents.map(TruthInfo.init) : nil)
     }
 

@@ -51,6 +51,7 @@ public struct StoredRun: Sendable, Hashable {
     public var endReason: String?
     public var ccd_mA_cm2: Double?
     public var plannedSteps: Int
+    public var reactionTime_s: Double?
 }
 
 /// Why the database could not be opened or written; says which file and what to do.
@@ -181,6 +182,9 @@ public final class RunStore: Sendable {
                     );
                     """)
         }
+        migrator.registerMigration("v2: reaction time of stops") { db in
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN reaction_time_s REAL")
+        }
         return migrator
     }
 
@@ -270,11 +274,13 @@ public final class RunStore: Sendable {
     public func finishRun(_ runID: Int64, outcome: RunOutcome) throws {
         try write { db in
             try db.execute(
-                sql:
-                    "UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, ccd_mA_cm2 = ?, outcome = ? WHERE id = ?",
+                sql: """
+                    UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, ccd_mA_cm2 = ?, outcome = ?,
+                        reaction_time_s = ? WHERE id = ?
+                    """,
                 arguments: [
                     outcome.state.rawValue, timestamp(Date()), outcome.reason, outcome.ccd_mA_cm2, try json(outcome),
-                    runID,
+                    outcome.reactionTime_s, runID,
                 ])
         }
     }
@@ -412,7 +418,7 @@ public final class RunStore: Sendable {
             area_cm2: row["area_cm2"], threeElectrode: row["three_electrode"], softwareVersion: row["software_version"],
             createdAt: parseTimestamp(createdText) ?? Date(timeIntervalSince1970: 0),
             endedAt: endedText.flatMap(parseTimestamp), endReason: row["end_reason"], ccd_mA_cm2: row["ccd_mA_cm2"],
-            plannedSteps: row["planned_steps"])
+            plannedSteps: row["planned_steps"], reactionTime_s: row["reaction_time_s"])
     }
 }
 

@@ -175,6 +175,9 @@ func describe(_ status: RunStatus) -> String {
     ]
     if let reason = status.reason { lines.append("  reason: \(reason)") }
     if let ccd = status.ccd_mA_cm2 { lines.append("  CCD: \(formatNumber(ccd)) mA/cm2") }
+    if let reaction = status.reaction_time_ms {
+        lines.append("  cell off \(formatNumber(reaction, significantDigits: 3)) ms after the tripping sample arrived")
+    }
     if let progress = status.progress { lines.append("  now: " + progressLine(progress)) }
     for verdict in status.verdicts {
         lines.append(

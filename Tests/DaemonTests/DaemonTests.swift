@@ -106,6 +106,8 @@ struct DaemonTests {
         let truth = try #require(final.truth?.first)
         #expect(truth.kind == "hard-short")
         #expect(final.verdicts.first?.criterion == "voltage-drop")
+        let reaction = try #require(final.reaction_time_ms)
+        #expect(reaction >= 0, "the daemon measured its reaction to the stop")
         let onset = try #require(final.verdicts.first?.onset_time_s)
         #expect(onset >= truth.time_s - 1 && onset <= truth.time_s + 3)
 
