@@ -209,21 +209,13 @@ actor RigRunner {
         await finishExecution()
     }
 
-    /// Stores what the engine produced, publishes its events and carries out its commands.
+    /// Carries out what the engine commanded, then stores what it produced and publishes its events.
+    ///
+    /// Commands go first so the cell's safety never waits for a disk write; what the engine produced is always
+    /// stored, even when the instrument refused a command, and a refusal then ends the run as faulted.
     private func handle(_ output: EngineOutput) async {
         guard let runID = execution?.runID else { return }
-        do {
-            try execution!.recorder.record(output)
-        } catch {
-            logger.critical("run \(runID): storage failed: \(error)")
-            if !execution!.engine.isFinished {
-                let ended = execution!.engine.end(.faulted, reason: "storage failed: \(error)")
-                try? execution!.recorder.record(ended)
-            }
-            try? await execution!.galvanostat.openCircuit()
-            return
-        }
-        for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
+        var refusal: (command: InstrumentCommand, error: any Error)?
         for command in output.commands {
             if command == .openCircuit, output.outcome?.state == .stopped, execution!.reactionTime == nil {
                 execution!.reactionTime = ContinuousClock.now - execution!.sampleArrival
@@ -234,17 +226,35 @@ actor RigRunner {
                 case .openCircuit: try await execution!.galvanostat.openCircuit()
                 }
             } catch {
-                logger.error("run \(runID): instrument refused \(command): \(error)")
-                await recordFault("instrument refused \(command): \(error)")
-                if !execution!.engine.isFinished {
-                    let ended = execution!.engine.end(.faulted, reason: "instrument fault: \(error)")
-                    try? execution!.recorder.record(ended)
-                    for event in ended.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
-                }
-                try? await execution!.galvanostat.openCircuit()
-                return
+                refusal = (command, error)
+                break
             }
         }
+        record(output, runID: runID)
+        if let (command, error) = refusal {
+            logger.error("run \(runID): instrument refused \(command): \(error)")
+            await recordFault("instrument refused \(command): \(error)")
+            if !execution!.engine.isFinished {
+                record(execution!.engine.end(.faulted, reason: "instrument fault: \(error)"), runID: runID)
+            }
+            try? await execution!.galvanostat.openCircuit()
+        }
+    }
+
+    /// Stores the engine's output; a storage failure ends the run as faulted with the cell at open circuit.
+    private func record(_ output: EngineOutput, runID: Int64) {
+        do {
+            try execution!.recorder.record(output)
+        } catch {
+            logger.critical("run \(runID): storage failed: \(error)")
+            if !execution!.engine.isFinished {
+                let ended = execution!.engine.end(.faulted, reason: "storage failed: \(error)")
+                try? execution!.recorder.record(ended)
+            }
+            // The loop sees the finished engine and leaves; finishExecution opens the circuit.
+            return
+        }
+        for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
     }
 
     private func recordFault(_ message: String) async {

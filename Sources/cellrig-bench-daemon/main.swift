@@ -64,3 +64,6 @@ print("  cell time        \(String(format: "%.1f", lastTime_s / 3600)) h")
 print("  wall time        \(String(format: "%.2f", wall_s)) s")
 print("  speed            \(String(format: "%.0f", lastTime_s / wall_s)) cell-seconds per wall-second")
 print("  throughput       \(String(format: "%.0f", Double(final.samples) / wall_s)) samples per second stored")
+if let reaction = final.reaction_time_ms {
+    print("  reaction         \(String(format: "%.3f", reaction)) ms from the tripping sample to the cell-off command")
+}
