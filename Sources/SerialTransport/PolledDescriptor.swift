@@ -2,12 +2,15 @@ import Dispatch
 import Glibc
 import Transport
 
-/// A non-blocking file descriptor plus a wake-up pipe; blocking waits run on a Dispatch queue, never on the
-/// Swift concurrency pool, so a long reply timeout does not starve other tasks.
+/// A non-blocking file descriptor plus a wake-up pipe; blocking waits run on the descriptor's own serial
+/// Dispatch queues (which get their own threads), never on the Swift concurrency pool or a width-limited
+/// global queue, so a long reply timeout does not starve other tasks or other ports.
 struct PolledDescriptor: Sendable {
     let fd: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
+    private let readQueue: DispatchQueue
+    private let writeQueue: DispatchQueue
 
     init(fd: Int32) throws(TransportError) {
         var pipeEnds: [Int32] = [-1, -1]
@@ -21,6 +24,8 @@ struct PolledDescriptor: Sendable {
         self.fd = fd
         self.wakeRead = pipeEnds[0]
         self.wakeWrite = pipeEnds[1]
+        self.readQueue = DispatchQueue(label: "cellrig.serial.read.\(fd)")
+        self.writeQueue = DispatchQueue(label: "cellrig.serial.write.\(fd)")
     }
 
     /// Interrupts a blocked read or write; it then fails with `closed`.
@@ -36,7 +41,7 @@ struct PolledDescriptor: Sendable {
     }
 
     func read(maxCount: Int, timeouts: ReceiveTimeouts, port: String) async throws -> [UInt8] {
-        let outcome = await onBlockingQueue { blockingRead(maxCount: maxCount, timeouts: timeouts) }
+        let outcome = await on(readQueue) { blockingRead(maxCount: maxCount, timeouts: timeouts) }
         switch outcome {
         case .bytes(let bytes): return bytes
         case .failure(let kind, let detail): throw TransportError(kind, port: port, detail)
@@ -44,7 +49,7 @@ struct PolledDescriptor: Sendable {
     }
 
     func write(_ bytes: [UInt8], timeout: Duration, port: String) async throws {
-        let outcome = await onBlockingQueue { blockingWrite(bytes, timeout: timeout) }
+        let outcome = await on(writeQueue) { blockingWrite(bytes, timeout: timeout) }
         if case .failure(let kind, let detail) = outcome {
             throw TransportError(kind, port: port, detail, sent: bytes)
         }
@@ -55,9 +60,9 @@ struct PolledDescriptor: Sendable {
         case failure(TransportError.Kind, String)
     }
 
-    private func onBlockingQueue(_ work: @escaping @Sendable () -> Outcome) async -> Outcome {
+    private func on(_ queue: DispatchQueue, _ work: @escaping @Sendable () -> Outcome) async -> Outcome {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: work()) }
+            queue.async { continuation.resume(returning: work()) }
         }
     }
 

@@ -6,7 +6,7 @@ import Transport
 /// The slave side is put in raw mode before its path is handed out, and a slave descriptor is kept open so the
 /// master never sees a hang-up while no host is attached. A driver opens `slavePath` with `TTYTransport`.
 /// Closing the pseudo-terminal hangs up on the host, like an unplugged USB instrument.
-public actor PseudoTerminal: ByteTransport {
+public actor PseudoTerminal: OutputBacklogReporting {
     /// The path a driver opens, e.g. `/dev/pts/3`.
     public nonisolated let slavePath: String
     public nonisolated let portDescription: String
@@ -37,7 +37,10 @@ public actor PseudoTerminal: ByteTransport {
         self.slavePath = path
         self.portDescription = "pty master of \(path)"
         self.slaveKeepAlive = slave
-        self.stream = try DescriptorStream(fd: master, portDescription: "pty master of \(path)") { Glibc.close($0) }
+        // Writes wait as long as the host needs (backpressure); close() still interrupts them.
+        self.stream = try DescriptorStream(
+            fd: master, portDescription: "pty master of \(path)", writeTimeout: .seconds(86_400)
+        ) { Glibc.close($0) }
     }
 
     public func send(_ bytes: [UInt8]) async throws {
@@ -46,6 +49,14 @@ public actor PseudoTerminal: ByteTransport {
 
     public func receive(maxCount: Int, timeouts: ReceiveTimeouts) async throws -> [UInt8] {
         try await stream.receive(maxCount: maxCount, timeouts: timeouts)
+    }
+
+    /// Bytes the instrument side sent that the host has not read yet (FIONREAD on the slave).
+    public func unreadOutputByteCount() -> Int {
+        guard slaveKeepAlive >= 0 else { return 0 }
+        var count: Int32 = 0
+        guard ioctl(slaveKeepAlive, UInt(FIONREAD), &count) == 0 else { return 0 }
+        return Int(count)
     }
 
     /// Closes both sides: the host sees a hang-up and the slave path disappears.

@@ -31,3 +31,12 @@ public struct ReceiveTimeouts: Sendable, Hashable {
         self.interByte = interByte
     }
 }
+
+/// A transport that can tell how many sent bytes the other end has not read yet.
+///
+/// Simulators running as fast as possible use it to stay in step with the host: they produce the next
+/// reading only once the host has read the previous one, so the simulated cell never runs ahead of the driver.
+public protocol OutputBacklogReporting: ByteTransport {
+    /// Bytes sent but not yet read by the other end.
+    func unreadOutputByteCount() async -> Int
+}

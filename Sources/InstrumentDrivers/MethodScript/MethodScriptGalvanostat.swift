@@ -310,7 +310,9 @@ public actor MethodScriptGalvanostat: Galvanostat {
     /// Sends a script and waits for the instrument to accept it (`e`) or reject it (`e!XXXX: Line L, Col C`).
     private func sendScript(_ lines: [String]) async throws {
         for line in lines { try await channel.send(line: line) }
-        let reply = try await readLine(timeout: options.replyTimeout)
+        var reply = try await readLine(timeout: options.replyTimeout)
+        // An instrument may end a runtime error with an empty line; it is not the reply to this script.
+        for _ in 0..<4 where reply.isEmpty { reply = try await readLine(timeout: options.replyTimeout) }
         if reply == "e" { return }
         if reply.hasPrefix("e!") {
             try await recoverFromErrorReply()

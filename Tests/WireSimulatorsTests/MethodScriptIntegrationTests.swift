@@ -1,0 +1,109 @@
+import Domain
+import InstrumentDrivers
+import Instruments
+import SerialTransport
+import Testing
+import Transport
+import WireSimulators
+
+private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
+
+private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
+    let transport = try TTYTransport(
+        path: port.path, settings: SerialSettings(baudRate: MethodScriptGalvanostat.defaultBaudRate))
+    return MethodScriptGalvanostat(transport: transport)
+}
+
+@Suite struct MethodScriptIntegrationTests {
+    @Test func driverRunsStepsAgainstTheSimulatorOverAPseudoTerminal() async throws {
+        let port = try SimulatedPort.start(
+            MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05)))
+        let galvanostat = try driver(on: port)
+        let identity = try await galvanostat.identify()
+        #expect(identity.model == "PalmSens EmStat4 HR")
+        #expect(identity.serialNumber == "ES4HR-SIM-0001")
+        #expect(identity.port == port.path)
+
+        try await galvanostat.configure(samplingInterval_s: 0.5, limits: limits)
+        try await galvanostat.applyCurrent(-250e-6)
+        var plating: [InstrumentSample] = []
+        for _ in 0..<3 { plating.append(try await galvanostat.nextSample()) }
+        #expect(plating.map(\.time_s) == [0.5, 1.0, 1.5])
+        for sample in plating {
+            #expect(abs(sample.current_A - -250e-6) < 1e-12)
+            #expect(abs(sample.voltage_V - (0.05 - 0.1)) < 1e-9)
+        }
+
+        try await galvanostat.openCircuit()
+        let resting = try await galvanostat.nextSample()
+        #expect(resting.current_A == 0)
+        #expect(abs(resting.voltage_V - 0.05) < 1e-9)
+        #expect(resting.time_s > 1.5)
+
+        try await galvanostat.applyCurrent(1e-3)
+        let stripping = try await galvanostat.nextSample()
+        #expect(abs(stripping.voltage_V - 0.45) < 1e-9)
+        #expect(stripping.time_s > resting.time_s)
+        try await galvanostat.openCircuit()
+        await galvanostat.close()
+        await port.stop()
+    }
+
+    @Test func voltageWindowIsEnforcedByTheInstrument() async throws {
+        let simulator = MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 400))
+        let port = try SimulatedPort.start(simulator)
+        let galvanostat = try driver(on: port)
+        try await galvanostat.configure(samplingInterval_s: 1, limits: limits)
+        try await galvanostat.applyCurrent(6e-3)  // 2.4 V across 400 Ohm: outside the +/-2 V window
+        _ = try await galvanostat.nextSample()
+        do {
+            _ = try await galvanostat.nextSample()
+            Issue.record("expected the window to end the step")
+        } catch let error as InstrumentError {
+            #expect(error.code == .rejected)
+        }
+        #expect(await !simulator.isCellOn)
+        await galvanostat.close()
+        await port.stop()
+    }
+
+    @Test func overloadFaultLeavesTheCellOffAfterTheDriverReacts() async throws {
+        let simulator = MethodScriptSimulator(
+            cell: OhmicCell(resistance_Ohm: 10), faults: .init(overloadAfterPackages: 2))
+        let port = try SimulatedPort.start(simulator)
+        let galvanostat = try driver(on: port)
+        try await galvanostat.configure(samplingInterval_s: 1, limits: limits)
+        try await galvanostat.applyCurrent(1e-3)
+        _ = try await galvanostat.nextSample()
+        _ = try await galvanostat.nextSample()
+        await #expect(throws: InstrumentError.self) { try await galvanostat.nextSample() }
+        #expect(await !simulator.isCellOn)
+        await galvanostat.close()
+        await port.stop()
+    }
+
+    @Test func unpluggedInstrumentIsReportedAsDisconnected() async throws {
+        let port = try SimulatedPort.start(
+            MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 10), faults: .init(hangUpAfterPackages: 1)))
+        let galvanostat = try driver(on: port)
+        try await galvanostat.configure(samplingInterval_s: 1, limits: limits)
+        // A hang-up discards unread bytes, so the failure may surface while starting the step or while reading.
+        do {
+            try await galvanostat.applyCurrent(1e-3)
+            while true { _ = try await galvanostat.nextSample() }
+        } catch let error as InstrumentError {
+            #expect(error.code == .disconnected)
+        }
+        await galvanostat.close()
+        await port.stop()
+    }
+
+    @Test func driverFiltersTheStrayXONAnEmStatPicoSendsOnConnect() async throws {
+        let port = try SimulatedPort.start(
+            MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 10), faults: .init(strayXONOnStart: true)))
+        let galvanostat = try driver(on: port)
+        #expect(try await galvanostat.identify().firmware.hasPrefix("1100"))
+        await galvanostat.close()
+        await port.stop()
+    }
+}
