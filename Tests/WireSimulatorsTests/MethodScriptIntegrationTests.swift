@@ -107,3 +107,23 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         await port.stop()
     }
 }
+
+@Suite struct MethodScriptConcurrencyTests {
+    @Test func openCircuitDuringAPendingSampleWaitsItsTurnInsteadOfStealingReplies() async throws {
+        let port = try SimulatedPort.start(
+            MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 100), speed: .factor(1)))
+        let galvanostat = try driver(on: port)
+        try await galvanostat.configure(samplingInterval_s: 0.2, limits: limits)
+        try await galvanostat.applyCurrent(1e-3)
+        let pending = Task { try await galvanostat.nextSample() }
+        try await Task.sleep(for: .milliseconds(20))
+        try await galvanostat.openCircuit()
+        let during = try await pending.value
+        #expect(abs(during.voltage_V - 0.1) < 1e-9)
+        let after = try await galvanostat.nextSample()
+        #expect(after.current_A == 0)
+        #expect(abs(after.voltage_V) < 1e-9)
+        await galvanostat.close()
+        await port.stop()
+    }
+}

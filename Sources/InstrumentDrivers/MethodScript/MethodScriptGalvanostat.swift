@@ -67,6 +67,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
     }
 
     private let channel: LineChannel
+    private let conversation = ConversationLock()
     private let options: Options
     private var activity = Activity.unsynchronised
     private var identity: InstrumentIdentity?
@@ -366,13 +367,15 @@ public actor MethodScriptGalvanostat: Galvanostat {
     }
 
     /// Runs `body`, turning transport failures into `InstrumentError`s; after one the driver resynchronises.
+    /// Calls never interleave: each waits for the previous one's conversation to finish (`ConversationLock`).
     private func guarded<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        await conversation.acquire()
+        let result: Result
         do {
-            return try await body()
-        } catch let error as InstrumentError {
-            throw error
+            result = try await body()
         } catch let error as TransportError {
             activity = .unsynchronised
+            await conversation.release()
             let code: InstrumentError.Code =
                 switch error.kind {
                 case .timeout: .timeout
@@ -380,7 +383,12 @@ public actor MethodScriptGalvanostat: Galvanostat {
                 default: .disconnected
                 }
             throw InstrumentError(code, instrument: instrumentName, error.description)
+        } catch {
+            await conversation.release()
+            throw error
         }
+        await conversation.release()
+        return result
     }
 
     static func modelName(deviceID: String) -> String {
