@@ -45,7 +45,7 @@ public enum ModbusRTU {
 }
 
 /// The Modbus function codes the drivers and simulators use.
-public enum ModbusFunction: UInt8, Sendable, Hashable {
+public enum ModbusFunction: UInt8, Sendable, Hashable, Codable {
     case readHoldingRegisters = 0x03
     case readInputRegisters = 0x04
     case writeSingleRegister = 0x06

@@ -5,12 +5,15 @@ import Testing
 import Transport
 
 private let configureCommands =
-    ":OUTP:SMOD HIMP\r:OUTP OFF\r*CLS\r:SYST:RSEN ON\r:SOUR:FUNC CURR\r:SOUR:CURR:MODE FIX\r"
+    "*CLS\r:SYST:RSEN ON\r:SOUR:FUNC CURR\r:SOUR:CURR:MODE FIX\r"
     + ":SOUR:CURR:RANG 0.01\r:SOUR:CURR:LEV 0\r:SOUR:CLE:AUTO OFF\r:SENS:FUNC \"VOLT\"\r:SENS:VOLT:PROT 2\r"
     + ":SENS:VOLT:RANG 2\r:SENS:VOLT:NPLC 1\r:FORM:ELEM VOLT,CURR,TIME,STAT\r:TRIG:COUN 1\r:TRIG:DEL 1\r"
     + ":SYST:ERR?\r"
 
-private let configured: [ScriptedTransport.Step] = [.expect(configureCommands), .reply("0,\"No error\"\r")]
+private let configured: [ScriptedTransport.Step] = [
+    .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"), .expect(configureCommands),
+    .reply("0,\"No error\"\r"),
+]
 private let source250uA: [ScriptedTransport.Step] = [
     .expect(":OUTP:SMOD HIMP\r:SENS:VOLT:PROT 2\r:SOUR:CURR:LEV 0.00025\r:OUTP ON\r:SYST:ERR?\r"),
     .reply("0,\"No error\"\r"),
@@ -46,7 +49,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         let transport = ScriptedTransport(
             configured + source250uA + [
                 .expect(":READ?\r"), .reply("+1.000000E-01,+2.500000E-04,+1.234500E+02,+3.481600E+04\r"),
-                .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r"),
+                .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"),
             ])
         let smu = Keithley2400Galvanostat(transport: transport)
         try await smu.configure(samplingInterval_s: 1, limits: limits)
@@ -61,7 +64,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         let transport = ScriptedTransport(
             configured + source250uA + [
                 .expect(":READ?\r"), .reply("+2.000000E+00,+2.500000E-04,+1.000000E+00,+3.482400E+04\r"),
-                .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r"),
+                .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"),
             ])
         let smu = Keithley2400Galvanostat(transport: transport)
         try await smu.configure(samplingInterval_s: 1, limits: limits)

@@ -210,8 +210,13 @@ public actor Keithley2400Galvanostat: Galvanostat {
         output = .current(instrument_A)
     }
 
+    /// Output off in the high-impedance state, confirmed by reading the output state back.
     private func switchOutputOff() async throws {
         try await command(":OUTP:SMOD HIMP", ":OUTP OFF")
+        let state = try await query(":OUTP?")
+        guard SCPINumber.parse(state) == 0 else {
+            throw InstrumentError(.rejected, instrument: instrumentName, "output still on after :OUTP OFF (\(state))")
+        }
         output = .off
     }
 
