@@ -27,6 +27,7 @@ public actor Keithley2400Simulator: WireSimulator {
     }
 
     private let device: Device
+    private let speed: SimulationSpeed
     private var cell: any CellModel
     private var transport: (any ByteTransport)?
     private var errors: [String] = []
@@ -41,9 +42,11 @@ public actor Keithley2400Simulator: WireSimulator {
     private var integration_PLC = 1.0
     private var time_s = 0.0
 
-    public init(cell: some CellModel, device: Device = .model2400) {
+    /// With `.factor(f)`, `:READ?` takes its trigger delay and integration time divided by `f` in wall time.
+    public init(cell: some CellModel, device: Device = .model2400, speed: SimulationSpeed = .unlimited) {
         self.cell = cell
         self.device = device
+        self.speed = speed
     }
 
     /// Whether the output is on (current can flow).
@@ -61,7 +64,7 @@ public actor Keithley2400Simulator: WireSimulator {
                 continue
             }
             for command in line.split(separator: ";") {
-                if let reply = execute(String(command)) { await send(reply) }
+                if let reply = await execute(String(command)) { await send(reply) }
             }
         }
     }
@@ -71,7 +74,7 @@ public actor Keithley2400Simulator: WireSimulator {
     }
 
     /// Runs one command; returns the reply for a query.
-    private func execute(_ text: String) -> String? {
+    private func execute(_ text: String) async -> String? {
         let trimmed = text.trimmingBlanks()
         guard !trimmed.isEmpty else { return nil }
         let headerEnd = trimmed.firstIndex(of: " ") ?? trimmed.endIndex
@@ -130,19 +133,20 @@ public actor Keithley2400Simulator: WireSimulator {
             outputOn = state
         case ("OUTP", true): return outputOn ? "1" : "0"
         case ("READ", true), ("MEAS", true):
-            return read()
+            return await read()
         default:
             errors.append("-113,\"Undefined header\"")
         }
         return nil
     }
 
-    private func read() -> String? {
+    private func read() async -> String? {
         guard outputOn else {
             errors.append("803,\"Output disabled\"")
             return nil
         }
         let interval = max(triggerDelay_s + integration_PLC / 50, 0.001)
+        if case .factor(let factor) = speed { try? await Task.sleep(for: .seconds(interval / factor)) }
         let sourcing = sourceFunction == "CURR" ? currentLevel_A : 0
         let reading = cell.advance(by: interval, current_A: sourcing)
         time_s += interval

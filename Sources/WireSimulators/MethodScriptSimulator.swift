@@ -7,8 +7,9 @@ public import Transport
 /// Written from the command-set description (online commands `t v i e l r Z Y h H`, script loading and
 /// validation, the output stream grammar and the data-package encoding), not from the driver. It interprets
 /// the script subset a battery rig needs: variables, settings, `cell_on`/`cell_off`, timers, packages,
-/// `send_string`, `meas_loop_cp`, `meas_loop_ocp`, `if`/`breakloop` and `on_finished:`. Cell time advances
-/// only inside measurement loops, by the loop interval per point.
+/// `send_string`, `meas_loop_cp`, `meas_loop_ocp`, `if`/`breakloop` and `on_finished:`; while a script runs
+/// it answers `Z` (abort), `Y` (leave the loop), `h`/`H` (halt/resume). Cell time advances only inside
+/// measurement loops, by the loop interval per point.
 public actor MethodScriptSimulator: WireSimulator {
     /// What the simulated instrument says about itself.
     public struct Device: Sendable, Hashable {
@@ -62,6 +63,7 @@ public actor MethodScriptSimulator: WireSimulator {
     private var running: Task<Void, Never>?
     private var abortRequested = false
     private var leaveLoopRequested = false
+    private var halted = false
     private var packagesSent = 0
     private var transport: (any ByteTransport)?
 
@@ -136,6 +138,12 @@ public actor MethodScriptSimulator: WireSimulator {
         case "Y":
             leaveLoopRequested = true
             await emit("Y")
+        case "h":
+            halted = true
+            await emit("h")
+        case "H":
+            halted = false
+            await emit("H")
         case "": break
         default: await emit("\(line.first!)!0006")
         }
@@ -155,6 +163,7 @@ public actor MethodScriptSimulator: WireSimulator {
 
     private func startRunning(_ program: MethodScriptProgram) {
         abortRequested = false
+        halted = false
         leaveLoopRequested = false
         running = Task { await self.run(program) }
     }
@@ -262,6 +271,7 @@ public actor MethodScriptSimulator: WireSimulator {
             case .unlimited: await waitForHostToCatchUp()
             case .factor(let factor): try? await Task.sleep(for: .seconds(interval_s / factor))
             }
+            while halted, !abortRequested, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
             if abortRequested || Task.isCancelled { break }
             let reading = cell.advance(by: interval_s, current_A: cellIsOn ? current_A : 0)
             cellTime_s += interval_s

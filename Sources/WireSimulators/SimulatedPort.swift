@@ -59,3 +59,33 @@ struct SimulatorLineReader {
         return ready.removeFirst()
     }
 }
+
+/// A simulator running in process: hand `transport` to a driver; no pseudo-terminal involved.
+public final class InProcessInstrument: Sendable {
+    /// The host end, for the driver.
+    public let transport: InMemoryTransport
+    private let instrumentEnd: InMemoryTransport
+    private let serving: Task<Void, Never>
+
+    private init(transport: InMemoryTransport, instrumentEnd: InMemoryTransport, serving: Task<Void, Never>) {
+        self.transport = transport
+        self.instrumentEnd = instrumentEnd
+        self.serving = serving
+    }
+
+    /// Connects a new in-memory pipe and starts `simulator` on its instrument end.
+    public static func start(_ simulator: some WireSimulator, portDescription: String = "in-process") async
+        -> InProcessInstrument
+    {
+        let (host, instrument) = await InMemoryTransport.pair(hostDescription: portDescription)
+        let serving = Task { await simulator.serve(on: instrument) }
+        return InProcessInstrument(transport: host, instrumentEnd: instrument, serving: serving)
+    }
+
+    /// Stops the simulator; the driver sees a hang-up.
+    public func stop() async {
+        serving.cancel()
+        await instrumentEnd.close()
+        await serving.value
+    }
+}

@@ -115,3 +115,19 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
         await instrument.close()
     }
 }
+
+@Suite struct InterByteTimeoutTests {
+    @Test func bytesArrivingWithinTheInterByteTimeoutAreCollectedIntoOneChunk() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: SerialSettings(baudRate: 19200))
+        let reader = Task {
+            try await host.receive(maxCount: 4, timeouts: ReceiveTimeouts(reply: .seconds(10), interByte: .seconds(10)))
+        }
+        try await instrument.send([0x01, 0x03])
+        try await Task.sleep(for: .milliseconds(20))
+        try await instrument.send([0x04, 0x05])
+        #expect(try await reader.value == [0x01, 0x03, 0x04, 0x05])
+        await host.close()
+        await instrument.close()
+    }
+}

@@ -127,3 +127,47 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         await port.stop()
     }
 }
+
+@Suite struct MethodScriptInProcessTests {
+    @Test func driverRunsAgainstTheSimulatorWithoutAPseudoTerminal() async throws {
+        let instrument = await InProcessInstrument.start(
+            MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 200, openCircuitVoltage_V: 0.01)))
+        let galvanostat = MethodScriptGalvanostat(transport: instrument.transport)
+        #expect(try await galvanostat.identify().port == "in-process")
+        try await galvanostat.configure(samplingInterval_s: 10, limits: limits)
+        try await galvanostat.applyCurrent(1e-4)
+        let sample = try await galvanostat.nextSample()
+        #expect(sample.time_s == 10)
+        #expect(abs(sample.voltage_V - 0.03) < 1e-9)
+        try await galvanostat.openCircuit()
+        await instrument.stop()
+        await #expect(throws: InstrumentError.self) { try await galvanostat.nextSample() }
+    }
+
+    @Test func haltStopsTheMeasurementUntilResumed() async throws {
+        let instrument = await InProcessInstrument.start(MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 1)))
+        let host = LineChannel(transport: instrument.transport, framing: MethodScriptGalvanostat.framing)
+        for line in [
+            "e", "var p", "var i", "cell_on", "meas_loop_cp p i 1m 1 100000", "pck_start", "pck_add p", "pck_end",
+            "endloop", "on_finished:", "cell_off", "",
+        ] {
+            try await host.send(line: line)
+        }
+        #expect(try await host.readLine(timeout: .seconds(5)) == "e")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "M000A")
+        try await host.send(line: "h")
+        while try await host.readLine(timeout: .seconds(5)) != "h" {}
+        var packagesWhileHalted = 0
+        do {
+            while packagesWhileHalted < 50 {
+                _ = try await host.readLine(timeout: .milliseconds(100))
+                packagesWhileHalted += 1
+            }
+        } catch is TransportError {}
+        #expect(packagesWhileHalted < 3, "at most the packages already on their way")
+        try await host.send(line: "H")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "H")
+        #expect(try await host.readLine(timeout: .seconds(5)).hasPrefix("Pab"))
+        await instrument.stop()
+    }
+}

@@ -125,9 +125,11 @@ public actor MethodScriptGalvanostat: Galvanostat {
         guard limits.voltage_V > 0, limits.current_A > 0 else {
             throw InstrumentError(.rejected, instrument: instrumentName, "limits must be positive: \(limits)")
         }
-        self.samplingInterval_s = samplingInterval_s
-        self.limits = limits
-        try await guarded { try await ensureIdle() }
+        try await guarded {
+            try await ensureIdle()
+            self.samplingInterval_s = samplingInterval_s
+            self.limits = limits
+        }
     }
 
     public func applyCurrent(_ current_A: Double) async throws {
