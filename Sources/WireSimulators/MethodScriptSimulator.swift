@@ -294,8 +294,10 @@ public actor MethodScriptSimulator: WireSimulator {
             await Task.yield()
             return
         }
+        var pause = Duration.milliseconds(1)
         while await backlogReporting.unreadOutputByteCount() > 0, !abortRequested, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(1))
+            try? await Task.sleep(for: pause)
+            pause = min(pause * 2, .milliseconds(20))
         }
     }
 

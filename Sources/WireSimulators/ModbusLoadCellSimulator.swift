@@ -22,7 +22,7 @@ public actor ModbusLoadCellSimulator: WireSimulator {
     }
 
     /// How the simulated transmitter publishes force: register address, type, word order and scale.
-    public struct ForceRegisters: Sendable, Hashable {
+    public struct ForceRegisters: Sendable {
         public var stationAddress: UInt8
         public var register: UInt16
         /// Encodes newtons into the register contents.
@@ -32,15 +32,6 @@ public actor ModbusLoadCellSimulator: WireSimulator {
             self.stationAddress = stationAddress
             self.register = register
             self.encode = encode
-        }
-
-        public static func == (lhs: Self, rhs: Self) -> Bool {
-            lhs.stationAddress == rhs.stationAddress && lhs.register == rhs.register
-        }
-
-        public func hash(into hasher: inout Hasher) {
-            hasher.combine(stationAddress)
-            hasher.combine(register)
         }
     }
 

@@ -257,3 +257,14 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         try await transport.verifyFinished()
     }
 }
+
+@Suite struct MethodScriptRenewalSafetyTests {
+    @Test func scriptEndingWithoutDataIsNotRenewedForever() async throws {
+        let transport = ScriptedTransport(idleSync + [.expect(constantCurrentScript), .reply("e\nM000A\n*\n\n")])
+        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.applyCurrent(250e-6)
+        await #expect(throws: InstrumentError.self) { try await driver.nextSample() }
+        try await transport.verifyFinished()
+    }
+}

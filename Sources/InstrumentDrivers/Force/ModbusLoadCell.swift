@@ -190,6 +190,7 @@ public actor ModbusLoadCell: ForceSensor {
             var framer = ModbusRTUFramer(role: .client)
             var received: [UInt8] = []
             do {
+                try await discardStaleBytes()
                 try await transport.send(request)
                 let clock = ContinuousClock()
                 let deadline = clock.now.advanced(by: replyTimeout)
@@ -216,5 +217,17 @@ public actor ModbusLoadCell: ForceSensor {
             }
         }
         throw InstrumentError(lastFailure.instrumentErrorCode, instrument: instrumentName, lastFailure.description)
+    }
+
+    /// Drops bytes already waiting (a late reply to an earlier, timed-out request) so they cannot pass for
+    /// the reply to the next one.
+    private func discardStaleBytes() async throws {
+        while true {
+            do {
+                _ = try await transport.receive(maxCount: 256, timeouts: ReceiveTimeouts(reply: .zero))
+            } catch let error as TransportError where error.kind == .timeout {
+                return
+            }
+        }
     }
 }

@@ -76,6 +76,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
     private var timeOrigin_s = 0.0
     private var lastSampleTime_s: Double?
     private var voltageLimitReported = false
+    private var packagesInCurrentScript = 0
 
     public init(transport: any ByteTransport, options: Options = Options()) {
         self.channel = LineChannel(transport: transport, framing: Self.framing, outgoingTerminator: "\n")
@@ -183,6 +184,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
                 }
                 switch line {
                 case .package(let variables):
+                    packagesInCurrentScript += 1
                     return try sample(from: variables, step: step)
                 case .text(let text) where text == MethodScriptScripts.voltageLimitMarker:
                     voltageLimitReported = true
@@ -199,6 +201,11 @@ public actor MethodScriptGalvanostat: Galvanostat {
                             .rejected, instrument: instrumentName,
                             "the potential left the +/-\(limits?.voltage_V ?? 0) V window; the instrument switched the cell off"
                         )
+                    }
+                    guard packagesInCurrentScript > 0 else {
+                        throw InstrumentError(
+                            .invalidReply, instrument: instrumentName,
+                            "the script ended without sending data; not renewing it")
                     }
                     try await start(step)
                 default:
@@ -300,6 +307,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
         }
         if let last = lastSampleTime_s { timeOrigin_s = last + interval }
         voltageLimitReported = false
+        packagesInCurrentScript = 0
         try await sendScript(script)
         activity = .running(step)
     }
