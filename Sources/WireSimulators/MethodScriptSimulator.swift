@@ -64,6 +64,8 @@ public actor MethodScriptSimulator: WireSimulator {
     private var abortRequested = false
     private var leaveLoopRequested = false
     private var halted = false
+    /// Set when the simulator's own end of the port is gone: a running script stops producing output.
+    private var portGone = false
     private var packagesSent = 0
     private var transport: (any ByteTransport)?
 
@@ -252,7 +254,7 @@ public actor MethodScriptSimulator: WireSimulator {
                 if case .completed = outcome { continue }
                 return outcome
             }
-            if abortRequested { return .aborted }
+            if abortRequested || portGone { return .aborted }
         }
         return .completed
     }
@@ -266,7 +268,7 @@ public actor MethodScriptSimulator: WireSimulator {
         await emit("M" + technique)
         var elapsed = 0.0
         var outcome = Outcome.completed
-        while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested {
+        while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested, !portGone {
             switch speed {
             case .unlimited: await waitForHostToCatchUp()
             case .factor(let factor): try? await Task.sleep(for: .seconds(interval_s / factor))
@@ -295,7 +297,7 @@ public actor MethodScriptSimulator: WireSimulator {
             return
         }
         var pause = Duration.milliseconds(1)
-        while await backlogReporting.unreadOutputByteCount() > 0, !abortRequested, !Task.isCancelled {
+        while await backlogReporting.unreadOutputByteCount() > 0, !abortRequested, !portGone, !Task.isCancelled {
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(20))
         }
@@ -306,7 +308,12 @@ public actor MethodScriptSimulator: WireSimulator {
     }
 
     private func emit(_ bytes: [UInt8]) async {
-        try? await transport?.send(bytes)
+        guard !portGone else { return }
+        do {
+            try await transport?.send(bytes)
+        } catch {
+            portGone = true
+        }
     }
 
     /// Seven hex digits holding the count plus 2^27 and the prefix, with the finest prefix whose count fits.

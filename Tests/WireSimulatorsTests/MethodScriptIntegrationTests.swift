@@ -171,3 +171,29 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         await instrument.stop()
     }
 }
+
+@Suite struct GeneratedScriptAcceptanceTests {
+    /// Every script the driver can generate must pass the instrument's syntax check (no decimal points, declared
+    /// variables, balanced blocks); the simulator answers `e` only for a valid script.
+    @Test(arguments: [
+        (1e-9, 0.1, 5.0), (-2.5e-4, 1.0, 2.0), (1.23456e-5, 0.25, 4.3), (-9.99e-3, 10.0, 0.05), (0.0, 3600.0, 1.0),
+    ])
+    func generatedScriptsAreAccepted(current_A: Double, interval_s: Double, voltageLimit_V: Double) async throws {
+        let scripts = [
+            MethodScriptScripts.constantCurrent(
+                current_A: current_A, interval_s: interval_s, duration_s: 86_400, voltageLimit_V: voltageLimit_V,
+                mainsFrequency_Hz: 60),
+            MethodScriptScripts.openCircuit(
+                interval_s: interval_s, duration_s: 3600, voltageLimit_V: voltageLimit_V, mainsFrequency_Hz: 50),
+            MethodScriptScripts.cellOff,
+        ]
+        for script in scripts {
+            #expect(script.allSatisfy { $0.utf8.count < 128 })
+            let instrument = await InProcessInstrument.start(MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 1)))
+            let host = LineChannel(transport: instrument.transport, framing: MethodScriptGalvanostat.framing)
+            for line in script { try await host.send(line: line) }
+            #expect(try await host.readLine(timeout: .seconds(5)) == "e", "\(script)")
+            await instrument.stop()
+        }
+    }
+}
