@@ -186,7 +186,10 @@ public actor ModbusLoadCell: ForceSensor {
 
     private func exchangeHoldingLock(_ request: [UInt8]) async throws -> ModbusRTUFrame {
         var lastFailure = TransportError(.timeout, port: transport.portDescription, "no reply", sent: request)
-        for _ in 0..<attempts {
+        let expectedLength =
+            request[1] == ModbusFunction.writeSingleRegister.rawValue
+            ? 8 : 5 + 2 * (Int(request[4]) << 8 | Int(request[5]))
+        attempt: for _ in 0..<attempts {
             var framer = ModbusRTUFramer(role: .client)
             var received: [UInt8] = []
             do {
@@ -209,6 +212,13 @@ public actor ModbusLoadCell: ForceSensor {
                                 "exception \(frame.payload.first ?? 0) (\(code.map { "\($0)" } ?? "unknown"))")
                         }
                         return frame
+                    }
+                    if received.count >= expectedLength {
+                        // A whole reply's worth of bytes and nothing valid in it: corrupted, ask again now.
+                        lastFailure = TransportError(
+                            .garbled, port: transport.portDescription, "reply failed its CRC", sent: request,
+                            received: received)
+                        continue attempt
                     }
                 }
             } catch let error as TransportError {
