@@ -197,3 +197,24 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         }
     }
 }
+
+@Suite struct MethodScriptReconnectTests {
+    @Test func newHostTakesOverAnInstrumentLeftRunningAndSwitchesTheCellOff() async throws {
+        let simulator = MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 100))
+        let port = try SimulatedPort.start(simulator)
+        let crashed = try driver(on: port)
+        try await crashed.configure(samplingInterval_s: 1, limits: limits)
+        try await crashed.applyCurrent(1e-3)
+        _ = try await crashed.nextSample()
+        await crashed.close()  // the host dies without switching the cell off
+        #expect(await simulator.isCellOn)
+
+        let successor = try driver(on: port)
+        try await successor.configure(samplingInterval_s: 1, limits: limits)
+        #expect(await !simulator.isCellOn)
+        try await successor.openCircuit()
+        #expect(try await successor.nextSample().current_A == 0)
+        await successor.close()
+        await port.stop()
+    }
+}
