@@ -75,11 +75,15 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func reconnectReopensTheSamePath() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        // A stable name like /dev/serial/by-id/...: pts numbers are reused at once by parallel tests.
+        let link = "/tmp/cellrig-reconnect-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(symlink(instrument.slavePath, link) == 0)
+        let host = try TTYTransport(path: link, settings: settings)
         try await host.reconnect()
         try await host.send(Array("i\n".utf8))
         #expect(try await receive(2, from: instrument) == Array("i\n".utf8))
         await instrument.close()
+        unlink(link)
         #expect(await kind { try await host.reconnect() } == .openFailed)
     }
 
