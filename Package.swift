@@ -54,6 +54,18 @@ let package = Package(
         .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(name: "Simulation", dependencies: ["Domain", "Instruments"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(name: "Transport", swiftSettings: swiftSettings),
+        .target(name: "SerialTransport", dependencies: ["Transport", "CLibSerialPort"], swiftSettings: swiftSettings),
+        .target(
+            name: "InstrumentDrivers",
+            dependencies: ["Instruments", "Transport", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "WireSimulators",
+            dependencies: ["Simulation", "Transport", "SerialTransport", "Domain"],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "Control", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
             name: "ControlServer",
@@ -109,6 +121,25 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SerialTransportTests",
+            dependencies: ["SerialTransport", "Transport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InstrumentDriversTests",
+            dependencies: ["InstrumentDrivers", "Instruments", "Transport", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "WireSimulatorsTests",
+            dependencies: [
+                "WireSimulators", "InstrumentDrivers", "Instruments", "Simulation", "SerialTransport", "Transport",
+                "Domain",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

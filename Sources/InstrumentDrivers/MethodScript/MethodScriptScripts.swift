@@ -1,0 +1,89 @@
+/// Generates the MethodSCRIPT scripts the galvanostat driver runs.
+///
+/// Every script is bounded in time, keeps the measured potential inside a window (leaving the loop and
+/// reporting `Tvlimit` when it leaves it), and switches the cell off in `on_finished:`, which the instrument
+/// also runs after an abort. A host that dies mid-step therefore leaves the cell off within one script duration.
+public enum MethodScriptScripts {
+    /// Text sent with `send_string` when the potential left the window.
+    public static let voltageLimitMarker = "vlimit"
+
+    /// A constant-current (chronopotentiometry) step: packages of time, potential and current every interval.
+    ///
+    /// `current_A` is in the instrument's sign convention.
+    public static func constantCurrent(
+        current_A: Double, interval_s: Double, duration_s: Double, voltageLimit_V: Double, mainsFrequency_Hz: Int
+    ) -> [String] {
+        let high = MethodScriptLiteral.format(voltageLimit_V)
+        let low = MethodScriptLiteral.format(-voltageLimit_V)
+        let currentRange = MethodScriptLiteral.format(max(abs(current_A), 1e-9))
+        return [
+            "e",
+            "var p",
+            "var i",
+            "var t",
+            "set_pgstat_chan 0",
+            "set_pgstat_mode 6",
+            "set_max_bandwidth \(MethodScriptLiteral.format(5.850535 / interval_s))",
+            "set_acquisition_frac_autoadjust \(mainsFrequency_Hz)",
+            "set_range_minmax ab \(low) \(high)",
+            "set_autoranging ab \(low) \(high)",
+            "set_range db \(currentRange)",
+            "cell_on",
+            "timer_start",
+            "meas_loop_cp p i \(MethodScriptLiteral.format(current_A)) \(MethodScriptLiteral.format(interval_s)) "
+                + MethodScriptLiteral.format(duration_s),
+            "timer_get t",
+            "pck_start",
+            "pck_add t",
+            "pck_add p",
+            "pck_add i",
+            "pck_end",
+            "if p > \(high)",
+            "send_string \"\(voltageLimitMarker)\"",
+            "breakloop",
+            "endif",
+            "if p < \(low)",
+            "send_string \"\(voltageLimitMarker)\"",
+            "breakloop",
+            "endif",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+            "",
+        ]
+    }
+
+    /// Open circuit: the cell switched off (high impedance) while the potential is measured every interval.
+    public static func openCircuit(
+        interval_s: Double, duration_s: Double, voltageLimit_V: Double, mainsFrequency_Hz: Int
+    ) -> [String] {
+        let high = MethodScriptLiteral.format(voltageLimit_V)
+        let low = MethodScriptLiteral.format(-voltageLimit_V)
+        return [
+            "e",
+            "var p",
+            "var t",
+            "set_pgstat_chan 0",
+            "set_pgstat_mode 2",
+            "set_max_bandwidth \(MethodScriptLiteral.format(5.850535 / interval_s))",
+            "set_acquisition_frac_autoadjust \(mainsFrequency_Hz)",
+            "set_range_minmax ab \(low) \(high)",
+            "set_autoranging ab \(low) \(high)",
+            "cell_off",
+            "timer_start",
+            "meas_loop_ocp p \(MethodScriptLiteral.format(interval_s)) \(MethodScriptLiteral.format(duration_s))",
+            "timer_get t",
+            "pck_start",
+            "pck_add t",
+            "pck_add p",
+            "pck_end",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+            "",
+        ]
+    }
+
+    /// Switches the cell off and ends: the safe state after a fault or on connect.
+    public static let cellOff = ["e", "cell_off", ""]
+}

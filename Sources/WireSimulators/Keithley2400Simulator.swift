@@ -1,0 +1,254 @@
+public import Domain
+public import Simulation
+public import Transport
+
+/// A Keithley 2400 SourceMeter simulated at the SCPI level, sourcing current into a cell model.
+///
+/// Written from the 2400's SCPI description: case-insensitive headers in long or short form, optional leading
+/// colon, `;`-separated commands on one line, replies only to queries, an error queue read with `:SYST:ERR?`
+/// (`-113,"Undefined header"`, `-222,"Parameter data out of range"`, `-109,"Missing parameter"`). `:READ?`
+/// waits the trigger delay (advancing the cell by it), then returns the enabled elements in the fixed order
+/// VOLT, CURR, RES, TIME, STAT, with 9.91E37 for unmeasured elements. Above the voltage compliance the reading
+/// is clamped and status bit 3 is set. With the output off and the high-impedance off state, no current flows.
+public actor Keithley2400Simulator: WireSimulator {
+    /// What the simulated instrument says about itself and how it ends replies.
+    public struct Device: Sendable, Hashable {
+        public var identification: String
+        /// Reply terminator: `\r` (factory), `\r\n`, `\n` or `\n\r`.
+        public var replyTerminator: String
+
+        public init(identification: String, replyTerminator: String = "\r") {
+            self.identification = identification
+            self.replyTerminator = replyTerminator
+        }
+
+        public static let model2400 = Device(
+            identification: "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4001234,C32   Oct  4 2010 14:20:11/A02  /S/K")
+    }
+
+    private let device: Device
+    private let speed: SimulationSpeed
+    private var cell: any CellModel
+    private var transport: (any ByteTransport)?
+    private var errors: [String] = []
+    private var outputOn = false
+    private var outputOffState = "NORM"
+    private var sourceFunction = "VOLT"
+    private var currentLevel_A = 0.0
+    private var compliance_V = 21.0
+    private var remoteSense = false
+    private var elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]
+    private var triggerDelay_s = 0.0
+    private var integration_PLC = 1.0
+    private var time_s = 0.0
+
+    /// With `.factor(f)`, `:READ?` takes its trigger delay and integration time divided by `f` in wall time.
+    public init(cell: some CellModel, device: Device = .model2400, speed: SimulationSpeed = .unlimited) {
+        self.cell = cell
+        self.device = device
+        self.speed = speed
+    }
+
+    /// Whether the output is on (current can flow).
+    public var isOutputOn: Bool { outputOn }
+    /// The output-off state (`HIMP`, `NORM`, `ZERO`, `GUAR`).
+    public var outputOffMode: String { outputOffState }
+    public var groundTruth: [GroundTruthEvent] { cell.groundTruth }
+
+    public func serve(on transport: any ByteTransport) async {
+        self.transport = transport
+        var reader = SimulatorLineReader(LineFramer.Configuration(terminator: .crOrLF, maxLineLength: 256))
+        while let output = await reader.next(from: transport) {
+            guard case .line(let line) = output else {
+                errors.append("-102,\"Syntax error\"")
+                continue
+            }
+            for command in line.split(separator: ";") {
+                if let reply = await execute(String(command)) { await send(reply) }
+            }
+        }
+    }
+
+    private func send(_ reply: String) async {
+        try? await transport?.send(Array((reply + device.replyTerminator).utf8))
+    }
+
+    /// Runs one command; returns the reply for a query.
+    private func execute(_ text: String) async -> String? {
+        let trimmed = text.trimmingBlanks()
+        guard !trimmed.isEmpty else { return nil }
+        let headerEnd = trimmed.firstIndex(of: " ") ?? trimmed.endIndex
+        let header = trimmed[..<headerEnd].uppercased()
+        let argument = trimmed[headerEnd...].trimmingBlanks()
+        let isQuery = header.hasSuffix("?")
+        guard let path = Self.canonicalPath(isQuery ? String(header.dropLast()) : header) else {
+            errors.append("-113,\"Undefined header\"")
+            return nil
+        }
+        switch (path, isQuery) {
+        case ("*IDN", true): return device.identification
+        case ("*OPC", true): return "1"
+        case ("*RST", false): reset()
+        case ("*CLS", false): errors.removeAll()
+        case ("SYST:ERR", true), ("SYST:ERR:NEXT", true):
+            return errors.isEmpty ? "0,\"No error\"" : errors.removeFirst()
+        case ("SYST:RSEN", false): remoteSense = parseSwitch(argument) ?? remoteSense
+        case ("SYST:RSEN", true): return remoteSense ? "1" : "0"
+        case ("SOUR:FUNC", false), ("SOUR:FUNC:MODE", false):
+            guard let function = Self.canonicalPath(argument.uppercased()), ["CURR", "VOLT"].contains(function) else {
+                return rangeError()
+            }
+            sourceFunction = function
+        case ("SOUR:CURR:MODE", false), ("SOUR:CLE:AUTO", false), ("SENS:FUNC", false), ("SENS:VOLT:RANG", false),
+            ("SOUR:CURR:RANG", false), ("FORM:DATA", false), ("TRIG:COUN", false), ("ABOR", false):
+            if path == "SENS:FUNC", !argument.uppercased().contains("VOLT") { return rangeError() }
+            if path == "SOUR:CLE:AUTO", parseSwitch(argument) == true { return rangeError() }
+        case ("SOUR:CURR:LEV", false), ("SOUR:CURR", false):
+            guard let value = Double(argument), abs(value) <= 1.05 else { return rangeError() }
+            currentLevel_A = value
+        case ("SOUR:CURR:LEV", true): return Self.scientific(currentLevel_A)
+        case ("SENS:VOLT:PROT", false), ("SENS:VOLT:PROT:LEV", false):
+            guard let value = Double(argument), value > 0, value <= 210 else { return rangeError() }
+            compliance_V = value
+        case ("SENS:VOLT:PROT", true): return Self.scientific(compliance_V)
+        case ("SENS:VOLT:NPLC", false):
+            guard let value = Double(argument), value >= 0.01, value <= 10 else { return rangeError() }
+            integration_PLC = value
+        case ("TRIG:DEL", false):
+            guard let value = Double(argument), value >= 0, value <= 999.9999 else { return rangeError() }
+            triggerDelay_s = value
+        case ("FORM:ELEM", false), ("FORM:ELEM:SENS", false):
+            let requested = argument.uppercased().split(separator: ",").map { Self.canonicalPath($0.trimmingBlanks()) }
+            guard !requested.isEmpty, requested.allSatisfy({ $0 != nil }) else { return rangeError() }
+            let order = ["VOLT", "CURR", "RES", "TIME", "STAT"]
+            elements = order.filter { requested.contains($0) }
+        case ("OUTP:SMOD", false):
+            guard let mode = Self.canonicalPath(argument.uppercased()), ["HIMP", "NORM", "ZERO", "GUAR"].contains(mode)
+            else {
+                return rangeError()
+            }
+            outputOffState = mode
+        case ("OUTP", false), ("OUTP:STAT", false):
+            guard let state = parseSwitch(argument) else { return rangeError() }
+            outputOn = state
+        case ("OUTP", true): return outputOn ? "1" : "0"
+        case ("READ", true), ("MEAS", true):
+            return await read()
+        default:
+            errors.append("-113,\"Undefined header\"")
+        }
+        return nil
+    }
+
+    private func read() async -> String? {
+        guard outputOn else {
+            errors.append("803,\"Output disabled\"")
+            return nil
+        }
+        let interval = max(triggerDelay_s + integration_PLC / 50, 0.001)
+        if case .factor(let factor) = speed { try? await Task.sleep(for: .seconds(interval / factor)) }
+        let sourcing = sourceFunction == "CURR" ? currentLevel_A : 0
+        let reading = cell.advance(by: interval, current_A: sourcing)
+        time_s += interval
+        var voltage = reading.voltage_V
+        var status = 1 << 15 | 1 << 11  // current source, voltage measured
+        if remoteSense { status |= 1 << 22 }
+        if abs(voltage) > compliance_V {
+            voltage = voltage > 0 ? compliance_V : -compliance_V
+            status |= 1 << 3
+        }
+        let values: [String: Double] = [
+            "VOLT": voltage, "CURR": reading.current_A, "RES": 9.91e37, "TIME": time_s, "STAT": Double(status),
+        ]
+        return elements.map { Self.scientific(values[$0]!) }.joined(separator: ",")
+    }
+
+    private func reset() {
+        outputOn = false
+        outputOffState = "NORM"
+        sourceFunction = "VOLT"
+        currentLevel_A = 0
+        compliance_V = 21
+        remoteSense = false
+        elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]
+        triggerDelay_s = 0
+    }
+
+    private func rangeError() -> String? {
+        errors.append("-222,\"Parameter data out of range\"")
+        return nil
+    }
+
+    private func parseSwitch(_ text: String) -> Bool? {
+        switch text.uppercased() {
+        case "ON", "1": true
+        case "OFF", "0": false
+        default: nil
+        }
+    }
+
+    /// Keywords in their documented long form; the short form is the leading upper-case part.
+    private static let keywords = [
+        "SOURce", "SENSe", "CURRent", "VOLTage", "FUNCtion", "MODE", "RANGe", "LEVel", "PROTection", "NPLCycles",
+        "SYSTem", "ERRor", "NEXT", "RSENse", "FORMat", "ELEMents", "DATA", "OUTPut", "SMODe", "STATe", "CLEar",
+        "AUTO", "TRIGger", "COUNt", "DELay", "READ", "MEASure", "ABORt", "HIMPedance", "NORMal", "ZERO",
+        "GUARd", "RESistance", "TIME", "STATus",
+    ]
+
+    /// `:sour:curr:lev:imm:ampl` -> `SOUR:CURR:LEV`; nil for an unknown keyword.
+    static func canonicalPath(_ header: String) -> String? {
+        if header.hasPrefix("*") { return header }
+        var parts: [String] = []
+        for token in header.split(separator: ":") {
+            let word = token.replacingQuotes()
+            if word == "IMM" || word == "IMMEDIATE" || word == "AMPL" || word == "AMPLITUDE" { continue }
+            guard let keyword = keywords.first(where: { $0.uppercased() == word || shortForm($0) == word }) else {
+                return nil
+            }
+            parts.append(shortForm(keyword))
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: ":")
+    }
+
+    private static func shortForm(_ keyword: String) -> String {
+        String(keyword.prefix { $0.isUppercase })
+    }
+
+    /// `+1.234567E-04` style, as the 2400 sends numbers.
+    static func scientific(_ value: Double) -> String {
+        guard value != 0 else { return "+0.000000E+00" }
+        var exponent = 0
+        var magnitude = abs(value)
+        while magnitude >= 10 {
+            magnitude /= 10
+            exponent += 1
+        }
+        while magnitude < 1 {
+            magnitude *= 10
+            exponent -= 1
+        }
+        var digits = Int((magnitude * 1_000_000).rounded())
+        if digits >= 10_000_000 {
+            digits /= 10
+            exponent += 1
+        }
+        let fraction = String(digits % 1_000_000)
+        let exponentText = String(abs(exponent))
+        return (value < 0 ? "-" : "+") + "\(digits / 1_000_000)."
+            + String(repeating: "0", count: 6 - fraction.count) + fraction + "E" + (exponent < 0 ? "-" : "+")
+            + (exponentText.count == 1 ? "0" : "") + exponentText
+    }
+}
+
+extension StringProtocol {
+    fileprivate func trimmingBlanks() -> String {
+        var text = Substring(self)
+        while let first = text.first, first == " " || first == "\t" { text = text.dropFirst() }
+        while let last = text.last, last == " " || last == "\t" { text = text.dropLast() }
+        return String(text)
+    }
+
+    fileprivate func replacingQuotes() -> String {
+        String(filter { $0 != "\"" })
+    }
+}

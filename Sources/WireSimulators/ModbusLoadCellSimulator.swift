@@ -1,0 +1,111 @@
+public import Transport
+
+/// A Modbus RTU load-cell transmitter simulated at the frame level.
+///
+/// Written from the Modbus over Serial Line specification: answers function 03 and 04 reads and 06 writes
+/// addressed to its station (broadcasts and other stations get no reply), with exception 01 for other
+/// functions and 02 for registers it does not have. The force register(s) are refreshed from the force source
+/// on every read, encoded as the register map says. Faults: corrupt the CRC of every n-th reply, or ignore
+/// every n-th request.
+public actor ModbusLoadCellSimulator: WireSimulator {
+    /// Replies to spoil, counted from 1.
+    public struct Faults: Sendable, Hashable {
+        /// Every n-th reply is sent with a wrong CRC.
+        public var corruptEveryNthReply: Int?
+        /// Every n-th request gets no reply.
+        public var ignoreEveryNthRequest: Int?
+
+        public init(corruptEveryNthReply: Int? = nil, ignoreEveryNthRequest: Int? = nil) {
+            self.corruptEveryNthReply = corruptEveryNthReply
+            self.ignoreEveryNthRequest = ignoreEveryNthRequest
+        }
+    }
+
+    /// How the simulated transmitter publishes force: register address, type, word order and scale.
+    public struct ForceRegisters: Sendable {
+        public var stationAddress: UInt8
+        public var register: UInt16
+        /// Encodes newtons into the register contents.
+        public var encode: @Sendable (Double) -> [UInt16]
+
+        public init(stationAddress: UInt8, register: UInt16, encode: @escaping @Sendable (Double) -> [UInt16]) {
+            self.stationAddress = stationAddress
+            self.register = register
+            self.encode = encode
+        }
+    }
+
+    private let layout: ForceRegisters
+    private let force: @Sendable () async -> Double
+    private let faults: Faults
+    private var registers: [UInt16: UInt16] = [:]
+    private var requests = 0
+    private var replies = 0
+    /// Values written with function 06, by register.
+    public private(set) var writes: [UInt16: UInt16] = [:]
+
+    /// `extraRegisters` are further readable and writable registers (a tare or command register, say).
+    public init(
+        layout: ForceRegisters, extraRegisters: [UInt16: UInt16] = [:], faults: Faults = Faults(),
+        force: @escaping @Sendable () async -> Double
+    ) {
+        self.layout = layout
+        self.force = force
+        self.faults = faults
+        self.registers = extraRegisters
+    }
+
+    public func serve(on transport: any ByteTransport) async {
+        var framer = ModbusRTUFramer(role: .server)
+        while !Task.isCancelled {
+            let chunk: [UInt8]
+            do {
+                chunk = try await transport.receive(maxCount: 256, timeouts: ReceiveTimeouts(reply: .seconds(1)))
+            } catch let error as TransportError where error.kind == .timeout {
+                framer.reset()
+                continue
+            } catch {
+                return
+            }
+            for output in framer.push(chunk) {
+                guard case .frame(let request) = output, request.address == layout.stationAddress else { continue }
+                requests += 1
+                if let n = faults.ignoreEveryNthRequest, requests % n == 0 { continue }
+                guard var reply = await answer(request)?.bytes else { continue }
+                replies += 1
+                if let n = faults.corruptEveryNthReply, replies % n == 0 { reply[reply.count - 1] ^= 0xFF }
+                try? await transport.send(reply)
+            }
+        }
+    }
+
+    private func answer(_ request: ModbusRTUFrame) async -> ModbusRTUFrame? {
+        func exception(_ code: ModbusExceptionCode) -> ModbusRTUFrame {
+            ModbusRTUFrame(
+                address: request.address, functionCode: request.functionCode | 0x80, payload: [code.rawValue])
+        }
+        let payload = request.payload
+        guard payload.count >= 4 else { return exception(.illegalDataValue) }
+        let first = UInt16(payload[0]) << 8 | UInt16(payload[1])
+        let second = UInt16(payload[2]) << 8 | UInt16(payload[3])
+        switch request.functionCode {
+        case ModbusFunction.readHoldingRegisters.rawValue, ModbusFunction.readInputRegisters.rawValue:
+            guard second >= 1, second <= 125 else { return exception(.illegalDataValue) }
+            let forceWords = layout.encode(await force())
+            for (offset, word) in forceWords.enumerated() { registers[layout.register + UInt16(offset)] = word }
+            var data: [UInt8] = [UInt8(second * 2)]
+            for address in first..<(first + second) {
+                guard let value = registers[address] else { return exception(.illegalDataAddress) }
+                data += ModbusRTU.bigEndian(value)
+            }
+            return ModbusRTUFrame(address: request.address, functionCode: request.functionCode, payload: data)
+        case ModbusFunction.writeSingleRegister.rawValue:
+            guard registers[first] != nil else { return exception(.illegalDataAddress) }
+            registers[first] = second
+            writes[first] = second
+            return request
+        default:
+            return exception(.illegalFunction)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Domain
+import InstrumentDrivers
+import Instruments
+import Testing
+import Transport
+
+private let configureCommands =
+    "*CLS\r:SYST:RSEN ON\r:SOUR:FUNC CURR\r:SOUR:CURR:MODE FIX\r"
+    + ":SOUR:CURR:RANG 0.01\r:SOUR:CURR:LEV 0\r:SOUR:CLE:AUTO OFF\r:SENS:FUNC \"VOLT\"\r:SENS:VOLT:PROT 2\r"
+    + ":SENS:VOLT:RANG 2\r:SENS:VOLT:NPLC 1\r:FORM:ELEM VOLT,CURR,TIME,STAT\r:TRIG:COUN 1\r:TRIG:DEL 1\r"
+    + ":SYST:ERR?\r"
+
+private let configured: [ScriptedTransport.Step] = [
+    .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"), .expect(configureCommands),
+    .reply("0,\"No error\"\r"),
+]
+private let source250uA: [ScriptedTransport.Step] = [
+    .expect(":OUTP:SMOD HIMP\r:SENS:VOLT:PROT 2\r:SOUR:CURR:LEV 0.00025\r:OUTP ON\r:SYST:ERR?\r"),
+    .reply("0,\"No error\"\r"),
+]
+private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
+
+private func code(of operation: () async throws -> Void) async -> InstrumentError.Code? {
+    do {
+        try await operation()
+        return nil
+    } catch let error as InstrumentError {
+        return error.code
+    } catch {
+        Issue.record("unexpected error \(error)")
+        return nil
+    }
+}
+
+@Suite struct Keithley2400GalvanostatTests {
+    @Test func identifySplitsTheIDNReply() async throws {
+        let transport = ScriptedTransport([
+            .expect("*IDN?\r"),
+            .reply("KEITHLEY INSTRUMENTS INC.,MODEL 2400,4001234,C32   Oct  4 2010 14:20:11/A02  /S/K\r\n"),
+        ])
+        let identity = try await Keithley2400Galvanostat(transport: transport).identify()
+        #expect(identity.model == "Keithley 2400")
+        #expect(identity.serialNumber == "4001234")
+        #expect(identity.firmware == "C32   Oct  4 2010 14:20:11/A02  /S/K")
+        try await transport.verifyFinished()
+    }
+
+    @Test func sourcesCurrentAndReadsSamples() async throws {
+        let transport = ScriptedTransport(
+            configured + source250uA + [
+                .expect(":READ?\r"), .reply("+1.000000E-01,+2.500000E-04,+1.234500E+02,+3.481600E+04\r"),
+                .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"),
+            ])
+        let smu = Keithley2400Galvanostat(transport: transport)
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyCurrent(250e-6)
+        #expect(try await smu.nextSample() == InstrumentSample(time_s: 123.45, current_A: 2.5e-4, voltage_V: 0.1))
+        try await smu.openCircuit()
+        #expect(await code { _ = try await smu.nextSample() } == .notConfigured)
+        try await transport.verifyFinished()
+    }
+
+    @Test func complianceEndsTheStepWithTheOutputOff() async throws {
+        let transport = ScriptedTransport(
+            configured + source250uA + [
+                .expect(":READ?\r"), .reply("+2.000000E+00,+2.500000E-04,+1.000000E+00,+3.482400E+04\r"),
+                .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"),
+            ])
+        let smu = Keithley2400Galvanostat(transport: transport)
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyCurrent(250e-6)
+        #expect(await code { _ = try await smu.nextSample() } == .rejected)
+        try await transport.verifyFinished()
+    }
+
+    @Test func queuedErrorsAreReported() async throws {
+        let transport = ScriptedTransport(
+            configured + [
+                .expect(":OUTP:SMOD HIMP\r:SENS:VOLT:PROT 2\r:SOUR:CURR:LEV 0.00025\r:OUTP ON\r:SYST:ERR?\r"),
+                .reply("-222,\"Parameter data out of range\"\r"), .expect(":SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+            ])
+        let smu = Keithley2400Galvanostat(transport: transport)
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        do {
+            try await smu.applyCurrent(250e-6)
+            Issue.record("expected the queued error")
+        } catch let error as InstrumentError {
+            #expect(error.code == .rejected)
+            #expect(error.message.contains("-222"))
+        }
+        try await transport.verifyFinished()
+    }
+
+    @Test func instrumentTimeWrapIsUnfolded() async throws {
+        let transport = ScriptedTransport(
+            configured + source250uA + [
+                .expect(":READ?\r"), .reply("+1.0E-01,+2.5E-04,+9.999950E+04,+3.4816E+04\r"),
+                .expect(":READ?\r"), .reply("+1.0E-01,+2.5E-04,+5.000000E-01,+3.4816E+04\r"),
+            ])
+        let smu = Keithley2400Galvanostat(transport: transport)
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyCurrent(250e-6)
+        #expect(try await smu.nextSample().time_s == 99_999.5)
+        #expect(try await smu.nextSample().time_s == 100_000.5)
+        try await transport.verifyFinished()
+    }
+
+    @Test func reversedWiringIsMappedToIUPAC() async throws {
+        let transport = ScriptedTransport(
+            configured + [
+                .expect(":OUTP:SMOD HIMP\r:SENS:VOLT:PROT 2\r:SOUR:CURR:LEV -0.00025\r:OUTP ON\r:SYST:ERR?\r"),
+                .reply("0,\"No error\"\r"),
+                .expect(":READ?\r"), .reply("-1.000000E-01,-2.500000E-04,+1.000000E+00,+3.481600E+04\n"),
+            ])
+        let smu = Keithley2400Galvanostat(transport: transport, options: .init(wiring: .highToCounterElectrode))
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyCurrent(250e-6)
+        #expect(try await smu.nextSample() == InstrumentSample(time_s: 1, current_A: 2.5e-4, voltage_V: 0.1))
+        try await transport.verifyFinished()
+    }
+
+    @Test func limitsBeyondTheInstrumentAreRefusedWithoutTouchingIt() async throws {
+        let transport = ScriptedTransport([])
+        let smu = Keithley2400Galvanostat(transport: transport)
+        #expect(
+            await code {
+                try await smu.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 300, current_A: 1e-3))
+            }
+                == .rejected)
+        try await transport.verifyFinished()
+    }
+
+    @Test(arguments: [
+        ("+9.910000E+37", Double.nan), ("-2.5E-04", -2.5e-4), ("1", 1.0), ("+3.712345E+00", 3.712345),
+    ])
+    func parsesSCPINumbers(text: String, value: Double) {
+        let parsed = SCPINumber.parse(text)
+        if value.isNaN {
+            #expect(parsed?.isNaN == true)
+        } else {
+            #expect(parsed == value)
+        }
+    }
+
+    @Test func formatsCommandNumbersWithoutLocaleOrNoise() {
+        #expect(SCPINumber.format(2) == "2")
+        #expect(SCPINumber.format(0.00025) == "0.00025")
+        #expect(SCPINumber.format(-1e-9) == "-1E-09")
+    }
+}

@@ -1,0 +1,137 @@
+import Glibc
+import SerialTransport
+import Testing
+import Transport
+
+private let settings = SerialSettings(baudRate: 921_600)
+private let patient = ReceiveTimeouts(reply: .seconds(5), interByte: .milliseconds(20))
+
+/// Reads from `transport` until `count` bytes arrived.
+private func receive(_ count: Int, from transport: any ByteTransport) async throws -> [UInt8] {
+    var bytes: [UInt8] = []
+    while bytes.count < count {
+        bytes += try await transport.receive(maxCount: count - bytes.count, timeouts: patient)
+    }
+    return bytes
+}
+
+private func kind(of operation: () async throws -> Void) async -> TransportError.Kind? {
+    do {
+        try await operation()
+        return nil
+    } catch let error as TransportError {
+        return error.kind
+    } catch {
+        return nil
+    }
+}
+
+@Suite struct PseudoTerminalTransportTests {
+    @Test func bytesPassUnchangedBothWays() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let request: [UInt8] = Array("e\r\nvar p\n".utf8) + [0x00, 0x11, 0xFF]
+        try await host.send(request)
+        #expect(try await receive(request.count, from: instrument) == request)
+        let reply: [UInt8] = Array("P\r\n\n".utf8) + [0x03]
+        try await instrument.send(reply)
+        #expect(try await receive(reply.count, from: host) == reply)
+        await host.close()
+        await instrument.close()
+    }
+
+    @Test func receiveWithoutDataTimesOut() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let failure = await kind {
+            _ = try await host.receive(maxCount: 8, timeouts: ReceiveTimeouts(reply: .milliseconds(50)))
+        }
+        #expect(failure == .timeout)
+        await host.close()
+        await instrument.close()
+    }
+
+    @Test func closingTheMasterIsAHangUpForAWaitingReader() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let reader = Task { await kind { _ = try await host.receive(maxCount: 8, timeouts: patient) } }
+        try await Task.sleep(for: .milliseconds(50))
+        await instrument.close()
+        #expect(await reader.value == .disconnected)
+        #expect(await kind { try await host.send([0x41]) } != nil)
+        await host.close()
+    }
+
+    @Test func closeInterruptsAWaitingReader() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let reader = Task { await kind { _ = try await host.receive(maxCount: 8, timeouts: patient) } }
+        try await Task.sleep(for: .milliseconds(50))
+        await host.close()
+        #expect(await reader.value == .closed)
+        #expect(await kind { try await host.send([0x41]) } == .closed)
+        await instrument.close()
+    }
+
+    @Test func reconnectReopensTheSamePath() async throws {
+        let instrument = try PseudoTerminal()
+        // A stable name like /dev/serial/by-id/...: pts numbers are reused at once by parallel tests.
+        let link = "/tmp/cellrig-reconnect-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(symlink(instrument.slavePath, link) == 0)
+        let host = try TTYTransport(path: link, settings: settings)
+        try await host.reconnect()
+        try await host.send(Array("i\n".utf8))
+        #expect(try await receive(2, from: instrument) == Array("i\n".utf8))
+        await instrument.close()
+        unlink(link)
+        #expect(await kind { try await host.reconnect() } == .openFailed)
+    }
+
+    @Test func secondOpenOfTheSamePortIsRefusedAsBusy() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        #expect(await kind { _ = try TTYTransport(path: instrument.slavePath, settings: settings) } == .busy)
+        await host.close()
+        let again = try TTYTransport(path: instrument.slavePath, settings: settings)
+        await again.close()
+        await instrument.close()
+    }
+
+    @Test func libserialportReportsACleanErrorForAPseudoTerminal() async throws {
+        let instrument = try PseudoTerminal()
+        #expect(
+            await kind { _ = try LibSerialPortTransport(path: instrument.slavePath, settings: settings) }
+                == .openFailed)
+        await instrument.close()
+    }
+
+    @Test func automaticBackendOpensASymlinkedPseudoTerminalWithTermios() async throws {
+        let instrument = try PseudoTerminal()
+        let link = "/tmp/cellrig-serial-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(symlink(instrument.slavePath, link) == 0)
+        defer { unlink(link) }
+        let host = try openSerialPort(try SerialPortSpec(parsing: link), settings: settings)
+        #expect(host is TTYTransport)
+        #expect(host.portDescription == instrument.slavePath)
+        try await instrument.send(Array("ok".utf8))
+        #expect(try await receive(2, from: host) == Array("ok".utf8))
+        await host.close()
+        await instrument.close()
+    }
+}
+
+@Suite struct InterByteTimeoutTests {
+    @Test func bytesArrivingWithinTheInterByteTimeoutAreCollectedIntoOneChunk() async throws {
+        let instrument = try PseudoTerminal()
+        let host = try TTYTransport(path: instrument.slavePath, settings: SerialSettings(baudRate: 19200))
+        let reader = Task {
+            try await host.receive(maxCount: 4, timeouts: ReceiveTimeouts(reply: .seconds(10), interByte: .seconds(10)))
+        }
+        try await instrument.send([0x01, 0x03])
+        try await Task.sleep(for: .milliseconds(20))
+        try await instrument.send([0x04, 0x05])
+        #expect(try await reader.value == [0x01, 0x03, 0x04, 0x05])
+        await host.close()
+        await instrument.close()
+    }
+}

@@ -1,0 +1,68 @@
+import Domain
+import InstrumentDrivers
+import Instruments
+import SerialTransport
+import Testing
+import Transport
+import WireSimulators
+
+private func openHost(_ port: SimulatedPort) throws -> LineChannel {
+    let transport = try TTYTransport(path: port.path, settings: SerialSettings(baudRate: 9600))
+    return LineChannel(transport: transport, framing: Keithley2400Galvanostat.framing, outgoingTerminator: "\r")
+}
+
+@Suite struct Keithley2400SimulatorTests {
+    @Test func acceptsShortAndLongFormsAndQueuesErrors() async throws {
+        let simulator = Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 100))
+        let port = try SimulatedPort.start(simulator)
+        let host = try openHost(port)
+        try await host.send(line: "*idn?")
+        #expect(try await host.readLine(timeout: .seconds(5)).hasPrefix("KEITHLEY INSTRUMENTS INC.,MODEL 2400,"))
+        try await host.send(line: "source:current:level 0.5;:SOUR:CURR:LEV?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "+5.000000E-01")
+        try await host.send(line: ":SOUR:CURR:LEV 2;:BOGUS 1;:SYST:ERR?;:SYST:ERR?;:SYST:ERR?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "-222,\"Parameter data out of range\"")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "-113,\"Undefined header\"")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "0,\"No error\"")
+        await host.close()
+        await port.stop()
+    }
+
+    @Test func readReturnsEnabledElementsInFixedOrderWithComplianceStatus() async throws {
+        let port = try SimulatedPort.start(Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 1000)))
+        let host = try openHost(port)
+        try await host.send(line: ":SOUR:FUNC CURR;:SENS:VOLT:PROT 1;:FORM:ELEM STAT,VOLT;:TRIG:DEL 0.98")
+        try await host.send(line: ":SOUR:CURR:LEV 5E-4;:OUTP ON;:READ?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "+5.000000E-01,+3.481600E+04")
+        try await host.send(line: ":SOUR:CURR:LEV 2E-3;:READ?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "+1.000000E+00,+3.482400E+04")
+        try await host.send(line: ":OUTP OFF;:READ?;:SYST:ERR?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "803,\"Output disabled\"")
+        await host.close()
+        await port.stop()
+    }
+}
+
+@Suite struct Keithley2400IntegrationTests {
+    @Test func driverRunsAStepAgainstTheSimulator() async throws {
+        let simulator = Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05))
+        let port = try SimulatedPort.start(simulator)
+        let transport = try TTYTransport(
+            path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate))
+        let smu = Keithley2400Galvanostat(transport: transport)
+        #expect(try await smu.identify().model == "Keithley 2400")
+        try await smu.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
+        #expect(await simulator.outputOffMode == "HIMP")
+        try await smu.applyCurrent(-250e-6)
+        let first = try await smu.nextSample()
+        let second = try await smu.nextSample()
+        #expect(abs(first.voltage_V - (0.05 - 0.1)) < 1e-9)
+        #expect(abs(first.current_A - -250e-6) < 1e-12)
+        #expect(abs((second.time_s - first.time_s) - 1.02) < 1e-9, "trigger delay plus 1 PLC of integration")
+        try await smu.applyCurrent(6e-3)
+        await #expect(throws: InstrumentError.self) { try await smu.nextSample() }
+        #expect(await !simulator.isOutputOn)
+        await smu.close()
+        await port.stop()
+    }
+}
