@@ -89,6 +89,9 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "ignore-first", .quantity(.time, 0...86400), default: .quantity(Quantity(0, .time)),
                     help: "cell time at the start of each watched step that is not judged"),
+                ParameterSpec(
+                    "action", .word(["warn", "stop"]), default: .word("stop"),
+                    help: "`warn` records the rule's verdicts (to compare with published numbers) without stopping"),
             ]),
         CriterionSpec(
             name: "voltage-window",

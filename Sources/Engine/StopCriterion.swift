@@ -119,7 +119,7 @@ public enum CriterionFactory {
             return VoltageDropCriterion(
                 drop_V: declaration.quantity("drop")!,
                 during: VoltageDropCriterion.Watch(rawValue: declaration.word("during")!) ?? .plate,
-                ignoreFirst_s: declaration.quantity("ignore-first") ?? 0)
+                ignoreFirst_s: declaration.quantity("ignore-first") ?? 0, action: try action(declaration))
         case "voltage-window":
             return VoltageWindowCriterion(
                 minimum_V: declaration.quantity("min")!, maximum_V: declaration.quantity("max")!)
