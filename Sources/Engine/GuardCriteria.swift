@@ -162,7 +162,8 @@ public struct MetalInventoryCriterion: StopCriterion {
                 + "(\(formatNumber(taken * metal.thicknessPerArealCapacity_um, significantDigits: 4)) um of "
                 + "\(metal.rawValue)), more than the \(formatNumber(thickness_um)) um it holds less a "
                 + "\(formatNumber(reserve_um)) um reserve",
-            time_s: sample.time_s, onsetTime_s: sample.time_s, currentDensity_mA_cm2: context.step.currentDensity_mA_cm2,
+            time_s: sample.time_s, onsetTime_s: sample.time_s,
+            currentDensity_mA_cm2: context.step.currentDensity_mA_cm2,
             evidence: [
                 "stripped_mAh_cm2": taken, "available_mAh_cm2": available, "thickness_um": thickness_um,
                 "reserve_um": reserve_um, "um_per_mAh_cm2": metal.thicknessPerArealCapacity_um,

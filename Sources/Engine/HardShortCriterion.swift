@@ -65,7 +65,9 @@ public struct HardShortCriterion: StopCriterion {
             "current_A": sample.current_A, "onset_time_s": onset,
         ]
         if let reference { evidence["reference_resistance_Ohm_cm2"] = reference }
-        if let electrolyteResistance_Ohm_cm2 { evidence["electrolyte_resistance_Ohm_cm2"] = electrolyteResistance_Ohm_cm2 }
+        if let electrolyteResistance_Ohm_cm2 {
+            evidence["electrolyte_resistance_Ohm_cm2"] = electrolyteResistance_Ohm_cm2
+        }
         return Verdict(
             criterion: name, action: .stop,
             reason: "apparent resistance \(formatNumber(apparent, significantDigits: 3)) Ohm cm2 is below "

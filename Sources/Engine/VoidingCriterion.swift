@@ -142,7 +142,8 @@ public struct VoidingCriterion: StopCriterion {
         case .rise:
             what = "rose \(millivolts(rise)) mV within the step, still accelerating"
         case .growth:
-            what = "is \(millivolts(growth ?? 0)) mV above the first strips' end value of \(millivolts(reference ?? 0)) mV"
+            what =
+                "is \(millivolts(growth ?? 0)) mV above the first strips' end value of \(millivolts(reference ?? 0)) mV"
         case .timeLeft:
             what = "will reach the voltage limit in about \(formatNumber(timeLeft_s ?? 0, significantDigits: 3)) s"
         }

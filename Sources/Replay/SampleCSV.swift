@@ -92,7 +92,8 @@ public struct SampleCSVReader: Sendable {
             let text = values[position]
             if text.isEmpty {
                 guard !Self.requiredColumns.contains(name) else {
-                    throw SampleCSVError(source: source, line: lineNumber, column: name, message: "the value is missing")
+                    throw SampleCSVError(
+                        source: source, line: lineNumber, column: name, message: "the value is missing")
                 }
                 return nil
             }

@@ -139,7 +139,8 @@ struct Candidate {
 let candidates: [Candidate] = [
     Candidate(label: "dendrite-short", declaration: "dendrite-short: {during: both}", scores: .short),
     Candidate(label: "hard-short", declaration: "hard-short: {during: both}", scores: .short),
-    Candidate(label: "voltage-drop 2 mV (seed 004)", declaration: "voltage-drop: {drop: 2 mV, during: both}", scores: .short),
+    Candidate(
+        label: "voltage-drop 2 mV (seed 004)", declaration: "voltage-drop: {drop: 2 mV, during: both}", scores: .short),
     Candidate(
         label: "voltage-drop 2 mV, ignore-first 30 s",
         declaration: "voltage-drop: {drop: 2 mV, during: both, ignore-first: 30 s}", scores: .short),
@@ -147,7 +148,8 @@ let candidates: [Candidate] = [
 ]
 
 func declarations() throws -> [CriterionDeclaration] {
-    let text = "schema: 1\nname: c\nsteps:\n  - rest: {duration: 1 s}\nstop:\n"
+    let text =
+        "schema: 1\nname: c\nsteps:\n  - rest: {duration: 1 s}\nstop:\n"
         + candidates.map { "  - \($0.declaration)\n" }.joined()
     return try ProtocolFile.parse(text, file: "candidates").stopCriteria
 }
@@ -223,7 +225,9 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
     while !engine.isFinished, cell.time_s < endAfter_s {
         let reading = cell.advance(by: scenario.interval_s, current_A: current_A)
         if traced, trace.count < 60 {
-            print("trace t=\(reading.time_s) I=\(reading.current_A) V=\(reading.voltage_V) WE-RE=\(reading.voltageWERE_V ?? .nan)")
+            print(
+                "trace t=\(reading.time_s) I=\(reading.current_A) V=\(reading.voltage_V) WE-RE=\(reading.voltageWERE_V ?? .nan)"
+            )
         }
         charge_mAh_cm2 += abs(current_A) * scenario.interval_s / 3.6 / area
         trace.append((reading.time_s, charge_mAh_cm2))
@@ -414,4 +418,5 @@ print(
         + "max \(cell(tripping.max().map { $0 * 1e6 })) us")
 print(
     "engine.ingest per sample with dendrite-short, hard-short, voltage-window (\(all.count) samples): "
-        + "median \(cell(percentile(all, 0.5).map { $0 * 1e6 })) us, p99 \(cell(percentile(all, 0.99).map { $0 * 1e6 })) us")
+        + "median \(cell(percentile(all, 0.5).map { $0 * 1e6 })) us, p99 \(cell(percentile(all, 0.99).map { $0 * 1e6 })) us"
+)

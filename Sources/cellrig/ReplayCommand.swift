@@ -85,7 +85,9 @@ struct ReplayRun: ParsableCommand {
     }
 
     private func printText(_ report: ReplayReport, sampleCount: Int) {
-        print("replayed \(report.samplesUsed) of \(sampleCount) samples over \(report.steps.filter { $0.endTime_s != nil }.count) ended steps")
+        print(
+            "replayed \(report.samplesUsed) of \(sampleCount) samples over \(report.steps.filter { $0.endTime_s != nil }.count) ended steps"
+        )
         for entry in report.verdicts {
             let verdict = entry.verdict
             var line = "t=\(formatNumber(verdict.time_s)) s  \(verdict.criterion)  \(verdict.action.rawValue)"
