@@ -51,6 +51,8 @@ let package = Package(
         .target(name: "Domain", swiftSettings: swiftSettings),
         .target(name: "ProtocolFiles", dependencies: ["Domain", yams], swiftSettings: swiftSettings),
         .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .target(
+            name: "Replay", dependencies: ["Domain", "Engine", "ProtocolFiles"], swiftSettings: swiftSettings),
         .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(name: "Simulation", dependencies: ["Domain", "Instruments"], swiftSettings: swiftSettings),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
@@ -89,13 +91,18 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig",
-            dependencies: ["Domain", "ProtocolFiles", "Engine", "Storage", "Control", argumentParser],
+            dependencies: ["Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", argumentParser],
             swiftSettings: swiftSettings
         ),
 
         .executableTarget(
             name: "cellrig-bench-sim",
             dependencies: ["Simulation", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "cellrig-bench-criteria",
+            dependencies: ["Simulation", "Domain", "Engine", "ProtocolFiles", "Replay"],
             swiftSettings: swiftSettings
         ),
 
@@ -115,7 +122,12 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles"],
+            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["TestSupport", "Replay", "Engine", "Domain", "ProtocolFiles", "Simulation"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -89,6 +89,9 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "ignore-first", .quantity(.time, 0...86400), default: .quantity(Quantity(0, .time)),
                     help: "cell time at the start of each watched step that is not judged"),
+                ParameterSpec(
+                    "action", .word(["warn", "stop"]), default: .word("stop"),
+                    help: "`warn` records the rule's verdicts (to compare with published numbers) without stopping"),
             ]),
         CriterionSpec(
             name: "voltage-window",
@@ -100,6 +103,131 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "max", .quantity(.voltage, -20...20), default: .quantity(Quantity(5, .voltage)),
                     help: "highest allowed voltage"),
+            ]),
+        CriterionSpec(
+            name: "dendrite-short",
+            help: "Dendrite short, model-based: each watched plating step's polarisation is predicted by a local model "
+                + "(level and trend with the decaying transients after the current change and nucleation, time "
+                + "constants chosen by how well they predicted earlier steps); a one-sided CUSUM on the "
+                + "noise-standardised shortfall below the prediction stops the run when |V| really falls. Single-"
+                + "sample spikes, transients and slow drift do not trip it. The CCD is the current density at the "
+                + "estimated onset.",
+            parameters: [
+                ParameterSpec(
+                    "during", .word(["plate", "both"]), default: .word("plate"),
+                    help: "which steps are watched: `both` for symmetric cells, where every half-cycle plates "
+                        + "one electrode"),
+                ParameterSpec(
+                    "min-drop", .quantity(.voltage, 1e-6...0.1), default: .quantity(Quantity(3e-4, .voltage)),
+                    help: "smallest sustained fall below the prediction that counts, however quiet the signal"),
+                ParameterSpec(
+                    "memory", .quantity(.time, 1...86400), default: .quantity(Quantity(60, .time)),
+                    help: "cell time over which the model forgets old samples (at least 20 samples are kept)"),
+                ParameterSpec(
+                    "noise-floor", .quantity(.voltage, 1e-8...0.01), default: .quantity(Quantity(1e-5, .voltage)),
+                    help: "lowest voltage noise assumed, whatever the samples show"),
+            ]),
+        CriterionSpec(
+            name: "hard-short",
+            help: "Hard short: during a watched plating step the apparent area resistance |V/I| x area falls below "
+                + "`below`, by default a fifth of the electrolyte resistance (given, or the lowest apparent "
+                + "resistance of the earlier steps) for two samples in a row. Stops the run; sets the CCD.",
+            parameters: [
+                ParameterSpec(
+                    "during", .word(["plate", "both"]), default: .word("plate"),
+                    help: "which steps are watched: `both` for symmetric cells"),
+                ParameterSpec(
+                    "electrolyte-resistance", .quantity(.arealResistance, 1e-4...1e7),
+                    help: "bulk resistance of the electrolyte x area, e.g. from EIS; default: learned from the "
+                        + "apparent resistance of earlier steps"),
+                ParameterSpec(
+                    "below", .quantity(.arealResistance, 1e-5...1e7),
+                    help: "the apparent resistance that means a short; default a fifth of the electrolyte's"),
+            ]),
+        CriterionSpec(
+            name: "voiding",
+            help: "Voiding while stripping (WE-RE in a three-electrode cell, else the cell voltage): the "
+                + "polarisation rises by `rise` within a half-cycle with upward curvature; or the end-of-strip "
+                + "polarisation has grown by `growth` over the first strips at the same current; or the trend "
+                + "reaches the voltage limit within `horizon`. One verdict per step, with all three measures.",
+            parameters: [
+                ParameterSpec(
+                    "during", .word(["strip", "both"]), default: .word("strip"),
+                    help: "which steps are watched: `both` for symmetric cells, where every half-cycle strips "
+                        + "one electrode"),
+                ParameterSpec(
+                    "action", .word(["warn", "end-step", "pause", "stop"]), default: .word("warn"),
+                    help: "what a voiding verdict does"),
+                ParameterSpec(
+                    "rise", .quantity(.voltage, 1e-5...10), default: .quantity(Quantity(0.02, .voltage)),
+                    help: "rise of the polarisation above its lowest settled value within one step"),
+                ParameterSpec(
+                    "growth", .quantity(.voltage, 1e-5...10), default: .quantity(Quantity(0.03, .voltage)),
+                    help: "growth of the end-of-strip polarisation over that of the first two strips at the same "
+                        + "current"),
+                ParameterSpec(
+                    "horizon", .quantity(.time, 0...864000), default: .quantity(Quantity(600, .time)),
+                    help: "warn when the trend reaches the voltage limit sooner than this (0 disables)"),
+                ParameterSpec(
+                    "settle", .quantity(.time, 0...86400), default: .quantity(Quantity(30, .time)),
+                    help: "cell time after the start of a step before its baseline is taken"),
+                ParameterSpec(
+                    "limit", .quantity(.voltage, 1e-4...20),
+                    help: "voltage limit for the time-left prediction; default the step's own voltage limit"),
+            ]),
+        CriterionSpec(
+            name: "stack-pressure",
+            help: "Guard: the measured stack pressure stays outside setpoint +/- band for longer than `hold`.",
+            parameters: [
+                ParameterSpec(
+                    "setpoint", .quantity(.pressure, 0...1000),
+                    help: "default: the protocol's `conditions.stack_pressure`, else the rig's cell"),
+                ParameterSpec(
+                    "band", .quantity(.pressure, 0...1000), default: .quantity(Quantity(0.5, .pressure)),
+                    help: "allowed deviation from the setpoint either way"),
+                ParameterSpec(
+                    "hold", .quantity(.time, 0...86400), default: .quantity(Quantity(60, .time)),
+                    help: "how long the pressure may stay outside the band"),
+                ParameterSpec(
+                    "action", .word(["warn", "end-step", "pause", "stop"]), default: .word("pause"),
+                    help: "what the guard does: `pause` puts the cell at open circuit until `resume`"),
+            ]),
+        CriterionSpec(
+            name: "temperature",
+            help: "Guard: the measured temperature stays above `max` for longer than `hold` (default 10 C below "
+                + "the anode metal's melting point: K 63.5, Na 97.8, Li 180.5 C).",
+            parameters: [
+                ParameterSpec(
+                    "max", .quantity(.temperature, -100...500),
+                    help: "highest allowed temperature; default 10 C below the metal's melting point"),
+                ParameterSpec(
+                    "metal", .word(AnodeMetal.allCases.map(\.rawValue)),
+                    help: "anode metal; default the rig's cell"),
+                ParameterSpec(
+                    "hold", .quantity(.time, 0...86400), default: .quantity(Quantity(10, .time)),
+                    help: "how long the temperature may stay above the maximum"),
+                ParameterSpec(
+                    "action", .word(["warn", "end-step", "pause", "stop"]), default: .word("stop"),
+                    help: "what the guard does"),
+            ]),
+        CriterionSpec(
+            name: "metal-inventory",
+            help: "Guard: the net charge stripped from either electrode would exceed the metal it holds (thickness "
+                + "/ um per mAh/cm2: Li 4.85, Na 8.86, K 16.9); checked before each step from its planned "
+                + "capacity and on every sample.",
+            parameters: [
+                ParameterSpec(
+                    "metal", .word(AnodeMetal.allCases.map(\.rawValue)),
+                    help: "anode metal; default the rig's cell"),
+                ParameterSpec(
+                    "thickness", .quantity(.length, 1e-3...1e5),
+                    help: "initial metal thickness of each electrode; default the rig's cell"),
+                ParameterSpec(
+                    "reserve", .quantity(.length, 0...1e5), default: .quantity(Quantity(0, .length)),
+                    help: "metal that must remain"),
+                ParameterSpec(
+                    "action", .word(["warn", "end-step", "pause", "stop"]), default: .word("stop"),
+                    help: "what the guard does"),
             ]),
     ]
 

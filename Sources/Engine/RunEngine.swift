@@ -44,10 +44,19 @@ public struct EngineOutput: Sendable, Hashable {
 /// Time comes only from the instrument's sample timestamps, so a simulator can run days of cell time in seconds
 /// and a replay of stored samples reproduces the live run exactly. The engine integrates charge, ends steps on
 /// their capacity, time or voltage limits, applies the stop criteria and reports their verdicts.
+///
+/// Verdicts: `warn` is recorded only; `end-step` ends the step and starts the next; `stop` ends the run at open
+/// circuit (a short criterion's stop sets the CCD); `pause` puts the cell at open circuit and keeps the run and its
+/// step open: samples are still recorded, guards still judge them, the step's clock and charge stand still, and
+/// ``resume()`` applies the step's current again.
 public struct RunEngine: Sendable {
     public let plan: StepPlan
     public let threeElectrode: Bool
+    /// Cell data the guards use (metal, thickness, setpoints).
+    public let context: RunContext
     public private(set) var outcome: RunOutcome?
+    /// The verdict that paused the run, while it is paused.
+    public private(set) var pause: Verdict?
     public private(set) var currentStep: StepRecord?
     public private(set) var sampleCount = 0
     /// Cell time of the latest sample (or of the start).
@@ -56,15 +65,26 @@ public struct RunEngine: Sendable {
     private var criteria: [any StopCriterion]
     private var stepSampleCount = 0
     private var started = false
+    /// Cell time the current step has spent paused so far.
+    private var stepPaused_s = 0.0
 
-    public init(plan: StepPlan, threeElectrode: Bool, criteria: [any StopCriterion]) {
+    public init(
+        plan: StepPlan, threeElectrode: Bool, criteria: [any StopCriterion], context: RunContext = RunContext()
+    ) {
         self.plan = plan
         self.threeElectrode = threeElectrode
         self.criteria = criteria
+        self.context = context
     }
 
     /// Builds the engine for a protocol on an electrode of `area_cm2`, with the criteria its `stop:` list names.
-    public init(protocol testProtocol: TestProtocol, area_cm2: Double) throws(EngineSetupError) {
+    ///
+    /// `context` gives the guards the cell's metal, metal thickness and setpoints; the protocol's `conditions:`
+    /// fill in setpoints it lacks.
+    public init(protocol testProtocol: TestProtocol, area_cm2: Double, context: RunContext = RunContext())
+        throws(EngineSetupError)
+    {
+        let context = context.completed(with: testProtocol.conditions)
         let plan: StepPlan
         do {
             plan = try StepPlan(expanding: testProtocol, area_cm2: area_cm2)
@@ -74,15 +94,17 @@ public struct RunEngine: Sendable {
         var criteria: [any StopCriterion] = []
         for declaration in testProtocol.stopCriteria {
             do {
-                criteria.append(try CriterionFactory.make(declaration))
+                criteria.append(try CriterionFactory.make(declaration, context: context))
             } catch {
                 throw EngineSetupError(message: error.message)
             }
         }
-        self.init(plan: plan, threeElectrode: testProtocol.threeElectrode, criteria: criteria)
+        self.init(plan: plan, threeElectrode: testProtocol.threeElectrode, criteria: criteria, context: context)
     }
 
     public var isFinished: Bool { outcome != nil }
+
+    public var isPaused: Bool { pause != nil }
 
     /// Starts the first step at cell time `time_s`.
     public mutating func start(at time_s: Double = 0) -> EngineOutput {
@@ -112,17 +134,21 @@ public struct RunEngine: Sendable {
         latestTime_s = max(latestTime_s, sample.time_s)
         guard !isFinished, var record = currentStep else { return output }
 
-        stepSampleCount += 1
         let interval = max(0, sample.time_s - previousTime)
-        record.charge_C += abs(sample.current_A) * interval
-        currentStep = record
+        if isPaused {
+            stepPaused_s += interval
+        } else {
+            stepSampleCount += 1
+            record.charge_C += abs(sample.current_A) * interval
+            currentStep = record
+        }
         let context = StepContext(
-            step: record.step, startTime_s: record.startTime_s, elapsed_s: sample.time_s - record.startTime_s,
-            charge_C: record.charge_C, sampleCount: stepSampleCount, area_cm2: plan.area_cm2,
-            threeElectrode: threeElectrode)
+            step: record.step, startTime_s: record.startTime_s,
+            elapsed_s: sample.time_s - record.startTime_s - stepPaused_s, charge_C: record.charge_C,
+            sampleCount: stepSampleCount, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
 
         var strongest: (verdict: Verdict, detectsShort: Bool)?
-        for index in criteria.indices {
+        for index in criteria.indices where !isPaused || criteria[index].evaluatesWhilePaused {
             guard let verdict = criteria[index].evaluate(sample, context: context), verdict.action != .continue else {
                 continue
             }
@@ -137,8 +163,14 @@ public struct RunEngine: Sendable {
         }
         if let (verdict, detectsShort) = strongest {
             switch verdict.action {
+            case .pause where !detectsShort:
+                if !isPaused {
+                    pause = verdict
+                    output.commands.append(.openCircuit)
+                }
+                return output
             case .stop, .pause:
-                // Pausing unattended is a stop the operator may restart from; either way the cell goes to open circuit.
+                // A short is never paused on: the cell must be stopped at onset to be imaged.
                 let ccd = detectsShort ? verdict.currentDensity_mA_cm2 : nil
                 let reason = detectsShort ? "short detected by \(verdict.criterion)" : "stopped by \(verdict.criterion)"
                 endStep(.criterion, at: sample.time_s, into: &output)
@@ -147,15 +179,40 @@ public struct RunEngine: Sendable {
                     into: &output)
                 return output
             case .endStep:
+                pause = nil
                 advance(after: .criterion, at: sample.time_s, into: &output)
                 return output
             case .warn, .continue:
                 break
             }
         }
+        if isPaused { return output }
         if let reason = endReason(of: record, sample: sample, elapsed_s: context.elapsed_s) {
             advance(after: reason, at: sample.time_s, into: &output)
         }
+        return output
+    }
+
+    /// Applies the paused step's current again (an operator's `resume`); does nothing unless the run is paused.
+    ///
+    /// The step continues where it stood: its remaining charge and time are those it had when it paused. The
+    /// criteria are told the current was re-applied, so their models treat the following transient as new.
+    public mutating func resume(reason: String = "resumed by the operator") -> EngineOutput {
+        var output = EngineOutput()
+        guard !isFinished, let paused = pause, let record = currentStep else { return output }
+        pause = nil
+        let step = record.step
+        output.commands.append(step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A))
+        output.events.append(
+            RunEvent(
+                kind: .operatorCommand, time_s: latestTime_s,
+                message: "\(reason): step \(step.index) current re-applied after a pause by \(paused.criterion)",
+                stepIndex: step.index))
+        let context = StepContext(
+            step: step, startTime_s: record.startTime_s,
+            elapsed_s: latestTime_s - record.startTime_s - stepPaused_s, charge_C: record.charge_C,
+            sampleCount: stepSampleCount, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
+        for index in criteria.indices { criteria[index].stepResumed(context) }
         return output
     }
 
@@ -199,6 +256,7 @@ public struct RunEngine: Sendable {
         let record = StepRecord(step: step, startTime_s: time_s)
         currentStep = record
         stepSampleCount = 0
+        stepPaused_s = 0
         let context = StepContext(
             step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
         for criterion in criteria.indices { criteria[criterion].stepStarted(context) }
@@ -224,6 +282,7 @@ public struct RunEngine: Sendable {
 
     private mutating func finish(_ result: RunOutcome, at time_s: Double, into output: inout EngineOutput) {
         outcome = result
+        pause = nil
         currentStep = nil
         output.commands.append(.openCircuit)
         output.outcome = result

@@ -17,20 +17,25 @@ public struct VoltageDropCriterion: StopCriterion {
     public let drop_V: Double
     public let during: Watch
     public let ignoreFirst_s: Double
+    /// `stop` (the seed's use) or `warn` (record only, reported once per step).
+    public let action: VerdictAction
 
     private var watching = false
+    private var reportedInStep = false
     private var extreme: (magnitude_V: Double, time_s: Double)?
     /// Time of the latest sample still within half the threshold of the extreme: the fall began after it.
     private var lastNearExtreme_s: Double?
 
-    public init(drop_V: Double, during: Watch, ignoreFirst_s: Double) {
+    public init(drop_V: Double, during: Watch, ignoreFirst_s: Double, action: VerdictAction = .stop) {
         self.drop_V = drop_V
         self.during = during
         self.ignoreFirst_s = ignoreFirst_s
+        self.action = action
     }
 
     public mutating func stepStarted(_ context: StepContext) {
         extreme = nil
+        reportedInStep = false
         lastNearExtreme_s = nil
         let current = context.step.current_A
         switch during {
@@ -50,9 +55,10 @@ public struct VoltageDropCriterion: StopCriterion {
         }
         let fall = running.magnitude_V - magnitude
         if fall <= drop_V / 2 { lastNearExtreme_s = sample.time_s }
-        guard fall >= drop_V else { return nil }
+        guard fall >= drop_V, !(action == .warn && reportedInStep) else { return nil }
+        reportedInStep = true
         return Verdict(
-            criterion: name, action: .stop,
+            criterion: name, action: action,
             reason: "|V| fell \(formatNumber(fall * 1e3, significantDigits: 3)) mV below its running extreme of "
                 + "\(formatNumber(running.magnitude_V * 1e3, significantDigits: 4)) mV during a "
                 + "\(context.step.kind.rawValue) step at \(formatNumber(context.step.currentDensity_mA_cm2)) mA/cm2",

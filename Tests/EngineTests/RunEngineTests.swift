@@ -193,10 +193,23 @@ struct RunEngineTests {
 
     @Test("every catalogued criterion has an implementation built from its defaults")
     func catalogueIsImplemented() throws {
+        let context = RunContext(metal: .k, metalThickness_um: 300, stackPressureSetpoint_MPa: 2.5)
         for spec in CriterionCatalogue.all {
             #expect(CriterionFactory.implementedNames.contains(spec.name))
-            let criterion = try CriterionFactory.make(CriterionDeclaration(name: spec.name))
+            let criterion = try CriterionFactory.make(CriterionDeclaration(name: spec.name), context: context)
             #expect(criterion.name == spec.name)
         }
+    }
+
+    @Test("a guard that needs cell data the run lacks says what to give")
+    func guardsNeedCellData() throws {
+        let pressure = try #require(throws: CriterionError.self) {
+            try CriterionFactory.make(CriterionDeclaration(name: "stack-pressure"))
+        }
+        #expect(pressure.message.contains("setpoint"))
+        let inventory = try #require(throws: CriterionError.self) {
+            try CriterionFactory.make(CriterionDeclaration(name: "metal-inventory"), context: RunContext(metal: .li))
+        }
+        #expect(inventory.message.contains("thickness"))
     }
 }

@@ -1,0 +1,145 @@
+import Domain
+
+/// Dendrite short while plating, found by a change-point test on the residual of a model of the expected
+/// polarisation.
+///
+/// For every watched step a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time
+/// constants from 0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far
+/// in the run, so the transient time constants are in effect fitted on earlier steps. The shortfall of each sample
+/// below the prediction, less an allowance, is standardised by a robust noise estimate and the prediction's own
+/// uncertainty and summed in a one-sided CUSUM. The run stops when the sum passes its threshold on the second
+/// (or later) consecutive sample below the allowance: a single-sample spike cannot trip it, decaying transients are
+/// part of the model, and slow drift is followed by the trend. Samples that deviate strongly teach the models only a
+/// clipped amount, so a real fall is not absorbed before it is found. The onset is the last sample at which the sum
+/// was zero; the CCD is the step's current density.
+public struct DendriteShortCriterion: StopCriterion {
+    /// The parameters a protocol gives.
+    public struct Settings: Sendable, Hashable {
+        public var during: PlatingWatch
+        /// Smallest sustained fall below the prediction that counts, volts.
+        public var minimumDrop_V: Double
+        /// Forgetting time of the models, seconds (at least 20 sampling intervals are kept).
+        public var memory_s: Double
+        /// Lowest noise assumed, volts.
+        public var noiseFloor_V: Double
+
+        public init(during: PlatingWatch, minimumDrop_V: Double, memory_s: Double, noiseFloor_V: Double) {
+            self.during = during
+            self.minimumDrop_V = minimumDrop_V
+            self.memory_s = memory_s
+            self.noiseFloor_V = noiseFloor_V
+        }
+    }
+
+    /// CUSUM allowance, threshold and per-sample clip, in units of the standardised residual.
+    static let allowance = 1.5
+    static let threshold = 16.0
+    static let clip = 8.0
+    /// Residuals beyond this many standard deviations teach the models only up to it.
+    static let teachingClip = 4.0
+    static let transientPairs: [(fast: Double, slow: Double)] = [
+        (0.5, 1), (0.5, 2), (1, 2), (1, 4), (2, 4), (2, 8), (4, 8), (4, 16), (8, 16), (8, 32),
+    ]
+
+    public let name = "dendrite-short"
+    public let detectsShort = true
+    public let settings: Settings
+
+    private var models: [TransientTrendModel] = []
+    private var scores: [Double]
+    private var noise = RobustScale(capacity: 31)
+    private var watching = false
+    private var cusum = 0.0
+    private var consecutiveBelow = 0
+    private var lastZeroTime_s: Double?
+    private var previousTime_s: Double?
+    private var interval_s = 1.0
+
+    public init(settings: Settings) {
+        self.settings = settings
+        scores = [Double](repeating: 0, count: Self.transientPairs.count)
+    }
+
+    public mutating func stepStarted(_ context: StepContext) {
+        watching = settings.during.watches(context.step)
+        cusum = 0
+        consecutiveBelow = 0
+        lastZeroTime_s = context.startTime_s
+        previousTime_s = context.startTime_s
+        guard watching else { return }
+        let memory = effectiveMemory_s
+        models = Self.transientPairs.map {
+            var model = TransientTrendModel(tauFast_s: $0.fast, tauSlow_s: $0.slow, trendScale_s: memory)
+            model.reset(stepStart_s: context.startTime_s)
+            return model
+        }
+    }
+
+    private var effectiveMemory_s: Double { max(settings.memory_s, 20 * interval_s) }
+
+    public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
+        guard watching else { return nil }
+        if let previousTime_s, sample.time_s > previousTime_s { interval_s = sample.time_s - previousTime_s }
+        previousTime_s = sample.time_s
+        let observed = abs(sample.voltage_V)
+        let floor = settings.noiseFloor_V
+        let knownNoise = noise.standardDeviation
+        let noiseLevel = max(floor, knownNoise ?? floor)
+        let memory = effectiveMemory_s
+
+        // Every model predicts and learns (a clipped amount when the sample is far off); where all are determined,
+        // each is scored on how well it predicted, and the best so far in the run is the one judged by.
+        let active = scores.indices.min { scores[$0] < scores[$1] }!
+        let predictions = models.map { $0.predict(at: sample.time_s) }
+        let comparable = predictions.allSatisfy { $0 != nil && $0!.leverage < 1 }
+        for index in models.indices {
+            var taught = observed
+            if let prediction = predictions[index] {
+                let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
+                let standardised = (observed - prediction.value) / spread
+                if comparable { scores[index] += min(standardised * standardised, 36) }
+                let limit = Self.teachingClip * spread
+                taught = prediction.value + min(max(observed - prediction.value, -limit), limit)
+            }
+            models[index].add(time_s: sample.time_s, value: taught, memory_s: memory)
+        }
+        let activePrediction = predictions[active]
+        guard let prediction = activePrediction else { return nil }
+        let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
+        let residual = observed - prediction.value
+        noise.add(residual / (1 + prediction.leverage).squareRoot())
+        // Judge only once the noise is known and the model determined (its own uncertainty below the noise).
+        guard knownNoise != nil, prediction.leverage <= 1 else { return nil }
+
+        let allowance_V = max(Self.allowance * spread, settings.minimumDrop_V / 2)
+        let shortfall = -residual - allowance_V
+        consecutiveBelow = shortfall > 0 ? consecutiveBelow + 1 : 0
+        cusum = max(0, cusum + min(max(shortfall / spread, -Self.clip), Self.clip))
+        if cusum == 0 { lastZeroTime_s = sample.time_s }
+        guard cusum >= Self.threshold, consecutiveBelow >= 2 else { return nil }
+
+        let model = models[active]
+        let trend = model.levelAndSlope
+        let onset = lastZeroTime_s ?? context.startTime_s
+        var evidence: [String: Double] = [
+            "voltage_V": sample.voltage_V, "expected_V": prediction.value, "residual_V": residual,
+            "noise_V": noiseLevel, "cusum": cusum, "threshold": Self.threshold, "allowance_V": allowance_V,
+            "leverage": prediction.leverage, "tau_fast_s": model.tauFast_s, "tau_slow_s": model.tauSlow_s,
+            "min_drop_V": settings.minimumDrop_V, "memory_s": memory, "noise_floor_V": settings.noiseFloor_V,
+            "step_samples": Double(context.sampleCount), "onset_time_s": onset,
+        ]
+        if let trend {
+            evidence["level_V"] = trend.level
+            evidence["slope_V_per_s"] = trend.slope_per_s
+        }
+        return Verdict(
+            criterion: name, action: .stop,
+            reason: "|V| fell \(formatNumber(-residual * 1e3, significantDigits: 3)) mV below the expected "
+                + "\(formatNumber(prediction.value * 1e3, significantDigits: 4)) mV (CUSUM "
+                + "\(formatNumber(cusum, significantDigits: 3)) >= \(formatNumber(Self.threshold)) at noise "
+                + "\(formatNumber(noiseLevel * 1e6, significantDigits: 3)) uV) during a \(context.step.kind.rawValue) "
+                + "step at \(formatNumber(context.step.currentDensity_mA_cm2)) mA/cm2",
+            time_s: sample.time_s, onsetTime_s: onset, currentDensity_mA_cm2: context.step.currentDensity_mA_cm2,
+            evidence: evidence)
+    }
+}

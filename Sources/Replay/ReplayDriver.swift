@@ -1,0 +1,127 @@
+import Domain
+import Engine
+import ProtocolFiles
+
+/// One verdict found in a replay, with the step and cycle it belongs to.
+public struct ReplayVerdict: Sendable, Hashable, Codable {
+    public var stepIndex: Int?
+    public var cycle: Int?
+    public var verdict: Verdict
+}
+
+/// What a replay produced: every verdict other than `continue`, every event and step record, and the outcome.
+public struct ReplayReport: Sendable, Hashable {
+    public var verdicts: [ReplayVerdict]
+    public var events: [RunEvent]
+    public var steps: [StepRecord]
+    public var outcome: RunOutcome?
+    /// Samples the engine took before the run ended.
+    public var samplesUsed: Int
+    /// Samples left over after the run ended (a live run would not have recorded them).
+    public var samplesAfterEnd: Int
+    /// Times the replay resumed a paused step because the samples show its current again.
+    public var resumes: Int
+    public var results: RunResults
+}
+
+/// Runs a protocol's stop criteria offline over recorded samples, through the same ``RunEngine`` as a live run.
+///
+/// The samples are fed in order, so steps end on the same charge and time as they did live and the criteria see
+/// the same step context. Where a live run was paused and resumed by an operator, the samples show the step's current
+/// again; the replay resumes the engine just before the first such sample.
+public struct ReplayDriver: Sendable {
+    public private(set) var engine: RunEngine
+    private var verdicts: [ReplayVerdict] = []
+    private var events: [RunEvent] = []
+    private var steps: [StepRecord] = []
+    private var used = 0
+    private var afterEnd = 0
+    private var resumes = 0
+    private var started = false
+
+    public init(engine: RunEngine) {
+        self.engine = engine
+    }
+
+    /// Builds the engine from protocol text, as the daemon does.
+    public init(
+        protocolText: String, file: String, parameters: [String: String] = [:], area_cm2: Double,
+        context: RunContext = RunContext()
+    ) throws(ReplaySetupError) {
+        let testProtocol: TestProtocol
+        do {
+            testProtocol = try ProtocolFile.parse(protocolText, file: file, parameters: parameters)
+        } catch {
+            throw ReplaySetupError(message: error.description)
+        }
+        do {
+            self.init(engine: try RunEngine(protocol: testProtocol, area_cm2: area_cm2, context: context))
+        } catch {
+            throw ReplaySetupError(message: "\(file): \(error.message)")
+        }
+    }
+
+    /// Starts the run at `time_s` (a live run starts at 0, one sampling interval before its first sample).
+    public mutating func start(at time_s: Double = 0) {
+        started = true
+        collect(engine.start(at: time_s))
+    }
+
+    /// Feeds one sample; starts the run at 0 first if ``start(at:)`` was not called.
+    public mutating func feed(_ sample: InstrumentSample) {
+        if !started { start(at: min(0, sample.time_s)) }
+        guard !engine.isFinished else {
+            afterEnd += 1
+            return
+        }
+        if engine.isPaused, let step = engine.currentStep?.step, step.current_A != 0,
+            sample.current_A * step.current_A > 0, abs(sample.current_A) > 0.5 * abs(step.current_A)
+        {
+            resumes += 1
+            collect(engine.resume(reason: "replay: the samples show the step's current again"))
+        }
+        used += 1
+        collect(engine.ingest(sample))
+    }
+
+    private mutating func collect(_ output: EngineOutput) {
+        steps += output.steps
+        for event in output.events {
+            events.append(event)
+            if event.kind == .verdict, let verdict = event.verdict {
+                let cycle = event.stepIndex.map { engine.plan.steps[$0].cycle }
+                verdicts.append(ReplayVerdict(stepIndex: event.stepIndex, cycle: cycle, verdict: verdict))
+            }
+        }
+    }
+
+    public var report: ReplayReport {
+        ReplayReport(
+            verdicts: verdicts, events: events, steps: steps, outcome: engine.outcome, samplesUsed: used,
+            samplesAfterEnd: afterEnd, resumes: resumes, results: RunResults(events: events, plan: engine.plan))
+    }
+
+    /// Replays a whole sequence of samples; the run starts at 0 unless the first sample is far later, in which case
+    /// it starts one sampling interval before it.
+    public static func replay(_ samples: [InstrumentSample], engine: RunEngine) -> ReplayReport {
+        var driver = ReplayDriver(engine: engine)
+        driver.start(at: startTime(for: samples))
+        for sample in samples { driver.feed(sample) }
+        return driver.report
+    }
+
+    /// 0 for samples that begin within two sampling intervals of 0 (a cellrig run), else one interval before the
+    /// first sample.
+    public static func startTime(for samples: [InstrumentSample]) -> Double {
+        guard let first = samples.first else { return 0 }
+        let interval = samples.count > 1 ? max(0, samples[1].time_s - first.time_s) : first.time_s
+        if first.time_s >= 0, first.time_s <= 2 * interval + 1e-9 { return 0 }
+        return first.time_s - interval
+    }
+}
+
+/// Why a replay could not be set up (protocol or plan).
+public struct ReplaySetupError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Domain
+import Engine
+import Foundation
+import Replay
+import Storage
+
+/// `cellrig replay INPUT --protocol FILE --area-cm2 A`: runs a protocol's stop criteria offline over recorded samples.
+struct ReplayRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run a protocol's stop criteria over recorded samples (a stored run or a CSV file), offline.",
+        discussion: """
+            INPUT is a run id in the database (--database) or a CSV file whose header names its columns: time_s, \
+            current_A and voltage_V are required; voltage_we_re_V, pressure_MPa and temperature_C are optional; \
+            other columns are ignored (the output of `cellrig export --csv` reads as is). The samples drive the same \
+            engine as a live run, so steps end where they ended live and the verdicts are the live ones.
+            """)
+
+    @Argument(help: "A stored run id, or a CSV file of samples.")
+    var input: String
+
+    @Option(name: .customLong("protocol"), help: "The protocol file whose steps and `stop:` criteria to apply.")
+    var protocolFile: String
+
+    @Option(help: "Working-electrode area in cm2 (default for a stored run: its recorded area).")
+    var areaCm2: Double?
+
+    @Flag(help: "Print one JSON object per line for every verdict other than continue, then a summary line.")
+    var json = false
+
+    @OptionGroup var parameterOptions: ParameterOptions
+
+    @Option(help: "Anode metal (Li, Na, K), for the temperature and metal-inventory guards.")
+    var metal: String?
+
+    @Option(help: "Initial metal thickness of each electrode in um, for the metal-inventory guard.")
+    var metalThicknessUm: Double?
+
+    @Option(help: "The database holding stored runs (default: $CELLRIG_DATABASE or \(defaultDatabasePath)).")
+    var database: String?
+
+    func run() throws {
+        let (samples, recordedArea) = try loadSamples()
+        guard let area = areaCm2 ?? recordedArea else {
+            throw ValidationError("give the electrode area with --area-cm2")
+        }
+        var context = RunContext(metalThickness_um: metalThicknessUm)
+        if let metal {
+            guard let chosen = AnodeMetal(rawValue: metal) else {
+                throw ValidationError("--metal '\(metal)' is not one of Li, Na, K")
+            }
+            context.metal = chosen
+        }
+        let driver: ReplayDriver
+        do {
+            driver = try ReplayDriver(
+                protocolText: try readText(protocolFile), file: protocolFile,
+                parameters: try parameterOptions.parameters(), area_cm2: area, context: context)
+        } catch let error as ReplaySetupError {
+            throw CommandFailure(error.message)
+        }
+        let report = ReplayDriver.replay(samples, engine: driver.engine)
+        if json {
+            try printLines(report)
+        } else {
+            printText(report, sampleCount: samples.count)
+        }
+    }
+
+    private func loadSamples() throws -> ([InstrumentSample], Double?) {
+        if let runID = Int64(input), !FileManager.default.fileExists(atPath: input) {
+            let path = database ?? ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] ?? defaultDatabasePath
+            let store = try RunStore(readOnlyPath: path)
+            guard let stored = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(path)") }
+            var samples: [InstrumentSample] = []
+            try store.forEachSample(runID: runID) { samples.append($0.sample) }
+            return (samples, stored.area_cm2)
+        }
+        do {
+            return (try SampleCSVReader.samples(in: try readText(input), source: input), nil)
+        } catch let error as SampleCSVError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    private func printText(_ report: ReplayReport, sampleCount: Int) {
+        print(
+            "replayed \(report.samplesUsed) of \(sampleCount) samples over \(report.steps.filter { $0.endTime_s != nil }.count) ended steps"
+        )
+        for entry in report.verdicts {
+            let verdict = entry.verdict
+            var line = "t=\(formatNumber(verdict.time_s)) s  \(verdict.criterion)  \(verdict.action.rawValue)"
+            if let step = entry.stepIndex { line += "  step \(step)" }
+            if let onset = verdict.onsetTime_s { line += "  onset \(formatNumber(onset)) s" }
+            print(line + "  " + verdict.reason)
+        }
+        if let outcome = report.outcome {
+            var line = "outcome: \(outcome.state.rawValue): \(outcome.reason)"
+            if let ccd = outcome.ccd_mA_cm2 { line += "; CCD \(formatNumber(ccd)) mA/cm2" }
+            print(line)
+        } else {
+            print("outcome: the samples ended before the run did")
+        }
+        for entry in report.results.voiding {
+            print(
+                "voiding at \(formatNumber(entry.currentDensity_mA_cm2)) mA/cm2: "
+                    + (entry.voided ? "yes, \(entry.flaggedSteps) of \(entry.strippingSteps) strips" : "no")
+                    + " (\(entry.strippingSteps) strips)")
+        }
+    }
+
+    private func printLines(_ report: ReplayReport) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for entry in report.verdicts {
+            let verdict = entry.verdict
+            let line = VerdictLine(
+                kind: "verdict", time_s: verdict.time_s, criterion: verdict.criterion, action: verdict.action.rawValue,
+                reason: verdict.reason, onset_time_s: verdict.onsetTime_s,
+                current_density_mA_cm2: verdict.currentDensity_mA_cm2, step: entry.stepIndex, cycle: entry.cycle,
+                evidence: verdict.evidence)
+            print(String(decoding: try encoder.encode(line), as: UTF8.self))
+        }
+        let summary = SummaryLine(
+            kind: "summary", state: report.outcome?.state.rawValue, reason: report.outcome?.reason,
+            ccd_mA_cm2: report.outcome?.ccd_mA_cm2, ccd_criterion: report.results.criticalCurrent?.criterion,
+            samples_used: report.samplesUsed, samples_after_end: report.samplesAfterEnd,
+            voiding: report.results.voiding.map {
+                VoidingLine(
+                    current_density_mA_cm2: $0.currentDensity_mA_cm2, voided: $0.voided, strips: $0.strippingSteps,
+                    flagged_strips: $0.flaggedSteps)
+            })
+        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
+    }
+}
+
+private struct VerdictLine: Encodable {
+    var kind: String
+    var time_s: Double
+    var criterion: String
+    var action: String
+    var reason: String
+    var onset_time_s: Double?
+    var current_density_mA_cm2: Double?
+    var step: Int?
+    var cycle: Int?
+    var evidence: [String: Double]
+}
+
+private struct VoidingLine: Encodable {
+    var current_density_mA_cm2: Double
+    var voided: Bool
+    var strips: Int
+    var flagged_strips: Int
+}
+
+private struct SummaryLine: Encodable {
+    var kind: String
+    var state: String?
+    var reason: String?
+    var ccd_mA_cm2: Double?
+    var ccd_criterion: String?
+    var samples_used: Int
+    var samples_after_end: Int
+    var voiding: [VoidingLine]
+}

@@ -1,0 +1,130 @@
+import Domain
+import Engine
+import Foundation
+import Testing
+
+/// A plating signal: a level, a decaying nucleation transient after the step start, optional Gaussian noise from a
+/// fixed linear-congruential source, optional spikes and an optional fall that begins at `onset_s`.
+struct SyntheticPlating {
+    var level_V = 0.3
+    var nucleation_V = 0.03
+    var nucleationTime_s = 2.0
+    var relaxation_V = 0.01
+    var relaxationTime_s = 4.0
+    var noise_V = 5e-5
+    var drift_V_per_s = 0.0
+    var spikes: [Int: Double] = [:]
+    var onset_s: Double?
+    /// Fall after the onset: |V| loses `fall_V * sqrt(t - onset)`.
+    var fall_V_per_sqrt_s = 0.003
+    var state: UInt64 = 12345
+
+    mutating func gaussian() -> Double {
+        var sum = 0.0
+        for _ in 0..<12 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            sum += Double(state >> 11) / Double(1 << 53)
+        }
+        return sum - 6
+    }
+
+    /// |V| at `time_s` into the step, for sample number `index`.
+    mutating func magnitude(at time_s: Double, index: Int) -> Double {
+        let nucleation = nucleation_V * exp(-time_s / nucleationTime_s)
+        let relaxation = relaxation_V * exp(-time_s / relaxationTime_s)
+        var value = level_V + nucleation - relaxation + drift_V_per_s * time_s
+        value += noise_V * gaussian()
+        if let onset_s, time_s > onset_s { value -= fall_V_per_sqrt_s * (time_s - onset_s).squareRoot() }
+        return value + (spikes[index] ?? 0)
+    }
+}
+
+@Suite("dendrite-short: model-based change-point test on plating steps")
+struct DendriteShortTests {
+    static let settings = DendriteShortCriterion.Settings(
+        during: .plate, minimumDrop_V: 3e-4, memory_s: 60, noiseFloor_V: 1e-5)
+
+    /// Runs one plating step of `count` samples through the engine; returns the stop verdict, if any.
+    func runStep(_ signal: SyntheticPlating, interval_s: Double = 1, count: Int = 600) -> Verdict? {
+        var signal = signal
+        let plan = [
+            PlannedStep(
+                index: 0, cycle: 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 4.8,
+                durationLimit_s: Double(count) * interval_s + 1)
+        ]
+        var engine = RunEngine(
+            plan: StepPlan(steps: plan, area_cm2: 0.2), threeElectrode: false,
+            criteria: [DendriteShortCriterion(settings: Self.settings)])
+        _ = engine.start(at: 0)
+        for index in 1...count {
+            let time = Double(index) * interval_s
+            let sample = InstrumentSample(
+                time_s: time, current_A: -1e-3, voltage_V: -signal.magnitude(at: time, index: index))
+            if let outcome = engine.ingest(sample).outcome { return outcome.verdict }
+        }
+        return nil
+    }
+
+    @Test("a nucleation spike and relaxation at the step start, noise and slow drift do not trip it")
+    func quietStep() {
+        var signal = SyntheticPlating()
+        signal.drift_V_per_s = -2e-6
+        #expect(runStep(signal) == nil)
+        #expect(runStep(signal, interval_s: 0.1, count: 3000) == nil)
+    }
+
+    @Test("single-sample spikes, even large ones, do not trip it")
+    func spikes() {
+        var signal = SyntheticPlating()
+        signal.spikes = [100: -0.005, 200: -0.05, 300: 0.005, 301: -0.005, 400: -0.004]
+        #expect(runStep(signal) == nil)
+    }
+
+    @Test("a real fall is found within three samples, with the onset and the step's current density")
+    func realFall() throws {
+        var signal = SyntheticPlating()
+        signal.onset_s = 300.5
+        let verdict = try #require(runStep(signal))
+        #expect(verdict.criterion == "dendrite-short")
+        #expect(verdict.action == .stop)
+        #expect(verdict.time_s > 300.5 && verdict.time_s <= 303)
+        let onset = try #require(verdict.onsetTime_s)
+        #expect(onset >= 298 && onset <= 301)
+        #expect(verdict.currentDensity_mA_cm2 == 4.8)
+        #expect(verdict.evidence["cusum"]! >= verdict.evidence["threshold"]!)
+    }
+
+    @Test("the noise estimate follows the samples' real noise")
+    func noiseEstimate() throws {
+        for noise in [5e-5, 2e-4] {
+            var signal = SyntheticPlating()
+            signal.noise_V = noise
+            signal.onset_s = 500.5
+            signal.fall_V_per_sqrt_s = 0.05
+            let verdict = try #require(runStep(signal))
+            let estimated = try #require(verdict.evidence["noise_V"])
+            #expect(estimated > 0.7 * noise && estimated < 1.4 * noise, "estimated \(estimated) for \(noise)")
+        }
+    }
+
+    @Test("stripping steps are not watched unless asked")
+    func watchesPlatingOnly() {
+        var criterion = DendriteShortCriterion(settings: Self.settings)
+        let step = PlannedStep(
+            index: 0, cycle: 1, stepInCycle: 2, kind: .strip, current_A: 1e-3, currentDensity_mA_cm2: 1,
+            durationLimit_s: 100)
+        let context = StepContext(step: step, startTime_s: 0, area_cm2: 1, threeElectrode: false)
+        criterion.stepStarted(context)
+        var verdicts = 0
+        for index in 1...100 {
+            let voltage = index < 50 ? 0.3 : 0.1
+            if criterion.evaluate(
+                InstrumentSample(time_s: Double(index), current_A: 1e-3, voltage_V: voltage), context: context)
+                != nil
+            {
+                verdicts += 1
+            }
+        }
+        #expect(verdicts == 0)
+    }
+}
