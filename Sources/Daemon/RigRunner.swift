@@ -92,7 +92,9 @@ actor RigRunner {
         }
         let engine: RunEngine
         do {
-            engine = try RunEngine(protocol: testProtocol, area_cm2: cell.electrodeArea_cm2)
+            engine = try RunEngine(
+                protocol: testProtocol, area_cm2: cell.electrodeArea_cm2,
+                context: RunContext(cell: cell, conditions: testProtocol.conditions))
         } catch {
             throw ControlFailure.badRequest("\(request.protocol_file): \(error.message)")
         }
