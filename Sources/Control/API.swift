@@ -4,7 +4,7 @@ import Domain
 ///
 /// Routes (HTTP/1.1 over the daemon's Unix socket, all under `/v1`):
 /// `GET /v1/health`, `GET /v1/rigs`, `GET /v1/runs`, `POST /v1/runs`, `GET /v1/runs/{id}`,
-/// `POST /v1/runs/{id}/abort`, `GET /v1/runs/{id}/live` (server-sent events: `progress`, `event`, `end`).
+/// `POST /v1/runs/{id}/abort`, `POST /v1/runs/{id}/resume`, `GET /v1/runs/{id}/live` (server-sent events: `progress`, `event`, `end`).
 public enum ControlAPI {
     public static let version = "v1"
 }
@@ -183,6 +183,8 @@ public struct RunStatus: Sendable, Hashable, Codable {
     public var reaction_time_ms: Double?
     public var progress: RunProgress?
     public var verdicts: [VerdictInfo]
+    /// What the run found so far (CCD, voiding per current).
+    public var results: RunResultsInfo?
     /// The simulator's true onsets (simulated rigs only).
     public var truth: [TruthInfo]?
 
@@ -190,7 +192,7 @@ public struct RunStatus: Sendable, Hashable, Codable {
         id: Int64, state: String, protocol_name: String, protocol_file: String, protocol_sha256: String, rig: String,
         cell_label: String?, area_cm2: Double, created_at: String, ended_at: String?, reason: String?,
         ccd_mA_cm2: Double?, samples: Int, planned_steps: Int, reaction_time_ms: Double? = nil,
-        progress: RunProgress?, verdicts: [VerdictInfo], truth: [TruthInfo]?
+        progress: RunProgress?, verdicts: [VerdictInfo], results: RunResultsInfo? = nil, truth: [TruthInfo]?
     ) {
         self.id = id
         self.state = state
@@ -209,10 +211,57 @@ public struct RunStatus: Sendable, Hashable, Codable {
         self.reaction_time_ms = reaction_time_ms
         self.progress = progress
         self.verdicts = verdicts
+        self.results = results
         self.truth = truth
     }
 
     public var isFinal: Bool { RunState(rawValue: state)?.isFinal ?? true }
+}
+
+/// What a run found: the CCD with the criterion that found it, and the voiding verdict per stripping current.
+public struct RunResultsInfo: Sendable, Hashable, Codable {
+    /// The critical current density and the verdict behind it (its evidence holds the rule's parameters).
+    public struct CriticalCurrentInfo: Sendable, Hashable, Codable {
+        public var current_density_mA_cm2: Double
+        public var criterion: String
+        public var onset_time_s: Double?
+        public var detection_time_s: Double
+        public var evidence: [String: Double]
+
+        public init(
+            current_density_mA_cm2: Double, criterion: String, onset_time_s: Double?, detection_time_s: Double,
+            evidence: [String: Double]
+        ) {
+            self.current_density_mA_cm2 = current_density_mA_cm2
+            self.criterion = criterion
+            self.onset_time_s = onset_time_s
+            self.detection_time_s = detection_time_s
+            self.evidence = evidence
+        }
+    }
+
+    /// Whether stripping at one current density voided.
+    public struct VoidingInfo: Sendable, Hashable, Codable {
+        public var current_density_mA_cm2: Double
+        public var stripping_steps: Int
+        public var flagged_steps: Int
+        public var voided: Bool
+
+        public init(current_density_mA_cm2: Double, stripping_steps: Int, flagged_steps: Int, voided: Bool) {
+            self.current_density_mA_cm2 = current_density_mA_cm2
+            self.stripping_steps = stripping_steps
+            self.flagged_steps = flagged_steps
+            self.voided = voided
+        }
+    }
+
+    public var ccd: CriticalCurrentInfo?
+    public var voiding: [VoidingInfo]
+
+    public init(ccd: CriticalCurrentInfo?, voiding: [VoidingInfo]) {
+        self.ccd = ccd
+        self.voiding = voiding
+    }
 }
 
 /// The body of every error answer: what was wrong, for a person.

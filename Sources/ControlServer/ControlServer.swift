@@ -32,6 +32,8 @@ public protocol ControlBackend: Sendable {
     func startRun(_ request: StartRunRequest) async throws -> RunStatus
     func status(runID: Int64) async throws -> RunStatus
     func abort(runID: Int64) async throws -> RunStatus
+    /// Continues a run a guard paused: the step's current is applied again.
+    func resume(runID: Int64) async throws -> RunStatus
     /// Live messages of a run; ends after `.end`.
     func live(runID: Int64) async throws -> AsyncStream<LiveMessage>
 }
@@ -70,6 +72,9 @@ public enum ControlServer {
         }
         group.post("runs/:id/abort") { _, context in
             try await answer { try await backend.abort(runID: try runID(context)) }
+        }
+        group.post("runs/:id/resume") { _, context in
+            try await answer { try await backend.resume(runID: try runID(context)) }
         }
         group.get("runs/:id/live") { _, context in
             let stream: AsyncStream<LiveMessage>

@@ -122,6 +122,15 @@ public final class CellRigDaemon: ControlBackend {
         return try await status(runID: runID)
     }
 
+    public func resume(runID: Int64) async throws -> RunStatus {
+        guard let runner = await runner(of: runID) else {
+            let current = try await status(runID: runID)
+            throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
+        }
+        try await runner.resume(runID: runID)
+        return try await status(runID: runID)
+    }
+
     public func live(runID: Int64) async throws -> AsyncStream<LiveMessage> {
         let stream = hub.subscribe(runID: runID)
         let current = try await status(runID: runID)

@@ -165,6 +165,21 @@ actor RigRunner {
         await runTask?.value
     }
 
+    /// Continues a paused run: the engine re-applies the step's current.
+    func resume(runID: Int64) async throws {
+        guard let execution, execution.runID == runID else {
+            throw ControlFailure.conflict("run \(runID) is not running on rig '\(rig.id)'")
+        }
+        guard execution.engine.isPaused else { throw ControlFailure.conflict("run \(runID) is not paused") }
+        await handle(self.execution!.engine.resume())
+        notePause(false, runID: runID)
+    }
+
+    private func notePause(_ paused: Bool, runID: Int64) {
+        try? store.setState(paused ? .paused : .running, runID: runID)
+        logger.notice("run \(runID) \(paused ? "paused at open circuit" : "resumed")")
+    }
+
     // MARK: - The run loop
 
     /// The state of the run loop, held by the actor so operator commands can land between samples.
@@ -204,8 +219,12 @@ actor RigRunner {
                 await handle(execution!.engine.end(.faulted, reason: "instrument fault: \(error)"))
                 break
             }
+            let wasPaused = execution!.engine.isPaused
             let output = execution!.engine.ingest(sample)
             await handle(output)
+            if let execution, execution.engine.isPaused != wasPaused, !execution.engine.isFinished {
+                notePause(execution.engine.isPaused, runID: runID)
+            }
             if let recorded = output.recorded { updateProgress(with: recorded) }
         }
         await finishExecution()

@@ -1,5 +1,6 @@
 import Control
 import Domain
+import Engine
 import Foundation
 import Storage
 
@@ -11,8 +12,9 @@ struct RunStatusBuilder {
         guard let run = try store.run(id: runID) else {
             throw StatusError.noSuchRun(runID)
         }
-        let verdicts = try store.events(runID: runID).filter { $0.kind == .verdict }.compactMap(\.verdict)
-            .map(VerdictInfo.init)
+        let events = try store.events(runID: runID)
+        let verdicts = events.filter { $0.kind == .verdict }.compactMap(\.verdict).map(VerdictInfo.init)
+        let results = try store.plan(runID: runID).map { RunResultsInfo(RunResults(events: events, plan: $0)) }
         let storedTruth = try store.groundTruth(runID: runID)
         let truthEvents = truth ?? storedTruth
         let samples = try progress?.samples ?? store.sampleCount(runID: runID)
@@ -23,7 +25,7 @@ struct RunStatusBuilder {
             created_at: iso8601(run.createdAt), ended_at: run.endedAt.map(iso8601), reason: run.endReason,
             ccd_mA_cm2: run.ccd_mA_cm2, samples: samples, planned_steps: run.plannedSteps,
             reaction_time_ms: run.reactionTime_s.map { $0 * 1e3 }, progress: progress,
-            verdicts: verdicts, truth: isSimulated ? truthEvents.map(TruthInfo.init) : nil)
+            verdicts: verdicts, results: results, truth: isSimulated ? truthEvents.map(TruthInfo.init) : nil)
     }
 
     enum StatusError: Error {
@@ -33,4 +35,20 @@ struct RunStatusBuilder {
 
 func iso8601(_ date: Date) -> String {
     date.formatted(.iso8601)
+}
+
+extension RunResultsInfo {
+    init(_ results: RunResults) {
+        self.init(
+            ccd: results.criticalCurrent.map {
+                CriticalCurrentInfo(
+                    current_density_mA_cm2: $0.currentDensity_mA_cm2, criterion: $0.criterion,
+                    onset_time_s: $0.onsetTime_s, detection_time_s: $0.detectionTime_s, evidence: $0.verdict.evidence)
+            },
+            voiding: results.voiding.map {
+                VoidingInfo(
+                    current_density_mA_cm2: $0.currentDensity_mA_cm2, stripping_steps: $0.strippingSteps,
+                    flagged_steps: $0.flaggedSteps, voided: $0.voided)
+            })
+    }
 }

@@ -3,6 +3,8 @@ public enum RunState: String, Sendable, Hashable, Codable, CaseIterable {
     /// Accepted, instruments not yet driven.
     case starting
     case running
+    /// A guard paused it: the cell is at open circuit, samples are still recorded, `resume` continues the step.
+    case paused
     /// Every planned step ran to its end.
     case completed
     /// A stop criterion ended the run (for a CCD test: the short was found).
@@ -14,7 +16,7 @@ public enum RunState: String, Sendable, Hashable, Codable, CaseIterable {
     /// An instrument or storage fault ended it.
     case faulted
 
-    public var isFinal: Bool { self != .starting && self != .running }
+    public var isFinal: Bool { self != .starting && self != .running && self != .paused }
 }
 
 /// What a stop criterion asks the engine to do with one sample.

@@ -301,7 +301,7 @@ public final class RunStore: Sendable {
     public func interruptAbandonedRuns(reason: String) throws -> [Int64] {
         try write { db in
             let ids = try Int64.fetchAll(
-                db, sql: "SELECT id FROM runs WHERE state IN ('starting', 'running') ORDER BY id")
+                db, sql: "SELECT id FROM runs WHERE state IN ('starting', 'running', 'paused') ORDER BY id")
             for id in ids {
                 try db.execute(
                     sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
@@ -334,6 +334,15 @@ public final class RunStore: Sendable {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT ?", arguments: [limit]).map(
                 Self.storedRun)
+        }
+    }
+
+    /// The expanded plan recorded when the run started.
+    public func plan(runID: Int64) throws -> StepPlan? {
+        try pool.read { db in
+            guard let text = try String.fetchOne(db, sql: "SELECT plan FROM runs WHERE id = ?", arguments: [runID])
+            else { return nil }
+            return try JSONDecoder().decode(StepPlan.self, from: Data(text.utf8))
         }
     }
 

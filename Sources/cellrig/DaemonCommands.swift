@@ -183,6 +183,11 @@ func describe(_ status: RunStatus) -> String {
         lines.append(
             "  verdict: \(verdict.criterion) \(verdict.action) at \(formatDuration(verdict.time_s)): \(verdict.reason)")
     }
+    for voiding in status.results?.voiding ?? [] where voiding.voided {
+        lines.append(
+            "  voiding at \(formatNumber(voiding.current_density_mA_cm2)) mA/cm2: flagged in \(voiding.flagged_steps) of "
+                + "\(voiding.stripping_steps) strips")
+    }
     for truth in status.truth ?? [] {
         lines.append(
             "  truth (simulator): \(truth.kind) at \(formatDuration(truth.time_s)), "

@@ -60,6 +60,8 @@ struct CannedBackend: ControlBackend {
 
     func abort(runID: Int64) async throws -> RunStatus { throw ControlFailure.conflict("run \(runID) is not running") }
 
+    func resume(runID: Int64) async throws -> RunStatus { throw ControlFailure.conflict("run \(runID) is not paused") }
+
     func live(runID: Int64) async throws -> AsyncStream<LiveMessage> {
         guard runID == 1 else { throw ControlFailure.notFound("no run \(runID)") }
         return AsyncStream { continuation in
