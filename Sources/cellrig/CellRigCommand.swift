@@ -16,7 +16,7 @@ struct CellRigCommand: AsyncParsableCommand {
         version: CellRigVersion.current,
         subcommands: [
             Validate.self, Plan.self, Rigs.self, Start.self, Status.self, Watch.self, Abort.self, Resume.self,
-            Export.self,
+            Export.self, Criteria.self,
             ReplayRun.self,
         ])
 }
