@@ -14,6 +14,10 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// The per-sample numeric code (criteria, cell models) is optimised even in debug builds, so `make demo` and the
+// test suite run days of simulated cell time in seconds; everything else keeps debug settings.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 // MARK: - External packages
 
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
@@ -50,11 +54,13 @@ let package = Package(
         // MARK: - Layers
         .target(name: "Domain", swiftSettings: swiftSettings),
         .target(name: "ProtocolFiles", dependencies: ["Domain", yams], swiftSettings: swiftSettings),
-        .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings),
+        .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(
             name: "Replay", dependencies: ["Domain", "Engine", "ProtocolFiles"], swiftSettings: swiftSettings),
         .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
-        .target(name: "Simulation", dependencies: ["Domain", "Instruments"], swiftSettings: swiftSettings),
+        .target(
+            name: "Simulation", dependencies: ["Domain", "Instruments"],
+            swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
         .target(name: "SerialTransport", dependencies: ["Transport", "CLibSerialPort"], swiftSettings: swiftSettings),
