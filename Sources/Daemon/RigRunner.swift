@@ -286,7 +286,8 @@ actor RigRunner {
     }
 
     private func updateProgress(with recorded: RecordedSample) {
-        guard let execution, var active = activeRun else { return }
+        guard let execution, var active = activeRun, execution.engine.plan.steps.indices.contains(recorded.stepIndex)
+        else { return }
         let engine = execution.engine
         let sample = recorded.sample
         let step = engine.plan.steps[recorded.stepIndex]
