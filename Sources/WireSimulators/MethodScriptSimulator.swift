@@ -83,6 +83,8 @@ public actor MethodScriptSimulator: WireSimulator {
     public var groundTruth: [GroundTruthEvent] { cell.groundTruth }
     /// Whether the simulated cell is switched on (current flowing).
     public var isCellOn: Bool { cellIsOn }
+    /// Data packages (samples) sent since the simulator started: its side of a sample count.
+    public var sentSampleCount: Int { packagesSent }
 
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
