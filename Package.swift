@@ -112,7 +112,9 @@ let package = Package(
 
         .executableTarget(
             name: "cellrig-sim",
-            dependencies: ["WireSimulators", "Simulation", "SerialTransport", "Transport", "Domain", argumentParser],
+            dependencies: [
+                "WireSimulators", "Simulation", "SerialTransport", "Transport", "Domain", argumentParser, unixSignals,
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -180,7 +182,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles", "WireSimulators", "Simulation",
+                "TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles", "WireSimulators",
+                "Simulation",
                 "SerialTransport", "Transport",
             ],
             swiftSettings: swiftSettings

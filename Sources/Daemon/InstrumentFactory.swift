@@ -256,10 +256,15 @@ actor SerialRigInstruments: Galvanostat {
         get async { await (galvanostat as? MethodScriptGalvanostat)?.discardedPackageCount ?? 0 }
     }
 
-    /// Closes every port (after the run; the cell was switched off by the run's end).
+    /// Whether ``close()`` has run.
+    var isClosed: Bool { closed }
+
+    /// Stops a running MethodSCRIPT measurement (its `on_finished:` keeps the cell off) and closes every port;
+    /// called after the run, whose end already switched the cell off.
     func close() async {
         guard !closed else { return }
         closed = true
+        try? await (galvanostat as? MethodScriptGalvanostat)?.abortScript()
         await galvanostatPort.transport.close()
         await pressure?.port.transport.close()
     }

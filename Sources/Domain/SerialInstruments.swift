@@ -93,7 +93,8 @@ public struct Keithley2400Configuration: Sendable, Hashable, Codable {
     public var replyTimeout_s: Double
 
     public init(
-        line: SerialLineConfiguration, wiring: Wiring = .highToWorkingElectrode, openCircuit: OpenCircuit = .zeroCurrent,
+        line: SerialLineConfiguration, wiring: Wiring = .highToWorkingElectrode,
+        openCircuit: OpenCircuit = .zeroCurrent,
         remoteSense: Bool = true, integrationPowerLineCycles: Double = 1, replyTimeout_s: Double = 3
     ) {
         self.line = line

@@ -4,7 +4,8 @@ import Domain
 extension RigFile {
     static let galvanostatDrivers = ["simulated", "methodscript", "keithley2400"]
     static let lineKeys = ["driver", "port", "baud", "data_bits", "parity", "stop_bits", "flow_control"]
-    static let methodScriptKeys = lineKeys + ["max_script_duration", "reply_timeout", "mains_frequency", "current_sign"]
+    static let methodScriptKeys =
+        lineKeys + ["max_script_duration", "reply_timeout", "mains_frequency", "current_sign"]
     static let keithleyKeys =
         lineKeys + ["wiring", "open_circuit", "remote_sense", "integration_plc", "reply_timeout"]
     static let pressureKeys = ["driver", "calibration", "pellet_area", "reading_interval"]
@@ -47,7 +48,8 @@ extension RigFile {
         }
         if let node = reader.optional("data_bits") { line.dataBits = try node.integer(range: 5...8) }
         if let node = reader.optional("parity") {
-            line.parity = .init(rawValue: try node.word(allowed: SerialLineConfiguration.Parity.allCases.map(\.rawValue)))!
+            line.parity = .init(
+                rawValue: try node.word(allowed: SerialLineConfiguration.Parity.allCases.map(\.rawValue)))!
         }
         if let node = reader.optional("stop_bits") { line.stopBits = try node.integer(range: 1...2) }
         if let node = reader.optional("flow_control") {
@@ -75,7 +77,8 @@ extension RigFile {
         if let node = reader.optional("mains_frequency") {
             let value = try node.quantity(.frequency)
             guard value == 50 || value == 60 else {
-                throw node.error("mains frequency must be 50 or 60 Hz", value: formatNumber(value), allowed: "50 Hz, 60 Hz")
+                throw node.error(
+                    "mains frequency must be 50 or 60 Hz", value: formatNumber(value), allowed: "50 Hz, 60 Hz")
             }
             configuration.mainsFrequency_Hz = Int(value)
         }
@@ -102,7 +105,8 @@ extension RigFile {
         if let node = reader.optional("integration_plc") {
             let text = try node.scalarText(expecting: "power-line cycles, 0.01 to 10")
             guard let value = Double(text), (0.01...10).contains(value) else {
-                throw node.error("'\(text)' is not an integration time", value: text, allowed: "0.01 to 10 (power-line cycles)")
+                throw node.error(
+                    "'\(text)' is not an integration time", value: text, allowed: "0.01 to 10 (power-line cycles)")
             }
             configuration.integrationPowerLineCycles = value
         }
@@ -113,12 +117,17 @@ extension RigFile {
     }
 
     static func pressureSensorConfiguration(_ node: LocatedNode) throws(FileError) -> PressureSensorConfiguration {
-        let driver = try node.mapping(allowedKeys: try node.keys()).required("driver").word(allowed: ["mark10", "modbus"])
+        let driver = try node.mapping(allowedKeys: try node.keys()).required("driver").word(allowed: [
+            "mark10", "modbus",
+        ])
         let reader = try node.mapping(allowedKeys: driver == "mark10" ? mark10Keys : modbusKeys)
         let sensor: PressureSensorConfiguration.Driver
         if driver == "mark10" {
-            var configuration = Mark10Configuration(line: try serialLine(reader, defaultBaud: 115_200, defaultParity: .none))
-            if let node = reader.optional("compression_positive") { configuration.compressionIsPositive = try node.boolean() }
+            var configuration = Mark10Configuration(
+                line: try serialLine(reader, defaultBaud: 115_200, defaultParity: .none))
+            if let node = reader.optional("compression_positive") {
+                configuration.compressionIsPositive = try node.boolean()
+            }
             if let value = try reader.optional("reply_timeout")?.quantity(.time, range: 0.01...600) {
                 configuration.replyTimeout_s = value
             }
@@ -134,7 +143,9 @@ extension RigFile {
                 calibration.scale = try plainNumber(node, range: 1e-6...1e6, unit: nil)
                 guard calibration.scale != 0 else { throw node.error("the scale must not be 0") }
             }
-            if let node = entries.optional("offset") { calibration.offset_N = try plainNumber(node, range: -1e6...1e6, unit: "N") }
+            if let node = entries.optional("offset") {
+                calibration.offset_N = try plainNumber(node, range: -1e6...1e6, unit: "N")
+            }
         }
         var configuration = PressureSensorConfiguration(driver: sensor, calibration: calibration)
         if let value = try reader.optional("reading_interval")?.quantity(.time, range: 0...86_400) {
@@ -172,7 +183,8 @@ extension RigFile {
     }
 
     /// A number, optionally followed by `unit` (`-2`, `-2 N`).
-    static func plainNumber(_ node: LocatedNode, range: ClosedRange<Double>, unit: String?) throws(FileError) -> Double {
+    static func plainNumber(_ node: LocatedNode, range: ClosedRange<Double>, unit: String?) throws(FileError) -> Double
+    {
         let what = unit.map { "a number of \($0)" } ?? "a number"
         var text = try node.scalarText(expecting: what)
         if let unit, text.hasSuffix(unit) { text = String(text.dropLast(unit.count)).trimmingCharacters(in: " ") }
@@ -183,7 +195,8 @@ extension RigFile {
         guard range.contains(value) else {
             throw node.error(
                 "'\(written)' is out of range", value: written,
-                allowed: "\(formatNumber(range.lowerBound)) to \(formatNumber(range.upperBound))" + (unit.map { " \($0)" } ?? ""))
+                allowed: "\(formatNumber(range.lowerBound)) to \(formatNumber(range.upperBound))"
+                    + (unit.map { " \($0)" } ?? ""))
         }
         return value
     }

@@ -16,7 +16,7 @@ struct CellRigCommand: AsyncParsableCommand {
         version: CellRigVersion.current,
         subcommands: [
             Validate.self, Plan.self, Rigs.self, Start.self, Status.self, Watch.self, Abort.self, Export.self,
-            ReplayRun.self,
+            ReplayRun.self, Ports.self,
         ])
 }
 
