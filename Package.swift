@@ -34,6 +34,7 @@ let package = Package(
     products: [
         .executable(name: "cellrigd", targets: ["cellrigd"]),
         .executable(name: "cellrig", targets: ["cellrig"]),
+        .executable(name: "cellrig-sim", targets: ["cellrig-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
@@ -84,7 +85,8 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Instruments", "Simulation", "Storage", "Control",
-                "ControlServer", logging, serviceLifecycle, unixSignals,
+                "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging, serviceLifecycle,
+                unixSignals,
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,7 +99,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig",
-            dependencies: ["Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", argumentParser],
+            dependencies: [
+                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport", argumentParser,
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -112,6 +116,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "cellrig-sim",
+            dependencies: [
+                "WireSimulators", "Simulation", "SerialTransport", "Transport", "Domain", argumentParser, unixSignals,
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "cellrig-bench-serial",
+            dependencies: [
+                "Daemon", "WireSimulators", "Simulation", "Domain", "Control", "Storage", "ProtocolFiles", logging,
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "cellrig-bench-daemon",
             dependencies: ["Daemon", "Domain", "Control", "Storage", logging],
@@ -169,7 +187,11 @@ let package = Package(
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles"],
+            dependencies: [
+                "TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles", "WireSimulators",
+                "Simulation",
+                "SerialTransport", "Transport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

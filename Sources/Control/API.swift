@@ -32,6 +32,8 @@ public struct RigInfo: Sendable, Hashable, Codable {
     public var electrode_area_cm2: Double
     public var busy: Bool
     public var run_id: Int64?
+    /// Why the rig cannot run now (an instrument's port is absent), or nil when it can.
+    public var unavailable: String?
 
     public init(
         id: String, name: String, galvanostat: String, metal: String, electrolyte: String, electrode_area_cm2: Double,

@@ -26,6 +26,8 @@ actor RigRunner {
     /// that tests compare with the database.
     private(set) var simulatorSampleCounts: [Int64: Int] = [:]
     private var runTask: Task<Void, Never>?
+    /// The serial instruments of the latest run; closed when the next run opens them again.
+    private var serialInstruments: SerialRigInstruments?
     private var stopRequest: (state: RunState, reason: String)?
 
     /// What the rig is doing now, for status and progress.
@@ -58,14 +60,12 @@ actor RigRunner {
     }
 
     var info: RigInfo {
-        let driver: String
-        switch rig.galvanostat {
-        case .simulated: driver = "simulated"
-        }
-        return RigInfo(
-            id: rig.id, name: rig.name, galvanostat: driver, metal: rig.cell.metal.rawValue,
+        var info = RigInfo(
+            id: rig.id, name: rig.name, galvanostat: rig.galvanostat.driverName, metal: rig.cell.metal.rawValue,
             electrolyte: rig.cell.electrolyte, electrode_area_cm2: rig.cell.electrodeArea_cm2, busy: activeRun != nil,
             run_id: activeRun?.runID)
+        if activeRun == nil { info.unavailable = InstrumentFactory.unavailability(of: rig) }
+        return info
     }
 
     // MARK: - Starting
@@ -107,13 +107,15 @@ actor RigRunner {
 
         let (galvanostat, simulated): (any Galvanostat, SimulatedGalvanostat?)
         do {
-            (galvanostat, simulated) = try makeGalvanostat(cell: cell, testProtocol: testProtocol)
+            (galvanostat, simulated) = try await makeGalvanostat(cell: cell, testProtocol: testProtocol)
+        } catch let unavailable as InstrumentUnavailable {
+            throw ControlFailure(status: 503, unavailable.description)
         } catch {
             throw ControlFailure.badRequest("\(error)")
         }
-        let identity: InstrumentIdentity
+        let identities: [InstrumentIdentity]
         do {
-            identity = try await galvanostat.identify()
+            identities = try await identifyInstruments(galvanostat)
             try await galvanostat.configure(samplingInterval_s: testProtocol.samplingInterval_s, limits: rig.limits)
         } catch {
             throw ControlFailure(status: 503, "rig '\(rig.id)': the galvanostat is not ready: \(error)")
@@ -124,7 +126,7 @@ actor RigRunner {
         let runStart = RunStart(
             protocolName: testProtocol.name, protocolFile: request.protocol_file, protocolText: request.protocol_text,
             protocolParameters: request.parameters, rig: rig, cell: cell, area_cm2: cell.electrodeArea_cm2,
-            plan: engine.plan, instruments: [identity])
+            plan: engine.plan, instruments: identities)
         let runID = try store.createRun(runStart, threeElectrode: testProtocol.threeElectrode)
         let firstStep = engine.plan.steps.first
         activeRun = ActiveRun(
@@ -140,7 +142,9 @@ actor RigRunner {
         return runID
     }
 
-    private func makeGalvanostat(cell: CellDescription, testProtocol: TestProtocol) throws -> (
+    /// The run's galvanostat: an in-process simulator, or the rig's serial instruments, opened afresh for
+    /// every run (the previous run's ports are closed first, so an instrument that came back is reconnected).
+    private func makeGalvanostat(cell: CellDescription, testProtocol: TestProtocol) async throws -> (
         any Galvanostat, SimulatedGalvanostat?
     ) {
         switch rig.galvanostat {
@@ -149,6 +153,12 @@ actor RigRunner {
                 configuration, cell: cell, threeElectrode: testProtocol.threeElectrode, rigFile: "rig '\(rig.id)'")
             let simulated = SimulatedGalvanostat(name: rig.id, model: model, speed: configuration.speed)
             return (simulated, simulated)
+        case .methodScript, .keithley2400:
+            await serialInstruments?.close()
+            serialInstruments = nil
+            let instruments = try await InstrumentFactory.open(rig)
+            serialInstruments = instruments
+            return (instruments, nil)
         }
     }
 
@@ -346,4 +356,17 @@ actor RigRunner {
             hub.publish(.end(status), runID: runID)
         }
     }
+}
+
+// MARK: - Instruments
+
+extension RigRunner {
+    /// Every instrument of the run (galvanostat first, then the pressure sensor), as recorded in its start record.
+    fileprivate func identifyInstruments(_ galvanostat: any Galvanostat) async throws -> [InstrumentIdentity] {
+        if let instruments = galvanostat as? SerialRigInstruments { return try await instruments.identifyAll() }
+        return [try await galvanostat.identify()]
+    }
+
+    /// The serial instruments of the latest run (tests and benchmarks read their counters).
+    var latestSerialInstruments: SerialRigInstruments? { serialInstruments }
 }

@@ -81,6 +81,28 @@ public enum SimulationSpeed: Sendable, Hashable, Codable {
 public enum GalvanostatConfiguration: Sendable, Hashable, Codable {
     /// The in-process simulator driven by a cell model.
     case simulated(SimulatedCellConfiguration)
+    /// A PalmSens EmStat4 or Nexus on a serial port, through MethodSCRIPT.
+    case methodScript(MethodScriptConfiguration)
+    /// A Keithley 2400 SourceMeter on a serial port, through SCPI.
+    case keithley2400(Keithley2400Configuration)
+
+    /// The driver's name as rig files write it.
+    public var driverName: String {
+        switch self {
+        case .simulated: "simulated"
+        case .methodScript: "methodscript"
+        case .keithley2400: "keithley2400"
+        }
+    }
+
+    /// The serial line, for drivers on a port.
+    public var line: SerialLineConfiguration? {
+        switch self {
+        case .simulated: nil
+        case .methodScript(let configuration): configuration.line
+        case .keithley2400(let configuration): configuration.line
+        }
+    }
 }
 
 /// Which model a simulated galvanostat drives.
@@ -150,16 +172,19 @@ public struct RigDescription: Sendable, Hashable, Codable {
     public var cell: CellDescription
     public var limits: HardwareLimits
     public var galvanostat: GalvanostatConfiguration
+    /// The stack-pressure sensor, if the rig has one; its reading becomes every sample's `pressure_MPa`.
+    public var pressureSensor: PressureSensorConfiguration?
 
     public init(
         id: String, name: String, cell: CellDescription, limits: HardwareLimits,
-        galvanostat: GalvanostatConfiguration
+        galvanostat: GalvanostatConfiguration, pressureSensor: PressureSensorConfiguration? = nil
     ) {
         self.id = id
         self.name = name
         self.cell = cell
         self.limits = limits
         self.galvanostat = galvanostat
+        self.pressureSensor = pressureSensor
     }
 }
 

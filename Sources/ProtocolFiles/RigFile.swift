@@ -2,7 +2,7 @@ import Domain
 
 /// Reads rig descriptions (`rigs/*.yaml`, schema 1): the cell on the rig, its instruments and their limits.
 public enum RigFile {
-    static let topLevelKeys = ["schema", "id", "name", "cell", "limits", "galvanostat"]
+    static let topLevelKeys = ["schema", "id", "name", "cell", "limits", "galvanostat", "pressure_sensor"]
     static let cellKeys = [
         "label", "metal", "electrolyte", "electrolyte_thickness", "electrode_area", "reference_area",
         "metal_thickness", "pretreatment", "stack_pressure", "temperature",
@@ -34,7 +34,11 @@ public enum RigFile {
             voltage_V: try limitsReader.required("voltage").quantity(.voltage, range: 1e-3...20),
             current_A: try limitsReader.required("current").quantity(.current, range: 1e-12...10))
         let galvanostat = try galvanostatConfiguration(try top.required("galvanostat"))
-        return RigDescription(id: id, name: name, cell: cell, limits: limits, galvanostat: galvanostat)
+        let pressureSensor = try top.optional("pressure_sensor").map { node throws(FileError) in
+            try pressureSensorConfiguration(node)
+        }
+        return RigDescription(
+            id: id, name: name, cell: cell, limits: limits, galvanostat: galvanostat, pressureSensor: pressureSensor)
     }
 
     static func cellDescription(_ node: LocatedNode) throws(FileError) -> CellDescription {
@@ -54,9 +58,17 @@ public enum RigFile {
     }
 
     static func galvanostatConfiguration(_ node: LocatedNode) throws(FileError) -> GalvanostatConfiguration {
+        let driver = try node.mapping(allowedKeys: try node.keys()).required("driver").word(
+            allowed: galvanostatDrivers)
+        switch driver {
+        case "methodscript": return .methodScript(try methodScriptConfiguration(node))
+        case "keithley2400": return .keithley2400(try keithley2400Configuration(node))
+        default: return .simulated(try simulatedConfiguration(node))
+        }
+    }
+
+    static func simulatedConfiguration(_ node: LocatedNode) throws(FileError) -> SimulatedCellConfiguration {
         let reader = try node.mapping(allowedKeys: simulatedKeys)
-        let driver = try reader.required("driver").word(allowed: ["simulated"])
-        precondition(driver == "simulated")
         var configuration = SimulatedCellConfiguration()
         if let speedNode = reader.optional("speed") {
             let text = try speedNode.scalarText(expecting: "`max` or cell seconds per wall second")
@@ -113,6 +125,6 @@ public enum RigFile {
                         column: value.column))
             }
         }
-        return .simulated(configuration)
+        return configuration
     }
 }

@@ -346,6 +346,14 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// The rig description recorded in a run's start record (instruments, ports, pressure calibration).
+    public func rig(runID: Int64) throws -> RigDescription? {
+        let text = try pool.read { db in
+            try String.fetchOne(db, sql: "SELECT rig FROM runs WHERE id = ?", arguments: [runID])
+        }
+        return try text.map { try JSONDecoder().decode(RigDescription.self, from: Data($0.utf8)) }
+    }
+
     public func sampleCount(runID: Int64) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM samples WHERE run_id = ?", arguments: [runID]) ?? 0

@@ -41,6 +41,7 @@ public actor Keithley2400Simulator: WireSimulator {
     private var triggerDelay_s = 0.0
     private var integration_PLC = 1.0
     private var time_s = 0.0
+    private var readingsSent = 0
 
     /// With `.factor(f)`, `:READ?` takes its trigger delay and integration time divided by `f` in wall time.
     public init(cell: some CellModel, device: Device = .model2400, speed: SimulationSpeed = .unlimited) {
@@ -54,6 +55,8 @@ public actor Keithley2400Simulator: WireSimulator {
     /// The output-off state (`HIMP`, `NORM`, `ZERO`, `GUAR`).
     public var outputOffMode: String { outputOffState }
     public var groundTruth: [GroundTruthEvent] { cell.groundTruth }
+    /// Readings answered to `:READ?` or `:MEAS?` since the simulator started: its side of a sample count.
+    public var sentSampleCount: Int { readingsSent }
 
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
@@ -150,6 +153,7 @@ public actor Keithley2400Simulator: WireSimulator {
         let sourcing = sourceFunction == "CURR" ? currentLevel_A : 0
         let reading = cell.advance(by: interval, current_A: sourcing)
         time_s += interval
+        readingsSent += 1
         var voltage = reading.voltage_V
         var status = 1 << 15 | 1 << 11  // current source, voltage measured
         if remoteSense { status |= 1 << 22 }

@@ -67,6 +67,7 @@ public actor MethodScriptSimulator: WireSimulator {
     /// Set when the simulator's own end of the port is gone: a running script stops producing output.
     private var portGone = false
     private var packagesSent = 0
+    private var packagesSentWithCellOn = 0
     private var transport: (any ByteTransport)?
 
     public init(
@@ -83,6 +84,10 @@ public actor MethodScriptSimulator: WireSimulator {
     public var groundTruth: [GroundTruthEvent] { cell.groundTruth }
     /// Whether the simulated cell is switched on (current flowing).
     public var isCellOn: Bool { cellIsOn }
+    /// Data packages (samples) sent since the simulator started: its side of a sample count.
+    public var sentSampleCount: Int { packagesSent }
+    /// Data packages sent while the cell was on (galvanostatic steps, not open-circuit measurements).
+    public var sentSampleCountWithCellOn: Int { packagesSentWithCellOn }
 
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
@@ -207,6 +212,7 @@ public actor MethodScriptSimulator: WireSimulator {
                 if let fields = package { await emit("P" + fields.joined(separator: ";")) }
                 package = nil
                 packagesSent += 1
+                if cellIsOn { packagesSentWithCellOn += 1 }
                 if let limit = faults.hangUpAfterPackages, packagesSent >= limit {
                     await transport?.close()
                     return .aborted

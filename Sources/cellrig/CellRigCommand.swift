@@ -15,9 +15,8 @@ struct CellRigCommand: AsyncParsableCommand {
             """,
         version: CellRigVersion.current,
         subcommands: [
-            Validate.self, Plan.self, Rigs.self, Start.self, Status.self, Watch.self, Abort.self, Resume.self,
-            Export.self, Criteria.self,
-            ReplayRun.self,
+            Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Watch.self,
+            Abort.self, Resume.self, Export.self, ReplayRun.self,
         ])
 }
 

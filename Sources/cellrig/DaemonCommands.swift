@@ -17,7 +17,8 @@ struct Rigs: ParsableCommand {
         let rigs = try connection.client.request("GET", "/v1/rigs", as: [RigInfo].self)
         if json { return try printJSON(rigs) }
         for rig in rigs {
-            let activity = rig.run_id.map { "running run \($0)" } ?? "idle"
+            let activity =
+                rig.run_id.map { "running run \($0)" } ?? rig.unavailable.map { "unavailable: \($0)" } ?? "idle"
             print(
                 "\(rig.id)\t\(rig.name)\t\(rig.galvanostat)\t\(rig.metal) | \(rig.electrolyte)\t"
                     + "\(formatNumber(rig.electrode_area_cm2)) cm2\t\(activity)")

@@ -13,7 +13,9 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> TTYTransport {
 @Suite struct Mark10IntegrationTests {
     @Test func gaugeInPoundsIsReadInNewtonsAndZeroes() async throws {
         let port = try SimulatedPort.start(Mark10Simulator(device: .init(decimals: 3)) { 250 })
-        let gauge = Mark10ForceGauge(transport: try tty(port, baudRate: 115_200))
+        // Roomy timeout: the whole suite runs in parallel on two cores.
+        let gauge = Mark10ForceGauge(
+            transport: try tty(port, baudRate: 115_200), options: .init(replyTimeout: .seconds(5)))
         #expect(try await gauge.identify().model == "Mark-10 M5-200")
         let force = try await gauge.readForce_N()
         #expect(abs(force - 250) < 0.003 * 4.45)
@@ -66,7 +68,7 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> TTYTransport {
     @Test func survivesCorruptedAndMissingReplies() async throws {
         let port = try SimulatedPort.start(simulator(faults: .init(corruptEveryNthReply: 2, ignoreEveryNthRequest: 3)))
         let cell = ModbusLoadCell(
-            transport: try tty(port, baudRate: 19200), map: map, replyTimeout: .milliseconds(400), attempts: 4)
+            transport: try tty(port, baudRate: 19200), map: map, replyTimeout: .milliseconds(1500), attempts: 6)
         for _ in 0..<4 { #expect(abs(try await cell.readForce_N() - 712.34) < 1e-9) }
         await cell.close()
         await port.stop()

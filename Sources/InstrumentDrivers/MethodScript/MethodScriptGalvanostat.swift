@@ -77,6 +77,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
     private var lastSampleTime_s: Double?
     private var voltageLimitReported = false
     private var packagesInCurrentScript = 0
+    private var discardedPackages = 0
 
     public init(transport: any ByteTransport, options: Options = Options()) {
         self.channel = LineChannel(transport: transport, framing: Self.framing, outgoingTerminator: "\n")
@@ -226,6 +227,11 @@ public actor MethodScriptGalvanostat: Galvanostat {
         }
     }
 
+    /// Data packages the instrument sent that the driver read and dropped: those that arrived after it aborted a
+    /// script to change the output (measured under the old step, after the host had decided to leave it). With
+    /// the samples returned, they account for every package the instrument sent.
+    public var discardedPackageCount: Int { discardedPackages }
+
     /// Closes the port. Does not touch the cell: call `openCircuit()` first.
     public func close() async {
         await channel.close()
@@ -255,6 +261,8 @@ public actor MethodScriptGalvanostat: Galvanostat {
             case .acknowledgement("Z"):
                 try await readUntilScriptEnds()
                 break scan
+            case .package:
+                discardedPackages += 1
             default:
                 continue
             }
@@ -270,6 +278,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
         scan: while true {
             switch try await readStreamLine(timeout: options.abortTimeout) {
             case .acknowledgement("Z"): acknowledged = true
+            case .package: discardedPackages += 1
             case .scriptEnded: break scan
             case .runtimeError:
                 needsCellOff = true
@@ -337,6 +346,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
         while true {
             switch try await readStreamLine(timeout: options.abortTimeout) {
             case .scriptEnded, .runtimeError: return
+            case .package: discardedPackages += 1
             default: continue
             }
         }

@@ -1,19 +1,3 @@
-public import Domain
-
-/// A sensor of the stack force on a cell: the capability behind the rig's pressure reading.
-///
-/// Proposed for the Instruments target (it lives here until the lead moves it). Compression is positive.
-public protocol ForceSensor: Actor {
-    /// Model, firmware, serial number and port, as far as the sensor reports them.
-    func identify() async throws -> InstrumentIdentity
-
-    /// The current force in newtons, compression positive.
-    func readForce_N() async throws -> Double
-
-    /// Zeroes (tares) the sensor at the present load, e.g. before the cell is clamped.
-    func zero() async throws
-}
-
 /// Converts a force reading into stack pressure on the pellet: calibration first, then division by the area.
 ///
 /// `pressure_MPa = (scale * force_N + offset_N) / (area_cm2 * 100)`, since 1 MPa = 1 N/mm2 and 1 cm2 = 100 mm2.

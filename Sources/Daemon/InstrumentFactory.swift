@@ -1,0 +1,271 @@
+import Domain
+import Foundation
+import InstrumentDrivers
+import Instruments
+import SerialTransport
+import Transport
+
+/// Why a rig's instruments cannot be opened: a port that is absent, busy or refuses its settings.
+struct InstrumentUnavailable: Error, Sendable, CustomStringConvertible {
+    var description: String
+}
+
+/// A failed exchange with the pressure sensor; says which instrument failed and keeps the driver's error (with its bytes).
+struct PressureSensorFailure: Error, Sendable, CustomStringConvertible {
+    var underlying: any Error
+
+    var description: String { "pressure sensor: \(underlying)" }
+}
+
+/// Builds a rig's serial instruments from its description: resolves each port spec, opens the port and wraps
+/// the drivers in one ``SerialRigInstruments``.
+///
+/// Ports are resolved and opened at every run start, never at daemon start. A rig whose instrument is
+/// unplugged therefore still loads (it shows as unavailable), and an instrument that was unplugged during a
+/// run and plugged back in is found again by the next run, even under another `/dev/ttyACM*` name when the
+/// rig names it by `/dev/serial/by-id/...` or `usb:VID:PID:SERIAL`.
+enum InstrumentFactory {
+    /// Opens the rig's galvanostat and pressure sensor. Throws ``InstrumentUnavailable`` naming the port.
+    static func open(_ rig: RigDescription) async throws -> SerialRigInstruments {
+        let galvanostat: any Galvanostat
+        let galvanostatPort: OpenedPort
+        switch rig.galvanostat {
+        case .simulated:
+            throw InstrumentUnavailable(description: "rig '\(rig.id)': the simulated galvanostat has no port")
+        case .methodScript(let configuration):
+            galvanostatPort = try openPort(configuration.line, role: "galvanostat", rig: rig.id)
+            galvanostat = MethodScriptGalvanostat(
+                transport: galvanostatPort.transport,
+                options: MethodScriptGalvanostat.Options(
+                    maximumScriptDuration_s: configuration.maximumScriptDuration_s,
+                    replyTimeout: .seconds(configuration.replyTimeout_s),
+                    mainsFrequency_Hz: configuration.mainsFrequency_Hz,
+                    currentSign: configuration.currentSign == .sameAsIUPAC ? .sameAsIUPAC : .oppositeToIUPAC))
+        case .keithley2400(let configuration):
+            galvanostatPort = try openPort(configuration.line, role: "galvanostat", rig: rig.id)
+            galvanostat = Keithley2400Galvanostat(
+                transport: galvanostatPort.transport,
+                options: Keithley2400Galvanostat.Options(
+                    wiring: configuration.wiring == .highToWorkingElectrode
+                        ? .highToWorkingElectrode : .highToCounterElectrode,
+                    openCircuitSampling: configuration.openCircuit == .zeroCurrent ? .zeroCurrent : .outputOff,
+                    remoteSense: configuration.remoteSense,
+                    integrationPowerLineCycles: configuration.integrationPowerLineCycles,
+                    replyTimeout: .seconds(configuration.replyTimeout_s)))
+        }
+        var pressure: SerialRigInstruments.PressureSensor?
+        if let sensor = rig.pressureSensor {
+            let port: OpenedPort
+            do {
+                port = try openPort(sensor.line, role: "pressure sensor", rig: rig.id)
+            } catch {
+                await galvanostatPort.transport.close()
+                throw error
+            }
+            pressure = SerialRigInstruments.PressureSensor(
+                sensor: makeForceSensor(sensor.driver, transport: port.transport), port: port,
+                calibration: sensor.calibration, readingInterval_s: sensor.readingInterval_s)
+        }
+        return SerialRigInstruments(galvanostat: galvanostat, galvanostatPort: galvanostatPort, pressure: pressure)
+    }
+
+    private static func makeForceSensor(_ driver: PressureSensorConfiguration.Driver, transport: any ByteTransport)
+        -> any ForceSensor
+    {
+        switch driver {
+        case .mark10(let configuration):
+            return Mark10ForceGauge(
+                transport: transport,
+                options: Mark10ForceGauge.Options(
+                    compressionIsPositive: configuration.compressionIsPositive,
+                    replyTimeout: .seconds(configuration.replyTimeout_s)))
+        case .modbus(let configuration):
+            return ModbusLoadCell(
+                transport: transport, map: registerMap(configuration), serialNumber: configuration.serialNumber,
+                replyTimeout: .seconds(configuration.replyTimeout_s))
+        }
+    }
+
+    static func registerMap(_ configuration: ModbusLoadCellConfiguration) -> ModbusRegisterMap {
+        let valueType: ModbusRegisterMap.ValueType =
+            switch configuration.valueType {
+            case .int16: .int16
+            case .uint16: .uint16
+            case .int32: .int32
+            case .uint32: .uint32
+            case .float32: .float32
+            }
+        return ModbusRegisterMap(
+            model: configuration.model, stationAddress: UInt8(configuration.stationAddress),
+            readFunction: configuration.registerKind == .holding ? .readHoldingRegisters : .readInputRegisters,
+            register: UInt16(configuration.register), valueType: valueType,
+            wordOrder: configuration.wordOrder == .highWordFirst ? .highWordFirst : .lowWordFirst,
+            newtonsPerCount: configuration.newtonsPerCount)
+    }
+
+    /// A port opened for an instrument: the transport, and how the rig file named it.
+    struct OpenedPort: Sendable {
+        let transport: any ByteTransport
+        /// As written in the rig file.
+        let spec: String
+        /// The device path it resolved to.
+        let path: String
+
+        /// For instrument identities: the spec, and the device when the spec is a link or a USB identity.
+        var recordedName: String { spec == path ? path : "\(spec) (\(path))" }
+    }
+
+    static func openPort(_ line: SerialLineConfiguration, role: String, rig: String) throws -> OpenedPort {
+        let path: String
+        let spec: SerialPortSpec
+        do {
+            spec = try SerialPortSpec(parsing: line.port)
+            path = try spec.resolve(among: try listSerialPorts())
+        } catch {
+            throw InstrumentUnavailable(
+                description: "rig '\(rig)': the \(role)'s port \(line.port) is not present (\(detail(error))); "
+                    + "connect the instrument, or correct the port in the rig file")
+        }
+        do {
+            let transport = try openSerialPort(.path(path), settings: settings(line))
+            return OpenedPort(transport: transport, spec: line.port, path: path)
+        } catch {
+            throw InstrumentUnavailable(
+                description: "rig '\(rig)': cannot open the \(role)'s port \(line.port): \(detail(error))")
+        }
+    }
+
+    /// Why a rig cannot run now, or nil when every port it names is present. Cheap: resolves, never opens.
+    static func unavailability(of rig: RigDescription) -> String? {
+        var lines: [(String, SerialLineConfiguration)] = []
+        if let line = rig.galvanostat.line { lines.append(("galvanostat", line)) }
+        if let sensor = rig.pressureSensor { lines.append(("pressure sensor", sensor.line)) }
+        for (role, line) in lines {
+            do {
+                _ = try SerialPortSpec(parsing: line.port).resolve(among: try listSerialPorts())
+            } catch {
+                return "the \(role)'s port \(line.port) is not present (\(detail(error)))"
+            }
+        }
+        return nil
+    }
+
+    static func settings(_ line: SerialLineConfiguration) -> SerialSettings {
+        SerialSettings(
+            baudRate: line.baudRate, dataBits: line.dataBits,
+            parity: SerialSettings.Parity(rawValue: line.parity.rawValue) ?? .none, stopBits: line.stopBits,
+            flowControl: SerialSettings.FlowControl(rawValue: line.flowControl.rawValue) ?? .none)
+    }
+
+    private static func detail(_ error: any Error) -> String {
+        guard let transportError = error as? TransportError else { return "\(error)" }
+        return transportError.detail.isEmpty ? transportError.kind.rawValue : transportError.detail
+    }
+}
+
+/// The instruments of one run on a serial rig, seen by the run loop as one galvanostat.
+///
+/// Commands go to the galvanostat. Every sample it returns gets the stack pressure: the force sensor is read
+/// when at least `readingInterval_s` of cell time has passed since its last reading (and for the first
+/// sample), and samples in between carry that latest reading. Reading on cell time, inline, keeps the
+/// result exact and repeatable at any simulation speed, and costs one short exchange per interval (a Mark-10
+/// answers in about a millisecond; the pressure of a clamped cell changes over minutes). A failed reading is an
+/// instrument fault like a failed sample.
+actor SerialRigInstruments: Galvanostat {
+    /// The force sensor and how its readings become pressures.
+    struct PressureSensor: Sendable {
+        let sensor: any ForceSensor
+        let port: InstrumentFactory.OpenedPort
+        let calibration: StackPressureCalibration
+        let readingInterval_s: Double
+    }
+
+    private let galvanostat: any Galvanostat
+    private let galvanostatPort: InstrumentFactory.OpenedPort
+    private let pressure: PressureSensor?
+    private var lastPressureReading: (time_s: Double, pressure_MPa: Double)?
+    private var closed = false
+
+    init(galvanostat: any Galvanostat, galvanostatPort: InstrumentFactory.OpenedPort, pressure: PressureSensor?) {
+        self.galvanostat = galvanostat
+        self.galvanostatPort = galvanostatPort
+        self.pressure = pressure
+    }
+
+    /// The galvanostat's identity (the run records ``identifyAll()``).
+    func identify() async throws -> InstrumentIdentity {
+        var identity = try await galvanostat.identify()
+        identity.port = galvanostatPort.recordedName
+        return identity
+    }
+
+    /// Every instrument of the rig, galvanostat first, with the port as the rig file names it.
+    func identifyAll() async throws -> [InstrumentIdentity] {
+        var identities = [try await identify()]
+        if let pressure {
+            var identity: InstrumentIdentity
+            do {
+                identity = try await pressure.sensor.identify()
+            } catch {
+                throw PressureSensorFailure(underlying: error)
+            }
+            identity.role = "pressure"
+            identity.port = pressure.port.recordedName
+            identities.append(identity)
+        }
+        return identities
+    }
+
+    func configure(samplingInterval_s: Double, limits: HardwareLimits) async throws {
+        lastPressureReading = nil
+        try await galvanostat.configure(samplingInterval_s: samplingInterval_s, limits: limits)
+    }
+
+    func applyCurrent(_ current_A: Double) async throws {
+        try await galvanostat.applyCurrent(current_A)
+    }
+
+    func openCircuit() async throws {
+        try await galvanostat.openCircuit()
+    }
+
+    func nextSample() async throws -> InstrumentSample {
+        var sample = try await galvanostat.nextSample()
+        guard let pressure else { return sample }
+        if let last = lastPressureReading, sample.time_s - last.time_s < pressure.readingInterval_s,
+            sample.time_s >= last.time_s
+        {
+            sample.pressure_MPa = last.pressure_MPa
+            return sample
+        }
+        let force_N: Double
+        do {
+            force_N = try await pressure.sensor.readForce_N()
+        } catch {
+            throw InstrumentUnavailable(description: "pressure sensor: \(error)")
+        }
+        let reading = pressure.calibration.pressure_MPa(force_N: force_N)
+        lastPressureReading = (sample.time_s, reading)
+        sample.pressure_MPa = reading
+        return sample
+    }
+
+    /// Samples the galvanostat's driver read and dropped by design (MethodSCRIPT packages that arrived after a
+    /// step change aborted their script); with the stored samples they account for everything the instrument sent.
+    var discardedSampleCount: Int {
+        get async { await (galvanostat as? MethodScriptGalvanostat)?.discardedPackageCount ?? 0 }
+    }
+
+    /// Whether ``close()`` has run.
+    var isClosed: Bool { closed }
+
+    /// Stops a running MethodSCRIPT measurement (its `on_finished:` keeps the cell off) and closes every port;
+    /// called after the run, whose end already switched the cell off.
+    func close() async {
+        guard !closed else { return }
+        closed = true
+        try? await (galvanostat as? MethodScriptGalvanostat)?.abortScript()
+        await galvanostatPort.transport.close()
+        await pressure?.port.transport.close()
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Domain
+import Foundation
+import Simulation
+import UnixSignals
+import WireSimulators
+
+/// `cellrig-sim`: wire-level instrument simulators on pseudo-terminals, for demos and manual tests.
+///
+/// Serves a PalmSens MethodSCRIPT instrument, a Keithley 2400, a Mark-10 force gauge and a Modbus RTU load cell,
+/// each on its own pseudo-terminal. The two potentiostats each drive their own physics-model cell; the force
+/// instruments read the clamp force that holds the preset's stack pressure on the pellet. Runs until SIGINT or
+/// SIGTERM, then removes the links it made.
+@main
+struct CellRigSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cellrig-sim",
+        abstract: "Serve simulated instruments (MethodSCRIPT, Keithley 2400, Mark-10, Modbus load cell) on PTYs.",
+        discussion: """
+            Point a rig file's ports at the printed paths, or at the links --link-dir makes (rigs/sim-serial.yaml \
+            uses /tmp/cellrig-sim). The Modbus load cell answers at station 1, holding registers 0-1, int32 high \
+            word first, 0.01 N per count.
+            """)
+
+    @Option(
+        help:
+            "Physics-model preset of the simulated cells (\(PhysicsCellParameters.presetNames.joined(separator: ", ")))."
+    )
+    var preset = "k-beta-alumina"
+
+    @Option(help: "`max`, or cell seconds per wall second (1 = real time).")
+    var speed = "1"
+
+    @Option(help: "Directory for stable links: methodscript, keithley2400, mark10, modbus.")
+    var linkDir: String?
+
+    @Option(help: "Pellet area in cm2 the clamp force acts on (must match the rig's pressure_sensor.pellet_area).")
+    var pelletAreaCm2 = 0.785
+
+    @Option(help: "Seed of the simulated cells' noise.")
+    var seed: UInt64 = 1
+
+    func validate() throws {
+        _ = try simulationSpeed()
+        guard PhysicsCellParameters.presetNames.contains(preset) else {
+            throw ValidationError(
+                "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.presetNames.joined(separator: ", "))")
+        }
+        guard pelletAreaCm2 > 0 else { throw ValidationError("--pellet-area-cm2 must be positive") }
+    }
+
+    func simulationSpeed() throws -> SimulationSpeed {
+        if speed == "max" { return .unlimited }
+        guard let factor = Double(speed), factor > 0, factor.isFinite else {
+            throw ValidationError("--speed '\(speed)': use `max` or a positive number of cell seconds per wall second")
+        }
+        return .factor(factor)
+    }
+
+    func cell(seed: UInt64) throws -> PhysicsCell {
+        var parameters = try PhysicsCellParameters.preset(named: preset)
+        try parameters.override("seed", with: Double(seed))
+        return PhysicsCell(parameters: parameters)
+    }
+
+    func run() async throws {
+        let speed = try simulationSpeed()
+        let stackPressure_MPa = try PhysicsCellParameters.preset(named: preset).stackPressure_MPa
+        let clampForce_N = stackPressure_MPa * pelletAreaCm2 * 100
+        let force = ClampForce(mean_N: clampForce_N, seed: seed)
+        let ports: [(name: String, port: SimulatedPort)] = [
+            ("methodscript", try SimulatedPort.start(MethodScriptSimulator(cell: try cell(seed: seed), speed: speed))),
+            (
+                "keithley2400",
+                try SimulatedPort.start(Keithley2400Simulator(cell: try cell(seed: seed + 1), speed: speed))
+            ),
+            ("mark10", try SimulatedPort.start(Mark10Simulator { await force.read() })),
+            (
+                "modbus",
+                try SimulatedPort.start(
+                    ModbusLoadCellSimulator(
+                        layout: .init(stationAddress: 1, register: 0) { newtons in
+                            let counts = UInt32(bitPattern: Int32(clamping: Int((newtons * 100).rounded())))
+                            return [UInt16(counts >> 16), UInt16(counts & 0xFFFF)]
+                        }
+                    ) { await force.read() })
+            ),
+        ]
+        var links: [String] = []
+        if let linkDir {
+            try FileManager.default.createDirectory(atPath: linkDir, withIntermediateDirectories: true)
+            for (name, port) in ports {
+                let link = (linkDir as NSString).appendingPathComponent(name)
+                try? FileManager.default.removeItem(atPath: link)
+                try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: port.path)
+                links.append(link)
+            }
+        }
+        say(
+            "cellrig-sim: preset \(preset), speed \(speed == .unlimited ? "max" : self.speed), clamp force "
+                + "\(formatNumber(clampForce_N)) N on \(formatNumber(pelletAreaCm2)) cm2 (\(formatNumber(stackPressure_MPa)) MPa)"
+        )
+        for (index, (name, port)) in ports.enumerated() {
+            let link = links.indices.contains(index) ? "  <- \(links[index])" : ""
+            say("\(name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(port.path)\(link)")
+        }
+        say("Ctrl-C (SIGINT) or SIGTERM stops the simulators.")
+        for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+            say("cellrig-sim: \(signal), stopping")
+            break
+        }
+        for link in links { try? FileManager.default.removeItem(atPath: link) }
+        for (_, port) in ports { await port.stop() }
+    }
+}
+
+/// The force a clamp holds on the pellet: the setpoint with a little load-cell noise.
+actor ClampForce {
+    private let mean_N: Double
+    private var generator: SeededGenerator
+
+    init(mean_N: Double, seed: UInt64) {
+        self.mean_N = mean_N
+        self.generator = SeededGenerator(seed: seed)
+    }
+
+    func read() -> Double {
+        mean_N * (1 + 0.002 * (Double.random(in: -1...1, using: &generator)))
+    }
+}
+
+/// Writes a line to standard output at once (unbuffered, so a script reading the paths sees them immediately).
+func say(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
