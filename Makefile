@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Sources Tests Package.swift
 
-.PHONY: all deps build demo test lint format bench bench-sim bench-daemon bench-criteria install clean
+.PHONY: all deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial install clean
 
 all: build
 
@@ -27,7 +27,7 @@ format:
 	$(SWIFT) format -i -r $(FORMAT_PATHS)
 
 # Benchmarks print rates and ratios; they are not tests and assert nothing about time.
-bench: bench-sim bench-daemon bench-criteria
+bench: bench-sim bench-daemon bench-criteria bench-serial
 
 bench-sim: deps
 	$(SWIFT) run -c release cellrig-bench-sim
@@ -36,7 +36,10 @@ bench-criteria: deps
 	$(SWIFT) run -c release cellrig-bench-criteria
 
 bench-daemon: deps
-	$(SWIFT) run -c release cellrig-bench-daemon rigs/sim-ohmic.yaml protocols/ccd-step-symmetric.yaml
+	$(SWIFT) run -c release cellrig-bench-daemon rigs/sim.yaml protocols/ccd-step-symmetric.yaml
+
+bench-serial: deps
+	$(SWIFT) run -c release cellrig-bench-serial
 
 PREFIX ?= /usr/local
 install: deps
