@@ -114,8 +114,8 @@ public struct DendriteShortCriterion: StopCriterion {
 
     /// The increment test, for fine sampling where the model's lag can exceed the fall of one sample: once the step
     /// has settled, a CUSUM of how far each change of |V| falls below the median change of the step, in units of
-    /// the changes' own spread. It trips only on consecutive falls, so a single-sample spike (a fall and a rise)
-    /// never does.
+    /// the changes' own spread. One change adds at most half the threshold and the last two must both be falls,
+    /// so a single-sample spike (a fall and a rise) never trips it.
     private mutating func judgeIncrement(_ observed: Double, context: StepContext) -> Bool {
         defer { previousObserved_V = observed }
         guard let previous = previousObserved_V, watchedSteps > 1, context.elapsed_s >= Self.settle_s else {
@@ -129,7 +129,7 @@ public struct DendriteShortCriterion: StopCriterion {
         let scale = max(spread, settings.noiseFloor_V)
         let fall = (slope - change) / scale - Self.incrementAllowance
         incrementRun = fall > 0 ? incrementRun + 1 : 0
-        incrementSum = max(0, incrementSum + min(fall, Self.incrementThreshold))
+        incrementSum = max(0, incrementSum + min(fall, Self.incrementThreshold / 2))
         if incrementSum == 0 { incrementStartTime_s = previousTime_s }
         return incrementSum >= Self.incrementThreshold && incrementRun >= Self.incrementRunNeeded
     }
