@@ -51,9 +51,31 @@ public struct DendriteShortCriterion: StopCriterion {
     private var watching = false
     private var cusum = 0.0
     private var consecutiveBelow = 0
+    private var incrementStartTime_s: Double?
+    private var watchedSteps = 0
     private var lastZeroTime_s: Double?
     private var previousTime_s: Double?
     private var interval_s = 1.0
+    /// Sample-to-sample changes of |V| in the current step, once it has settled: their median is the local slope
+    /// and their spread about it the white noise, whatever the model's lag.
+    private var increments = RobustScale(capacity: 31)
+    private var previousObserved_V: Double?
+    private var incrementSum = 0.0
+    private var incrementRun = 0
+    /// What the criterion made of the latest watched sample, for status displays and diagnostics.
+    public private(set) var latest: Diagnostics?
+
+    /// The criterion's view of one sample: prediction, spread, allowance and both sums.
+    public struct Diagnostics: Sendable, Hashable {
+        public var time_s: Double
+        public var observed_V: Double
+        public var expected_V: Double
+        public var spread_V: Double
+        public var allowance_V: Double
+        public var cusum: Double
+        public var incrementSum: Double
+        public var judged: Bool
+    }
 
     public init(settings: Settings) {
         self.settings = settings
@@ -66,13 +88,50 @@ public struct DendriteShortCriterion: StopCriterion {
         consecutiveBelow = 0
         lastZeroTime_s = context.startTime_s
         previousTime_s = context.startTime_s
+        increments.removeAll()
+        previousObserved_V = nil
+        incrementSum = 0
+        incrementRun = 0
         guard watching else { return }
+        watchedSteps += 1
         let memory = effectiveMemory_s
         models = Self.transientPairs.map {
             var model = TransientTrendModel(tauFast_s: $0.fast, tauSlow_s: $0.slow, trendScale_s: memory)
             model.reset(stepStart_s: context.startTime_s)
             return model
         }
+    }
+
+    /// Step time after which the model is judged even while its own uncertainty is above the noise, and the
+    /// sample-to-sample changes are collected.
+    static let settle_s = 30.0
+    /// Step time before the level test judges the run's first watched step.
+    static let firstStepSettle_s = 60.0
+    /// Increment test: allowance and threshold in units of the increments' spread, and the falls in a row needed.
+    static let incrementAllowance = 4.0
+    static let incrementThreshold = 24.0
+    static let incrementRunNeeded = 2
+
+    /// The increment test, for fine sampling where the model's lag can exceed the fall of one sample: once the step
+    /// has settled, a CUSUM of how far each change of |V| falls below the median change of the step, in units of
+    /// the changes' own spread. One change adds at most half the threshold and the last two must both be falls,
+    /// so a single-sample spike (a fall and a rise) never trips it.
+    private mutating func judgeIncrement(_ observed: Double, context: StepContext) -> Bool {
+        defer { previousObserved_V = observed }
+        guard let previous = previousObserved_V, watchedSteps > 1, context.elapsed_s >= Self.settle_s else {
+            return false
+        }
+        let change = observed - previous
+        defer { increments.add(change) }
+        guard increments.count == increments.capacity, let slope = increments.median,
+            let spread = increments.standardDeviation
+        else { return false }
+        let scale = max(spread, settings.noiseFloor_V)
+        let fall = (slope - change) / scale - Self.incrementAllowance
+        incrementRun = fall > 0 ? incrementRun + 1 : 0
+        incrementSum = max(0, incrementSum + min(fall, Self.incrementThreshold / 2))
+        if incrementSum == 0 { incrementStartTime_s = previousTime_s }
+        return incrementSum >= Self.incrementThreshold && incrementRun >= Self.incrementRunNeeded
     }
 
     private var effectiveMemory_s: Double { max(settings.memory_s, 20 * interval_s) }
@@ -83,7 +142,7 @@ public struct DendriteShortCriterion: StopCriterion {
         previousTime_s = sample.time_s
         let observed = abs(sample.voltage_V)
         let floor = settings.noiseFloor_V
-        let knownNoise = noise.standardDeviation
+        let knownNoise = noise.scaleAboutZero
         let noiseLevel = max(floor, knownNoise ?? floor)
         let memory = effectiveMemory_s
 
@@ -103,30 +162,46 @@ public struct DendriteShortCriterion: StopCriterion {
             }
             models[index].add(time_s: sample.time_s, value: taught, memory_s: memory)
         }
+        let incrementTripped = judgeIncrement(observed, context: context)
         let activePrediction = predictions[active]
         guard let prediction = activePrediction else { return nil }
         let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
         let residual = observed - prediction.value
         noise.add(residual / (1 + prediction.leverage).squareRoot())
-        // Judge only once the noise is known and the model determined (its own uncertainty below the noise).
-        guard knownNoise != nil, prediction.leverage <= 1 else { return nil }
-
         let allowance_V = max(Self.allowance * spread, settings.minimumDrop_V / 2)
+        latest = Diagnostics(
+            time_s: sample.time_s, observed_V: observed, expected_V: prediction.value, spread_V: spread,
+            allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false)
+        // Judge once the noise is known and either the model is determined (its own uncertainty below the noise) or
+        // the step's first seconds are past: the spread then carries the model's uncertainty, so coarse sampling
+        // need not wait for many samples.
+        // In the run's first watched step the time constants are not yet chosen on an earlier step, so the level
+        // test waits until the step's transients are long gone.
+        let determined =
+            watchedSteps > 1
+            ? prediction.leverage <= 1 || context.elapsed_s >= Self.settle_s
+            : prediction.leverage <= 1 && context.elapsed_s >= Self.firstStepSettle_s
+        guard knownNoise != nil, determined || incrementTripped else { return nil }
+
         let shortfall = -residual - allowance_V
         consecutiveBelow = shortfall > 0 ? consecutiveBelow + 1 : 0
         cusum = max(0, cusum + min(max(shortfall / spread, -Self.clip), Self.clip))
         if cusum == 0 { lastZeroTime_s = sample.time_s }
-        guard cusum >= Self.threshold, consecutiveBelow >= 2 else { return nil }
+        latest?.cusum = cusum
+        latest?.judged = true
+        guard (cusum >= Self.threshold && consecutiveBelow >= 2) || incrementTripped else { return nil }
 
         let model = models[active]
         let trend = model.levelAndSlope
-        let onset = lastZeroTime_s ?? context.startTime_s
+        let byIncrements = incrementTripped && !(cusum >= Self.threshold && consecutiveBelow >= 2)
+        let onset = (byIncrements ? incrementStartTime_s : lastZeroTime_s) ?? context.startTime_s
         var evidence: [String: Double] = [
             "voltage_V": sample.voltage_V, "expected_V": prediction.value, "residual_V": residual,
             "noise_V": noiseLevel, "cusum": cusum, "threshold": Self.threshold, "allowance_V": allowance_V,
             "leverage": prediction.leverage, "tau_fast_s": model.tauFast_s, "tau_slow_s": model.tauSlow_s,
             "min_drop_V": settings.minimumDrop_V, "memory_s": memory, "noise_floor_V": settings.noiseFloor_V,
-            "step_samples": Double(context.sampleCount), "onset_time_s": onset,
+            "step_samples": Double(context.sampleCount), "onset_time_s": onset, "increment_sum": incrementSum,
+            "increment_threshold": Self.incrementThreshold, "test": byIncrements ? 2 : 1,
         ]
         if let trend {
             evidence["level_V"] = trend.level
@@ -135,10 +210,14 @@ public struct DendriteShortCriterion: StopCriterion {
         return Verdict(
             criterion: name, action: .stop,
             reason: "|V| fell \(formatNumber(-residual * 1e3, significantDigits: 3)) mV below the expected "
-                + "\(formatNumber(prediction.value * 1e3, significantDigits: 4)) mV (CUSUM "
-                + "\(formatNumber(cusum, significantDigits: 3)) >= \(formatNumber(Self.threshold)) at noise "
-                + "\(formatNumber(noiseLevel * 1e6, significantDigits: 3)) uV) during a \(context.step.kind.rawValue) "
-                + "step at \(formatNumber(context.step.currentDensity_mA_cm2)) mA/cm2",
+                + "\(formatNumber(prediction.value * 1e3, significantDigits: 4)) mV ("
+                + (byIncrements
+                    ? "consecutive falls far beyond the step's sample-to-sample noise, sum "
+                        + "\(formatNumber(incrementSum, significantDigits: 3)) >= \(formatNumber(Self.incrementThreshold))"
+                    : "CUSUM \(formatNumber(cusum, significantDigits: 3)) >= \(formatNumber(Self.threshold)) at noise "
+                        + "\(formatNumber(noiseLevel * 1e6, significantDigits: 3)) uV")
+                + ") during a \(context.step.kind.rawValue) step at "
+                + "\(formatNumber(context.step.currentDensity_mA_cm2)) mA/cm2",
             time_s: sample.time_s, onsetTime_s: onset, currentDensity_mA_cm2: context.step.currentDensity_mA_cm2,
             evidence: evidence)
     }

@@ -133,28 +133,51 @@ struct TransientTrendModel: Sendable {
     }
 }
 
-/// A robust running scale: the median absolute value of the latest values, as a Gaussian standard deviation.
+/// A robust running location and scale of the latest values: their median, and the median absolute deviation
+/// from it as a Gaussian standard deviation (a steady offset, such as a model's lag, does not inflate the scale).
 struct RobustScale: Sendable {
     private var values: [Double]
     private var next = 0
-    private var filled = 0
+    private(set) var count = 0
 
     init(capacity: Int) {
         values = [Double](repeating: 0, count: capacity)
     }
 
+    var capacity: Int { values.count }
+
     mutating func add(_ value: Double) {
-        values[next] = abs(value)
+        values[next] = value
         next = (next + 1) % values.count
-        filled = min(filled + 1, values.count)
+        count = min(count + 1, values.count)
+    }
+
+    mutating func removeAll() {
+        next = 0
+        count = 0
+    }
+
+    private static func median(_ sorted: [Double]) -> Double {
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    /// The median of the values held; nil while empty.
+    var median: Double? {
+        guard count > 0 else { return nil }
+        return Self.median(values.prefix(count).sorted())
+    }
+
+    /// The median absolute value as a Gaussian standard deviation (an offset counts as spread); nil until the
+    /// buffer is half full.
+    var scaleAboutZero: Double? {
+        guard count * 2 >= values.count else { return nil }
+        return Self.median(values.prefix(count).map { abs($0) }.sorted()) / 0.6745
     }
 
     /// nil until the buffer is half full.
     var standardDeviation: Double? {
-        guard filled * 2 >= values.count else { return nil }
-        let sorted = values.prefix(filled).sorted()
-        let middle = filled / 2
-        let median = filled % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-        return median / 0.6745
+        guard count * 2 >= values.count, let centre = median else { return nil }
+        return Self.median(values.prefix(count).map { abs($0 - centre) }.sorted()) / 0.6745
     }
 }

@@ -176,7 +176,22 @@ struct RecordingCriterion: StopCriterion {
     mutating func stepStarted(_ context: StepContext) { inner.stepStarted(context) }
 
     mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
-        if let verdict = inner.evaluate(sample, context: context), verdict.action != .continue {
+        let verdict = inner.evaluate(sample, context: context)
+        if let window = dumpWindow, sample.time_s >= window.lowerBound, sample.time_s <= window.upperBound,
+            let model = inner as? DendriteShortCriterion, let latest = model.latest, latest.time_s == sample.time_s
+        {
+            print(
+                "dump t=\(formatNumber(sample.time_s, significantDigits: 7)) step \(context.step.index) "
+                    + "n=\(context.sampleCount) V=\(formatNumber(latest.observed_V * 1e3, significantDigits: 6)) "
+                    + "exp=\(formatNumber(latest.expected_V * 1e3, significantDigits: 6)) "
+                    + "res=\(formatNumber((latest.observed_V - latest.expected_V) * 1e6, significantDigits: 4)) uV "
+                    + "spread=\(formatNumber(latest.spread_V * 1e6, significantDigits: 3)) "
+                    + "allow=\(formatNumber(latest.allowance_V * 1e6, significantDigits: 3)) "
+                    + "cusum=\(formatNumber(latest.cusum, significantDigits: 3)) "
+                    + "inc=\(formatNumber(latest.incrementSum, significantDigits: 3)) judged=\(latest.judged)"
+                    + (verdict != nil ? " VERDICT" : ""))
+        }
+        if let verdict, verdict.action != .continue {
             log.entries.withLock {
                 $0.append(.init(candidate: candidate, stepIndex: context.step.index, verdict: verdict))
             }
@@ -376,13 +391,22 @@ let quick = CommandLine.arguments.dropFirst().first == "quick"
 let tracing = CommandLine.arguments.first { $0.hasPrefix("trace=") }.map { String($0.dropFirst(6)) }
 let explain = CommandLine.arguments.filter { $0.hasPrefix("explain=") }.map { String($0.dropFirst(8)) }
 let verbose = CommandLine.arguments.contains("verbose")
+/// `dump=LABEL` with `window=FROM,TO` prints dendrite-short's view of every sample in that cell-time window.
+let dumpLabel = CommandLine.arguments.first { $0.hasPrefix("dump=") }.map { String($0.dropFirst(5)) }
+let dumpRange: ClosedRange<Double>? = CommandLine.arguments.first { $0.hasPrefix("window=") }.flatMap { argument in
+    let bounds = argument.dropFirst(7).split(separator: ",").compactMap { Double($0) }
+    return bounds.count == 2 ? bounds[0]...bounds[1] : nil
+}
+nonisolated(unsafe) var dumpWindow: ClosedRange<Double>?
 var list = scenarios()
 if quick { list = list.enumerated().filter { ($0.offset / 2) % 4 == 0 }.map(\.element) }
 let criteria = try declarations()
 let clock = ContinuousClock()
 let started = clock.now
 var scores: [RunScore] = []
+if let dumpLabel { list = list.filter { $0.label == dumpLabel } }
 for scenario in list {
+    dumpWindow = dumpLabel == scenario.label ? (dumpRange ?? 0...Double.infinity) : nil
     let score = try run(scenario, criteria: criteria)
     scores.append(score)
     if verbose {
