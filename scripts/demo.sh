@@ -50,6 +50,6 @@ echo
 "$bin/cellrig" export "$run" --csv "$state/run-$run.csv"
 "$bin/cellrig" status "$run" >"$state/status.txt"
 ccd=$(sed -n 's/^  CCD: //p' "$state/status.txt")
-truth=$(sed -n 's/^  truth (simulator): //p' "$state/status.txt" | head -n 1)
+truth=$(sed -n 's/^  truth (simulator): \(dendrite-initiation\|soft-short\|hard-short\)/\1/p' "$state/status.txt" | head -n 1)
 echo "== result: CCD ${ccd:-not found}; the simulator's own record of the short: ${truth:-none}"
 echo "== database: $(pwd)/$database (run $run); samples as CSV: $(pwd)/$state/run-$run.csv"

@@ -154,6 +154,9 @@ public struct EventInfo: Sendable, Hashable, Codable {
     public var time_s: Double
     public var message: String
     public var step: Int?
+    /// For verdicts: the criterion and what it asked for (`warn`, `end-step`, `pause`, `stop`).
+    public var criterion: String?
+    public var action: String?
 
     public init(runID: Int64, _ event: RunEvent) {
         run_id = runID
@@ -161,6 +164,10 @@ public struct EventInfo: Sendable, Hashable, Codable {
         time_s = event.time_s
         message = event.message
         step = event.stepIndex
+        if event.kind == .verdict {
+            criterion = event.verdict?.criterion
+            action = event.verdict?.action.rawValue
+        }
     }
 }
 

@@ -121,6 +121,7 @@ struct Watch: ParsableCommand {
     func run() throws {
         var lastLine = ContinuousClock.now - .seconds(3600)
         var final: RunStatus?
+        var warnings: [String: Int] = [:]
         let decoder = JSONDecoder()
         try connection.client.stream("/v1/runs/\(runID)/live") { event, data in
             switch event {
@@ -131,9 +132,15 @@ struct Watch: ParsableCommand {
                 lastLine = ContinuousClock.now
                 print(progressLine(progress))
             case LiveEventName.event:
-                if let info = try? decoder.decode(EventInfo.self, from: Data(data.utf8)),
+                guard let info = try? decoder.decode(EventInfo.self, from: Data(data.utf8)),
                     ["verdict", "fault", "run-ended", "operator"].contains(info.kind)
-                {
+                else { return true }
+                if info.action == VerdictAction.warn.rawValue, let criterion = info.criterion {
+                    // A warning criterion may speak every step; show its first word, count the rest.
+                    warnings[criterion, default: 0] += 1
+                    guard warnings[criterion] == 1 else { return true }
+                    print("[\(formatDuration(info.time_s))] \(info.message) (further warnings counted)")
+                } else {
                     print("[\(formatDuration(info.time_s))] \(info.message)")
                 }
             case LiveEventName.end:
@@ -180,9 +187,17 @@ func describe(_ status: RunStatus) -> String {
         lines.append("  cell off \(formatNumber(reaction, significantDigits: 3)) ms after the tripping sample arrived")
     }
     if let progress = status.progress { lines.append("  now: " + progressLine(progress)) }
-    for verdict in status.verdicts {
+    for verdict in status.verdicts where verdict.action != VerdictAction.warn.rawValue {
         lines.append(
             "  verdict: \(verdict.criterion) \(verdict.action) at \(formatDuration(verdict.time_s)): \(verdict.reason)")
+    }
+    let warnings = Dictionary(grouping: status.verdicts.filter { $0.action == VerdictAction.warn.rawValue }) {
+        $0.criterion
+    }
+    for (criterion, verdicts) in warnings.sorted(by: { $0.key < $1.key }) {
+        let first = verdicts[0]
+        lines.append(
+            "  warnings: \(criterion) x\(verdicts.count), first at \(formatDuration(first.time_s)): \(first.reason)")
     }
     for voiding in status.results?.voiding ?? [] where voiding.voided {
         lines.append(

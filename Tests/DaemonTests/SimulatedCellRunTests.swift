@@ -82,6 +82,25 @@ struct SimulatedCellRunTests {
         #expect(threeFirst > 90 && threeLast > 120)
     }
 
+    @Test("the seed CCD protocol on the K preset stops at its short, within 0.1 mA/cm2 of 4.8, and shows the truth")
+    func ccdOnPhysicsCell() async throws {
+        let running = try await RunningDaemon.start()
+        let started = try await running.startRun("protocols/ccd-step-symmetric.yaml")
+        let final = try await running.waitForEnd(started.id)
+        await running.stop()
+        #expect(final.state == "stopped")
+        let ccd = try #require(final.ccd_mA_cm2)
+        #expect(abs(ccd - 4.8) <= 0.1, "the K preset's dendrites start at 4.8 mA/cm2; found \(ccd)")
+        let stop = try #require(final.verdicts.first { $0.action == "stop" })
+        #expect(stop.criterion == "dendrite-short" || stop.criterion == "hard-short")
+        #expect(final.results?.ccd?.criterion == stop.criterion)
+        let initiation = try #require(final.truth?.first { $0.kind == "dendrite-initiation" })
+        #expect(abs(initiation.current_density_mA_cm2 - 4.8) < 1e-9)
+        #expect(stop.time_s >= initiation.time_s, "no stop before the true onset")
+        let store = try RunStore(readOnlyPath: running.directory.appendingPathComponent("cellrig.sqlite").path)
+        #expect(try store.groundTruth(runID: started.id).contains { $0.kind == .dendriteInitiation })
+    }
+
     @Test("two runs with the same seed store identical samples")
     func sameSeed() async throws {
         let running = try await RunningDaemon.start()
