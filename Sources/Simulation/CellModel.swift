@@ -1,28 +1,8 @@
 public import Domain
 
-/// What ideal instruments would read from a simulated cell at one moment.
-public struct CellReading: Sendable, Hashable {
-    public var time_s: Double
-    public var current_A: Double
-    /// WE minus CE.
-    public var voltage_V: Double
-    /// WE minus RE, for three-electrode cells.
-    public var voltageWERE_V: Double?
-    public var pressure_MPa: Double?
-    public var temperature_C: Double?
-
-    public init(
-        time_s: Double, current_A: Double, voltage_V: Double, voltageWERE_V: Double? = nil,
-        pressure_MPa: Double? = nil, temperature_C: Double? = nil
-    ) {
-        self.time_s = time_s
-        self.current_A = current_A
-        self.voltage_V = voltage_V
-        self.voltageWERE_V = voltageWERE_V
-        self.pressure_MPa = pressure_MPa
-        self.temperature_C = temperature_C
-    }
-}
+/// What ideal instruments would read from a simulated cell at one moment: the same fields, units and signs as a
+/// real instrument's sample, so a simulated galvanostat hands it on unchanged (after its compliance clip).
+public typealias CellReading = InstrumentSample
 
 /// A simulated cell: advances in cell time under an applied current and knows the truth about its failures.
 ///

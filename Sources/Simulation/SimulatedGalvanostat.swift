@@ -66,13 +66,11 @@ public actor SimulatedGalvanostat: Galvanostat {
             await Task.yield()
         }
         time_s += interval_s
-        let reading = model.advance(by: interval_s, current_A: current_A)
+        var sample = model.advance(by: interval_s, current_A: current_A)
         producedSampleCount += 1
         let compliance = limits?.voltage_V ?? .infinity
-        return InstrumentSample(
-            time_s: time_s, current_A: reading.current_A,
-            voltage_V: min(max(reading.voltage_V, -compliance), compliance),
-            voltageWERE_V: reading.voltageWERE_V, pressure_MPa: reading.pressure_MPa,
-            temperature_C: reading.temperature_C)
+        sample.time_s = time_s
+        sample.voltage_V = min(max(sample.voltage_V, -compliance), compliance)
+        return sample
     }
 }
