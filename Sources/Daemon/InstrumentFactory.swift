@@ -230,12 +230,40 @@ actor SerialRigInstruments: Galvanostat {
     }
 
     func nextSample() async throws -> InstrumentSample {
-        var sample = try await galvanostat.nextSample()
+        try await withPressure(try await galvanostat.nextSample())
+    }
+
+    /// Ends the run on the galvanostat (MethodSCRIPT: aborts its script and switches the cell off, measuring nothing).
+    func finishRun() async throws {
+        try await galvanostat.finishRun()
+    }
+
+    /// The galvanostat's queued samples, each given its pressure as ``nextSample()`` gives it. A sample is never
+    /// lost to the pressure sensor: when a reading fails here, the remaining samples keep the latest reading
+    /// taken within the reading interval, or none.
+    func takePendingSamples() async -> [InstrumentSample] {
+        var samples = await galvanostat.takePendingSamples()
+        var sensorFailed = false
+        for index in samples.indices {
+            if !sensorFailed {
+                do {
+                    samples[index] = try await withPressure(samples[index])
+                    continue
+                } catch {
+                    sensorFailed = true
+                }
+            }
+            samples[index].pressure_MPa = recentPressure_MPa(at: samples[index].time_s)
+        }
+        return samples
+    }
+
+    /// `sample` with the stack pressure: the latest reading while it is recent enough in cell time, else a new one.
+    private func withPressure(_ sample: InstrumentSample) async throws -> InstrumentSample {
+        var sample = sample
         guard let pressure else { return sample }
-        if let last = lastPressureReading, sample.time_s - last.time_s < pressure.readingInterval_s,
-            sample.time_s >= last.time_s
-        {
-            sample.pressure_MPa = last.pressure_MPa
+        if let recent = recentPressure_MPa(at: sample.time_s) {
+            sample.pressure_MPa = recent
             return sample
         }
         let force_N: Double
@@ -250,8 +278,17 @@ actor SerialRigInstruments: Galvanostat {
         return sample
     }
 
-    /// Samples the galvanostat's driver read and dropped by design (MethodSCRIPT packages that arrived after a
-    /// step change aborted their script); with the stored samples they account for everything the instrument sent.
+    /// The latest reading, if it is less than the reading interval older (in cell time) than `time_s`.
+    private func recentPressure_MPa(at time_s: Double) -> Double? {
+        guard let pressure, let last = lastPressureReading, time_s - last.time_s < pressure.readingInterval_s,
+            time_s >= last.time_s
+        else { return nil }
+        return last.pressure_MPa
+    }
+
+    /// Packages the galvanostat's driver read and could not keep (MethodSCRIPT: undecodable package lines, and
+    /// those of a script another host left running); with the stored samples they account for everything the
+    /// instrument sent.
     var discardedSampleCount: Int {
         get async { await (galvanostat as? MethodScriptGalvanostat)?.discardedPackageCount ?? 0 }
     }
@@ -260,7 +297,8 @@ actor SerialRigInstruments: Galvanostat {
     var isClosed: Bool { closed }
 
     /// Stops a running MethodSCRIPT measurement (its `on_finished:` keeps the cell off) and closes every port;
-    /// called after the run, whose end already switched the cell off.
+    /// called after the run, whose end already switched the cell off and left the instrument idle
+    /// (``finishRun()``), so normally there is nothing left to stop.
     func close() async {
         guard !closed else { return }
         closed = true

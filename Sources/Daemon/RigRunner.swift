@@ -14,7 +14,8 @@ import Storage
 /// A run executes as a loop on this actor: ask the galvanostat for a sample, hand it to the engine, store what
 /// the engine produced, carry out its commands. Operator commands (abort) and shutdown land between samples.
 /// Every way out of the loop (end of plan, stop criterion, abort, instrument fault, shutdown) passes through
-/// the engine's end, which commands open circuit, and the recorder's flush.
+/// the engine's end, which commands open circuit, then the instrument's end of run (whose last samples are
+/// recorded too) and the recorder's flush.
 actor RigRunner {
     let rig: RigDescription
     private let store: RunStore
@@ -262,6 +263,7 @@ actor RigRunner {
             }
         }
         record(output, runID: runID)
+        if !output.commands.isEmpty, refusal == nil { await recordLateSamples(runID: runID) }
         if let (command, error) = refusal {
             logger.error("run \(runID): instrument refused \(command): \(error)")
             await recordFault("instrument refused \(command): \(error)")
@@ -269,6 +271,17 @@ actor RigRunner {
                 record(execution!.engine.end(.faulted, reason: "instrument fault: \(error)"), runID: runID)
             }
             try? await execution!.galvanostat.openCircuit()
+        }
+    }
+
+    /// Stores the samples the instrument measured under the previous output but handed over only after a command
+    /// changed it (a MethodSCRIPT driver reads them while aborting its script): in the step they were measured
+    /// in, unjudged, so a step change never sees the old step's tail as its own first samples.
+    private func recordLateSamples(runID: Int64) async {
+        guard let galvanostat = execution?.galvanostat else { return }
+        for sample in await galvanostat.takePendingSamples() {
+            guard execution != nil else { return }
+            record(execution!.engine.recordLate(sample), runID: runID)
         }
     }
 
@@ -323,8 +336,23 @@ actor RigRunner {
     private func finishExecution() async {
         guard var finished = execution else { return }
         let runID = finished.runID
-        // Whatever ended the loop, the engine's end commanded open circuit; make sure of it once more.
-        try? await finished.galvanostat.openCircuit()
+        // Whatever ended the loop, the engine's end commanded open circuit first; now end the run on the
+        // instrument: cell off, instrument idle, no new measurement started.
+        do {
+            try await finished.galvanostat.finishRun()
+        } catch {
+            logger.error("run \(runID): finishing the run on the instrument failed: \(error)")
+        }
+        // Samples the instrument sent while it stopped (read by the driver, not yet returned) are the run's too:
+        // recorded in the step of the latest sample, after the run's end, without being judged.
+        for sample in await finished.galvanostat.takePendingSamples() {
+            do {
+                try finished.recorder.record(finished.engine.recordLate(sample))
+            } catch {
+                logger.critical("run \(runID): storage failed: \(error)")
+                break
+            }
+        }
         do {
             try finished.recorder.flush()
         } catch {

@@ -63,6 +63,8 @@ public struct RunEngine: Sendable {
     public private(set) var latestTime_s: Double = 0
 
     private var criteria: [any StopCriterion]
+    /// Step index and cycle the latest sample was placed in.
+    private var latestPlacement: (stepIndex: Int, cycle: Int)?
     private var stepSampleCount = 0
     private var started = false
     /// Cell time the current step has spent paused so far.
@@ -129,6 +131,7 @@ public struct RunEngine: Sendable {
         let stepIndex = currentStep?.step.index ?? plan.steps.count - 1
         let cycle = currentStep?.step.cycle ?? plan.steps.last?.cycle ?? 0
         output.recorded = RecordedSample(seq: sampleCount, sample: sample, stepIndex: stepIndex, cycle: cycle)
+        latestPlacement = (stepIndex, cycle)
         sampleCount += 1
         let previousTime = latestTime_s
         latestTime_s = max(latestTime_s, sample.time_s)
@@ -190,6 +193,26 @@ public struct RunEngine: Sendable {
         if let reason = endReason(of: record, sample: sample, elapsed_s: context.elapsed_s) {
             advance(after: reason, at: sample.time_s, into: &output)
         }
+        return output
+    }
+
+    /// Places a sample that was measured before the latest command took effect but reached the host only after
+    /// it: one a driver read while stopping the previous output (a MethodSCRIPT script it aborted), handed over
+    /// with `Galvanostat.takePendingSamples()`.
+    ///
+    /// The sample is recorded in the step of the latest sample (under whose output it was measured), after it in
+    /// sequence. It is not judged by the criteria and adds nothing to the current step's charge: it was measured
+    /// under the previous output. Works before and after the run's end.
+    public mutating func recordLate(_ sample: InstrumentSample) -> EngineOutput {
+        precondition(started, "start the engine before feeding it samples")
+        var output = EngineOutput()
+        let placement =
+            latestPlacement
+            ?? (currentStep?.step.index ?? max(0, plan.steps.count - 1), currentStep?.step.cycle ?? 0)
+        output.recorded = RecordedSample(
+            seq: sampleCount, sample: sample, stepIndex: placement.stepIndex, cycle: placement.cycle)
+        sampleCount += 1
+        latestTime_s = max(latestTime_s, sample.time_s)
         return output
     }
 

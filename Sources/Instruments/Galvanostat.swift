@@ -20,6 +20,24 @@ public protocol Galvanostat: Actor {
 
     /// Waits for and returns the next sample, on the instrument's own clock.
     func nextSample() async throws -> InstrumentSample
+
+    /// Ends a run: leaves the cell disconnected and the instrument idle, without starting a new measurement.
+    ///
+    /// Samples the instrument sends while it stops are kept for ``takePendingSamples()``. The default calls
+    /// ``openCircuit()``, for instruments whose open circuit measures nothing unless asked.
+    func finishRun() async throws
+
+    /// Hands over the samples the driver read but ``nextSample()`` has not returned yet (for example those that
+    /// arrived while ``finishRun()`` stopped a measurement), oldest first, and forgets them. The default has none.
+    func takePendingSamples() async -> [InstrumentSample]
+}
+
+extension Galvanostat {
+    public func finishRun() async throws {
+        try await openCircuit()
+    }
+
+    public func takePendingSamples() async -> [InstrumentSample] { [] }
 }
 
 /// Why an instrument operation failed; the message names the instrument and what it said.

@@ -213,3 +213,55 @@ struct RunEngineTests {
         #expect(inventory.message.contains("thickness"))
     }
 }
+
+@Suite("Run engine: late samples")
+struct RunEngineLateSampleTests {
+    @Test("a sample measured under the previous step is placed in it, after it, and never judged by the next step")
+    func lateSampleAfterAStepChange() throws {
+        let plan = [
+            PlannedStep(
+                index: 0, cycle: 1, stepInCycle: 1, kind: .strip, current_A: 1e-3, currentDensity_mA_cm2: 1,
+                capacityLimit_C: 0.002),
+            PlannedStep(
+                index: 1, cycle: 1, stepInCycle: 2, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 3),
+        ]
+        var harness = EngineHarness(
+            plan: plan, criteria: [VoltageDropCriterion(drop_V: 0.002, during: .plate, ignoreFirst_s: 0)])
+        harness.start()
+        harness.step()
+        harness.step()
+        #expect(harness.current_A == -1e-3, "the strip step ended on its capacity; plating commanded")
+        // The instrument had measured one more strip point (|V| far above the plating |V|) before the change.
+        harness.time_s += 1
+        let late = harness.engine.recordLate(InstrumentSample(time_s: harness.time_s, current_A: 1e-3, voltage_V: 0.15))
+        harness.apply(late)
+        let recorded = try #require(late.recorded)
+        #expect(recorded.seq == 2)
+        #expect(recorded.stepIndex == 0 && recorded.cycle == 1)
+        #expect(late.commands.isEmpty && late.events.isEmpty && late.steps.isEmpty)
+        harness.step()
+        harness.step()
+        #expect(!harness.events.contains { $0.kind == .verdict }, "the strip point is not the plating step's extreme")
+        #expect(harness.engine.outcome?.state == .completed)
+        let plating = try #require(harness.endedSteps.last)
+        #expect(abs(plating.charge_C - 0.002) < 1e-12, "two plating intervals; the late interval was stripping")
+        #expect(harness.engine.sampleCount == 5)
+    }
+
+    @Test("after the run's end, a late sample goes to the step of the latest sample, not to the plan's last step")
+    func lateSampleAfterTheEnd() throws {
+        let plan = (0..<3).map {
+            PlannedStep(
+                index: $0, cycle: $0 + 1, stepInCycle: 1, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 10)
+        }
+        var harness = EngineHarness(plan: plan)
+        harness.start()
+        harness.step()
+        harness.apply(harness.engine.end(.aborted, reason: "operator"))
+        let late = harness.engine.recordLate(InstrumentSample(time_s: 2, current_A: 0, voltage_V: 0))
+        #expect(late.recorded?.stepIndex == 0)
+        #expect(late.recorded?.seq == 1)
+    }
+}

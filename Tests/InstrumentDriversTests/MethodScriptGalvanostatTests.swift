@@ -184,6 +184,8 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
         try await driver.configure(samplingInterval_s: 1, limits: limits)
+        #expect(await driver.discardedPackageCount == 1, "another host's script: not a sample of this driver")
+        #expect(await driver.takePendingSamples().isEmpty)
         try await transport.verifyFinished()
     }
 
@@ -265,6 +267,79 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         try await driver.configure(samplingInterval_s: 1, limits: limits)
         try await driver.applyCurrent(250e-6)
         await #expect(throws: InstrumentError.self) { try await driver.nextSample() }
+        try await transport.verifyFinished()
+    }
+}
+
+/// Packages that arrive while the driver aborts its own script are samples like any other.
+@Suite struct MethodScriptAbortKeepsPackagesTests {
+    @Test func packagesArrivingDuringAnAbortAreReturnedByTheNextSamples() async throws {
+        let transport = ScriptedTransport(
+            idleSync + [
+                .expect(constantCurrentScript), .reply("e\nM000A\nPeb80F4240u;abDF5E100n;ba803D090n,10,212\n"),
+                // One package was on its way when the Z arrived, one more left before the loop saw the abort.
+                .expect("Z\n"),
+                .reply(
+                    "Peb81E8480u;abF270E00n;ba803D090n,10,212\nZ\nPeb82DC6C0u;abDF5E100n;ba803D090n,10,212\n*\n\n"),
+                .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
+            ])
+        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.applyCurrent(250e-6)
+        #expect(try await driver.nextSample() == InstrumentSample(time_s: 1, current_A: 250e-6, voltage_V: 0.1))
+        try await driver.openCircuit()
+        let beforeAck = try await driver.nextSample()
+        #expect(beforeAck.time_s == 2)
+        #expect(beforeAck.current_A == 250e-6, "measured under the constant-current step")
+        #expect(abs(beforeAck.voltage_V - 0.12) < 1e-12)
+        #expect(try await driver.nextSample() == InstrumentSample(time_s: 3, current_A: 250e-6, voltage_V: 0.1))
+        let resting = try await driver.nextSample()
+        #expect(resting.current_A == 0)
+        #expect(resting.time_s == 5, "the open-circuit script continues from the last kept sample plus one interval")
+        #expect(await driver.discardedPackageCount == 0)
+        try await transport.verifyFinished()
+    }
+
+    @Test func finishRunAbortsSwitchesTheCellOffAndStartsNoMeasurement() async throws {
+        let transport = ScriptedTransport(
+            idleSync + [
+                .expect(constantCurrentScript), .reply("e\nM000A\nPeb80F4240u;abDF5E100n;ba803D090n,10,212\n"),
+                // A good package, then one without a time: the only kind the driver may drop.
+                .expect("Z\n"), .reply("Peb81E8480u;abF270E00n;ba803D090n,10,212\nPabF270E00n\nZ\n*\n\n"),
+                .expect("e\ncell_off\n\n"), .reply("e\n\n"),
+            ])
+        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.applyCurrent(250e-6)
+        #expect(try await driver.nextSample().time_s == 1)
+        try await driver.finishRun()
+        let pending = await driver.takePendingSamples()
+        #expect(pending.map(\.time_s) == [2])
+        #expect(pending.first?.current_A == 250e-6)
+        #expect(await driver.takePendingSamples().isEmpty, "handed over once")
+        #expect(await driver.discardedPackageCount == 1)
+        #expect(await code { _ = try await driver.nextSample() } == .notConfigured, "idle: nothing runs")
+        try await transport.verifyFinished()
+    }
+
+    @Test func resynchronisingAfterATimeoutKeepsThePackagesOfTheDriversOwnScript() async throws {
+        let transport = ScriptedTransport(
+            idleSync + [
+                .expect(constantCurrentScript), .reply("e\nM000A\n"),
+                .expect("\nZ\n"), .reply("Peb80F4240u;abDF5E100n;ba803D090n,10,212\nZ\n*\n\n"),
+                .expect("e\ncell_off\n\n"), .reply("e\n\n"),
+                .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
+            ])
+        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.applyCurrent(250e-6)
+        #expect(await code { _ = try await driver.nextSample() } == .timeout)
+        try await driver.openCircuit()
+        #expect(try await driver.nextSample() == InstrumentSample(time_s: 1, current_A: 250e-6, voltage_V: 0.1))
+        let resting = try await driver.nextSample()
+        #expect(resting.current_A == 0)
+        #expect(resting.time_s == 3)
+        #expect(await driver.discardedPackageCount == 0)
         try await transport.verifyFinished()
     }
 }

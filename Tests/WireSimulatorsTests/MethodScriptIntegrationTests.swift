@@ -35,16 +35,46 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         }
 
         try await galvanostat.openCircuit()
+        // Packages the instrument sent while the driver aborted the plating script come first, as plating samples.
+        let tail = await galvanostat.takePendingSamples()
+        #expect(tail.allSatisfy { abs($0.current_A - -250e-6) < 1e-12 && abs($0.voltage_V - (0.05 - 0.1)) < 1e-9 })
         let resting = try await galvanostat.nextSample()
         #expect(resting.current_A == 0)
         #expect(abs(resting.voltage_V - 0.05) < 1e-9)
-        #expect(resting.time_s > 1.5)
+        #expect(resting.time_s > (tail.last ?? plating[2]).time_s)
 
         try await galvanostat.applyCurrent(1e-3)
+        let restingTail = await galvanostat.takePendingSamples()
+        #expect(restingTail.allSatisfy { $0.current_A == 0 })
         let stripping = try await galvanostat.nextSample()
         #expect(abs(stripping.voltage_V - 0.45) < 1e-9)
-        #expect(stripping.time_s > resting.time_s)
-        try await galvanostat.openCircuit()
+        #expect(stripping.time_s > (restingTail.last ?? resting).time_s)
+        try await galvanostat.finishRun()
+        #expect(await galvanostat.takePendingSamples().allSatisfy { abs($0.voltage_V - 0.45) < 1e-9 })
+        await galvanostat.close()
+        await port.stop()
+    }
+
+    @Test func everyPackageTheInstrumentSentIsASampleAcrossStepChangesAndTheEndOfTheRun() async throws {
+        let simulator = MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 400))
+        let port = try SimulatedPort.start(simulator)
+        let galvanostat = try driver(on: port)
+        try await galvanostat.configure(samplingInterval_s: 1, limits: limits)
+        var samples: [InstrumentSample] = []
+        for current_A in [1e-3, -1e-3, 0, 5e-4] {
+            if current_A == 0 {
+                try await galvanostat.openCircuit()
+            } else {
+                try await galvanostat.applyCurrent(current_A)
+            }
+            for _ in 0..<20 { samples.append(try await galvanostat.nextSample()) }
+        }
+        try await galvanostat.finishRun()
+        samples += await galvanostat.takePendingSamples()
+        #expect(samples.count == (await simulator.sentSampleCount))
+        #expect(await galvanostat.discardedPackageCount == 0)
+        #expect(zip(samples, samples.dropFirst()).allSatisfy { $0.time_s < $1.time_s }, "one continuous clock")
+        #expect(await !simulator.isCellOn)
         await galvanostat.close()
         await port.stop()
     }
@@ -120,6 +150,8 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         try await galvanostat.openCircuit()
         let during = try await pending.value
         #expect(abs(during.voltage_V - 0.1) < 1e-9)
+        // A package in flight during the abort is a constant-current sample, handed over before the resting ones.
+        #expect(await galvanostat.takePendingSamples().allSatisfy { abs($0.voltage_V - 0.1) < 1e-9 })
         let after = try await galvanostat.nextSample()
         #expect(after.current_A == 0)
         #expect(abs(after.voltage_V) < 1e-9)
@@ -140,6 +172,7 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         #expect(sample.time_s == 10)
         #expect(abs(sample.voltage_V - 0.03) < 1e-9)
         try await galvanostat.openCircuit()
+        #expect(await galvanostat.takePendingSamples().allSatisfy { abs($0.voltage_V - 0.03) < 1e-9 })
         await instrument.stop()
         await #expect(throws: InstrumentError.self) { try await galvanostat.nextSample() }
     }

@@ -11,6 +11,12 @@ public import Transport
 /// each script continuing from the previous script's last sample. The first operation synchronises with the
 /// instrument (aborting any script a previous host left running) and switches the cell off.
 ///
+/// Every package a script of this driver sends becomes a sample: those that arrive while the driver aborts the
+/// script (to change the output, to finish the run, or to resynchronise after a fault) are decoded like any
+/// other and queued; `nextSample()` returns the queue first, and `takePendingSamples()` hands it over at the
+/// end of a run. Only packages that cannot be decoded, or that a script of another host sent before the
+/// first synchronisation, are dropped; `discardedPackageCount` counts them.
+///
 /// The driver measures the WE potential against the RE input (`ab`); wire RE to CE for a two-electrode cell,
 /// so `voltage_V` is WE minus CE.
 public actor MethodScriptGalvanostat: Galvanostat {
@@ -78,6 +84,11 @@ public actor MethodScriptGalvanostat: Galvanostat {
     private var voltageLimitReported = false
     private var packagesInCurrentScript = 0
     private var discardedPackages = 0
+    /// The step of the script this driver started last, until the instrument is known to be idle: packages read
+    /// while aborting or resynchronising were measured under it.
+    private var scriptStep: Step?
+    /// Samples decoded outside `nextSample()`, oldest first, waiting to be returned.
+    private var pendingSamples: [InstrumentSample] = []
 
     public init(transport: any ByteTransport, options: Options = Options()) {
         self.channel = LineChannel(transport: transport, framing: Self.framing, outgoingTerminator: "\n")
@@ -161,6 +172,7 @@ public actor MethodScriptGalvanostat: Galvanostat {
 
     public func nextSample() async throws -> InstrumentSample {
         try await guarded {
+            if !pendingSamples.isEmpty { return pendingSamples.removeFirst() }
             var skippedLines = 0
             while true {
                 guard case .running(let step) = activity, let interval = samplingInterval_s else {
@@ -168,15 +180,19 @@ public actor MethodScriptGalvanostat: Galvanostat {
                         .notConfigured, instrument: instrumentName,
                         "no step running; apply a current or open the circuit")
                 }
-                let line: MethodScriptStreamLine
+                let text: String
                 do {
-                    line = try MethodScriptStreamLine(
-                        try await channel.readLine(timeout: .seconds(2 * interval) + options.replyTimeout))
+                    text = try await channel.readLine(timeout: .seconds(2 * interval) + options.replyTimeout)
                 } catch let error as TransportError where error.kind == .garbled || error.kind == .overlongLine {
                     skippedLines += 1
                     if skippedLines > 10 { throw error }
                     continue
-                } catch is MethodScriptDecodingError {
+                }
+                let line: MethodScriptStreamLine
+                do {
+                    line = try MethodScriptStreamLine(text)
+                } catch {
+                    if text.hasPrefix("P") { discardedPackages += 1 }
                     skippedLines += 1
                     if skippedLines > 10 {
                         throw InstrumentError(.invalidReply, instrument: instrumentName, "undecodable")
@@ -190,13 +206,13 @@ public actor MethodScriptGalvanostat: Galvanostat {
                 case .text(let text) where text == MethodScriptScripts.voltageLimitMarker:
                     voltageLimitReported = true
                 case .runtimeError(let code, _):
-                    activity = .idle
+                    becameIdle()
                     try await runCellOffScript()
                     throw InstrumentError(
                         .rejected, instrument: instrumentName,
                         "the instrument stopped the script: \(MethodScriptErrorCode.describe(code)); cell switched off")
                 case .scriptEnded:
-                    activity = .idle
+                    becameIdle()
                     if voltageLimitReported {
                         throw InstrumentError(
                             .rejected, instrument: instrumentName,
@@ -227,12 +243,37 @@ public actor MethodScriptGalvanostat: Galvanostat {
         }
     }
 
-    /// Data packages the instrument sent that the driver read and dropped: those that arrived after it aborted a
-    /// script to change the output (measured under the old step, after the host had decided to leave it). With
-    /// the samples returned, they account for every package the instrument sent.
+    /// Ends the run: aborts a running script (its packages are queued), runs the cell-off script and leaves the
+    /// instrument idle. Unlike `openCircuit()`, starts no open-circuit measurement that nobody would read.
+    public func finishRun() async throws {
+        try await guarded {
+            switch activity {
+            case .unsynchronised:
+                try await synchronize()  // ends with the cell-off script
+            case .running:
+                if !(try await abortRunningScript()) { try await runCellOffScript() }
+            case .idle:
+                try await runCellOffScript()
+            }
+        }
+    }
+
+    /// The samples decoded from packages read while aborting a script and not yet returned by `nextSample()`,
+    /// oldest first; they are forgotten here. Waits for a conversation under way (an abort) to end first.
+    public func takePendingSamples() async -> [InstrumentSample] {
+        await conversation.acquire()
+        let samples = pendingSamples
+        pendingSamples.removeAll()
+        await conversation.release()
+        return samples
+    }
+
+    /// Data packages the instrument sent that the driver read and dropped: package lines it could not decode,
+    /// and packages of a script another host left running, read while synchronising before this driver started
+    /// any script. With the samples returned, they account for every package the instrument sent.
     public var discardedPackageCount: Int { discardedPackages }
 
-    /// Closes the port. Does not touch the cell: call `openCircuit()` first.
+    /// Closes the port. Does not touch the cell: call `finishRun()` first.
     public func close() async {
         await channel.close()
     }
@@ -261,24 +302,30 @@ public actor MethodScriptGalvanostat: Galvanostat {
             case .acknowledgement("Z"):
                 try await readUntilScriptEnds()
                 break scan
-            case .package:
+            case .package(let variables):
+                keep(variables)
+            case .unrecognised(let text) where text.hasPrefix("P"):
                 discardedPackages += 1
             default:
                 continue
             }
         }
-        activity = .idle
+        becameIdle()
         try await runCellOffScript()
     }
 
-    private func abortRunningScript() async throws {
+    /// Aborts the running script, queueing the packages that arrive meanwhile; returns whether it also ran the
+    /// cell-off script (after a runtime error, when the script's `on_finished:` block did not run).
+    @discardableResult
+    private func abortRunningScript() async throws -> Bool {
         try await channel.send(line: "Z")
         var acknowledged = false
         var needsCellOff = false
         scan: while true {
             switch try await readStreamLine(timeout: options.abortTimeout) {
             case .acknowledgement("Z"): acknowledged = true
-            case .package: discardedPackages += 1
+            case .package(let variables): keep(variables)
+            case .unrecognised(let text) where text.hasPrefix("P"): discardedPackages += 1
             case .scriptEnded: break scan
             case .runtimeError:
                 needsCellOff = true
@@ -295,8 +342,26 @@ public actor MethodScriptGalvanostat: Galvanostat {
             }
             try await recoverFromErrorReply()
         }
-        activity = .idle
+        becameIdle()
         if needsCellOff { try await runCellOffScript() }
+        return needsCellOff
+    }
+
+    /// Queues the sample a package read outside `nextSample()` holds, decoded as `nextSample()` would decode it
+    /// (same step, same time origin); counts it as discarded when it cannot be decoded or no script of this
+    /// driver sent it.
+    private func keep(_ variables: [MethodScriptVariable]) {
+        guard let step = scriptStep, let sample = try? sample(from: variables, step: step) else {
+            discardedPackages += 1
+            return
+        }
+        pendingSamples.append(sample)
+    }
+
+    /// Notes that no script of this driver runs any more.
+    private func becameIdle() {
+        activity = .idle
+        scriptStep = nil
     }
 
     private func start(_ step: Step) async throws {
@@ -317,14 +382,20 @@ public actor MethodScriptGalvanostat: Galvanostat {
         if let last = lastSampleTime_s { timeOrigin_s = last + interval }
         voltageLimitReported = false
         packagesInCurrentScript = 0
-        try await sendScript(script)
+        scriptStep = step
+        do {
+            try await sendScript(script)
+        } catch let error as InstrumentError where error.code == .rejected {
+            scriptStep = nil  // the instrument refused the script: nothing runs
+            throw error
+        }
         activity = .running(step)
     }
 
     private func runCellOffScript() async throws {
         try await sendScript(MethodScriptScripts.cellOff)
         try await readUntilScriptEnds()
-        activity = .idle
+        becameIdle()
     }
 
     /// Sends a script and waits for the instrument to accept it (`e`) or reject it (`e!XXXX: Line L, Col C`).
@@ -346,7 +417,8 @@ public actor MethodScriptGalvanostat: Galvanostat {
         while true {
             switch try await readStreamLine(timeout: options.abortTimeout) {
             case .scriptEnded, .runtimeError: return
-            case .package: discardedPackages += 1
+            case .package(let variables): keep(variables)
+            case .unrecognised(let text) where text.hasPrefix("P"): discardedPackages += 1
             default: continue
             }
         }
