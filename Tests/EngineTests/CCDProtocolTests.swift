@@ -9,34 +9,9 @@ import Testing
 struct CCDProtocolTests {
     /// Runs the shipped CCD protocol on a symmetric K | K-beta''-alumina | K cell (0.196 cm2) at its 1 s sampling.
     func run() throws -> (events: [RunEvent], engine: RunEngine, cell: PhysicsCell, interval_s: Double) {
-        let path = "protocols/ccd-step-symmetric.yaml"
-        let testProtocol = try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path)
-        var cell = try PhysicsCell(preset: "k-beta-alumina")
-        var engine = try RunEngine(
-            protocol: testProtocol, area_cm2: cell.parameters.electrodeArea_cm2,
+        try runShippedProtocol(
+            "protocols/ccd-step-symmetric.yaml", cell: try PhysicsCell(preset: "k-beta-alumina"),
             context: RunContext(metal: .k, metalThickness_um: 300))
-        var current_A = 0.0
-        var events: [RunEvent] = []
-        func apply(_ output: EngineOutput) {
-            events += output.events
-            for command in output.commands {
-                switch command {
-                case .applyCurrent(let value): current_A = value
-                case .openCircuit: current_A = 0
-                }
-            }
-        }
-        apply(engine.start(at: 0))
-        while !engine.isFinished {
-            let reading = cell.advance(by: testProtocol.samplingInterval_s, current_A: current_A)
-            apply(
-                engine.ingest(
-                    InstrumentSample(
-                        time_s: reading.time_s, current_A: reading.current_A, voltage_V: reading.voltage_V,
-                        voltageWERE_V: reading.voltageWERE_V, pressure_MPa: reading.pressure_MPa,
-                        temperature_C: reading.temperature_C)))
-        }
-        return (events, engine, cell, testProtocol.samplingInterval_s)
     }
 
     @Test("dendrite-short stops the run at 4.8 mA/cm2, within a few samples of the dendrite's initiation")

@@ -9,35 +9,11 @@ import Testing
 struct VoidingTests {
     /// Runs the shipped stripping protocol at a current density on a simulated three-electrode K cell.
     func strippingSeries(_ density: String) throws -> (events: [RunEvent], engine: RunEngine) {
-        let path = "protocols/stripping-3e.yaml"
-        let testProtocol = try ProtocolFile.parse(
-            try TestSupport.readRepositoryFile(path), file: path, parameters: ["current_density": density])
-        var cell = try PhysicsCell(preset: "k-beta-alumina", overrides: ["threeElectrode": 1])
-        var engine = try RunEngine(
-            protocol: testProtocol, area_cm2: cell.parameters.electrodeArea_cm2,
+        let run = try runShippedProtocol(
+            "protocols/stripping-3e.yaml", parameters: ["current_density": density],
+            cell: try PhysicsCell(preset: "k-beta-alumina", overrides: ["threeElectrode": 1]),
             context: RunContext(metal: .k, metalThickness_um: 300))
-        var current_A = 0.0
-        var events: [RunEvent] = []
-        func apply(_ output: EngineOutput) {
-            events += output.events
-            for command in output.commands {
-                switch command {
-                case .applyCurrent(let value): current_A = value
-                case .openCircuit: current_A = 0
-                }
-            }
-        }
-        apply(engine.start(at: 0))
-        while !engine.isFinished {
-            let reading = cell.advance(by: testProtocol.samplingInterval_s, current_A: current_A)
-            apply(
-                engine.ingest(
-                    InstrumentSample(
-                        time_s: reading.time_s, current_A: reading.current_A, voltage_V: reading.voltage_V,
-                        voltageWERE_V: reading.voltageWERE_V, pressure_MPa: reading.pressure_MPa,
-                        temperature_C: reading.temperature_C)))
-        }
-        return (events, engine)
+        return (run.events, run.engine)
     }
 
     @Test("voiding is flagged at 3 mA/cm2, in the first strip")
