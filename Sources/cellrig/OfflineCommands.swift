@@ -95,7 +95,7 @@ struct Export: AsyncParsableCommand {
         let path = try databasePath()
         let store = try RunStore(readOnlyPath: path)
         guard try store.run(id: runID) != nil else { throw CommandFailure("no run \(runID) in \(path)") }
-        var output = CSVWriter(header: CSVWriter.sampleColumns)
+        let output = CSVWriter(header: CSVWriter.sampleColumns)
         var count = 0
         if csv == "-" {
             try store.forEachSample(runID: runID) { sample in
