@@ -10,7 +10,9 @@ import Domain
 /// uncertainty and summed in a one-sided CUSUM. The run stops when the sum passes its threshold on the second
 /// (or later) consecutive sample below the allowance: a single-sample spike cannot trip it, decaying transients are
 /// part of the model, and slow drift is followed by the trend. Samples that deviate strongly teach the models only a
-/// clipped amount, so a real fall is not absorbed before it is found. The onset is the last sample at which the sum
+/// clipped amount, so a real fall is not absorbed before it is found; where the bank's models disagree about the next
+/// sample, that disagreement widens the spread. Once a step has settled, samples building up a shortfall do not
+/// teach the noise estimate, so a slow fall cannot hide itself in it. The onset is the last sample at which the sum
 /// was zero; the CCD is the step's current density.
 public struct DendriteShortCriterion: StopCriterion {
     /// The parameters a protocol gives.
@@ -151,36 +153,59 @@ public struct DendriteShortCriterion: StopCriterion {
         let active = scores.indices.min { scores[$0] < scores[$1] }!
         let predictions = models.map { $0.predict(at: sample.time_s) }
         let comparable = predictions.allSatisfy { $0 != nil && $0!.leverage < 1 }
-        for index in models.indices {
-            var taught = observed
-            if let prediction = predictions[index] {
-                let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
-                let standardised = (observed - prediction.value) / spread
-                if comparable { scores[index] += min(standardised * standardised, 36) }
-                let limit = Self.teachingClip * spread
-                taught = prediction.value + min(max(observed - prediction.value, -limit), limit)
-            }
-            models[index].add(time_s: sample.time_s, value: taught, memory_s: memory)
-        }
-        let incrementTripped = judgeIncrement(observed, context: context)
-        let activePrediction = predictions[active]
-        guard let prediction = activePrediction else { return nil }
-        let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
-        let residual = observed - prediction.value
-        noise.add(residual / (1 + prediction.leverage).squareRoot())
-        let allowance_V = max(Self.allowance * spread, settings.minimumDrop_V / 2)
-        latest = Diagnostics(
-            time_s: sample.time_s, observed_V: observed, expected_V: prediction.value, spread_V: spread,
-            allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false)
         // Judge once the noise is known and either the model is determined (its own uncertainty below the noise) or
         // the step's first seconds are past: the spread then carries the model's uncertainty, so coarse sampling
         // need not wait for many samples.
         // In the run's first watched step the time constants are not yet chosen on an earlier step, so the level
         // test waits until the step's transients are long gone.
         let determined =
-            watchedSteps > 1
-            ? prediction.leverage <= 1 || context.elapsed_s >= Self.settle_s
-            : prediction.leverage <= 1 && context.elapsed_s >= Self.firstStepSettle_s
+            predictions[active].map { prediction in
+                watchedSteps > 1
+                    ? prediction.leverage <= 1 || context.elapsed_s >= Self.settle_s
+                    : prediction.leverage <= 1 && context.elapsed_s >= Self.firstStepSettle_s
+            } ?? false
+        // Where the bank disagrees about the next sample (a model extrapolating the step's start badly), the
+        // spread of its predictions about the active one is uncertainty too: it widens the clip, so the active model
+        // can follow the data back, and the allowance, so its extrapolation is not taken for a fall.
+        let disagreement_V =
+            predictions[active].map { activeValue in
+                let deviations = predictions.compactMap { $0.map { ($0.value - activeValue.value) } }
+                let sorted = deviations.map { abs($0) }.sorted()
+                return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+            } ?? 0
+        for index in models.indices {
+            var taught = observed
+            if let prediction = predictions[index] {
+                let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
+                let standardised = (observed - prediction.value) / spread
+                if comparable { scores[index] += min(standardised * standardised, 36) }
+                let limit = Self.teachingClip * (spread * spread + disagreement_V * disagreement_V).squareRoot()
+                taught = prediction.value + min(max(observed - prediction.value, -limit), limit)
+            }
+            models[index].add(time_s: sample.time_s, value: taught, memory_s: memory)
+        }
+        let activePrediction = predictions[active]
+        guard let prediction = activePrediction else {
+            _ = judgeIncrement(observed, context: context)
+            return nil
+        }
+        let modelSpread = noiseLevel * (1 + prediction.leverage).squareRoot()
+        let spread = (modelSpread * modelSpread + disagreement_V * disagreement_V).squareRoot()
+        let residual = observed - prediction.value
+        let allowance_V = max(Self.allowance * spread, settings.minimumDrop_V / 2)
+        // The increment test counts only while |V| is below the level model's prediction by more than the
+        // allowance: the return of an upward excursion (two spikes in a row) is a fall in the increments but not a
+        // shortfall.
+        let incrementTripped = judgeIncrement(observed, context: context) && -residual > allowance_V
+        // Once the step has settled the noise estimate does not learn the samples that are building up a
+        // shortfall, or a slow fall would inflate it and hide itself; earlier, the misfit of the step's start counts
+        // as noise.
+        if cusum == 0 || -residual <= allowance_V || context.elapsed_s < Self.settle_s {
+            noise.add(residual / (1 + prediction.leverage).squareRoot())
+        }
+        latest = Diagnostics(
+            time_s: sample.time_s, observed_V: observed, expected_V: prediction.value, spread_V: spread,
+            allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false)
         guard knownNoise != nil, determined || incrementTripped else { return nil }
 
         let shortfall = -residual - allowance_V

@@ -15,8 +15,9 @@ struct SyntheticPlating {
     var drift_V_per_s = 0.0
     var spikes: [Int: Double] = [:]
     var onset_s: Double?
-    /// Fall after the onset: |V| loses `fall_V * sqrt(t - onset)`.
+    /// Fall after the onset: |V| loses `fall_V * sqrt(t - onset)` plus `linearFall_V_per_s * (t - onset)`.
     var fall_V_per_sqrt_s = 0.003
+    var linearFall_V_per_s = 0.0
     var state: UInt64 = 12345
 
     mutating func gaussian() -> Double {
@@ -34,7 +35,9 @@ struct SyntheticPlating {
         let relaxation = relaxation_V * exp(-time_s / relaxationTime_s)
         var value = level_V + nucleation - relaxation + drift_V_per_s * time_s
         value += noise_V * gaussian()
-        if let onset_s, time_s > onset_s { value -= fall_V_per_sqrt_s * (time_s - onset_s).squareRoot() }
+        if let onset_s, time_s > onset_s {
+            value -= fall_V_per_sqrt_s * (time_s - onset_s).squareRoot() + linearFall_V_per_s * (time_s - onset_s)
+        }
         return value + (spikes[index] ?? 0)
     }
 }
@@ -63,6 +66,59 @@ struct DendriteShortTests {
             if let outcome = engine.ingest(sample).outcome { return outcome.verdict }
         }
         return nil
+    }
+
+    /// Runs `steps` plating steps of `count` samples each; the first ones carry `signal` without its spikes and
+    /// fall, the last one all of it. Returns the stop verdict and the step it came in, if any.
+    func runSteps(_ signal: SyntheticPlating, steps: Int, interval_s: Double, count: Int) -> (Verdict, Int)? {
+        var quiet = signal
+        quiet.spikes = [:]
+        quiet.onset_s = nil
+        var last = signal
+        let duration = Double(count) * interval_s
+        let plan = (0..<steps).map { index in
+            PlannedStep(
+                index: index, cycle: index + 1, stepInCycle: 1, kind: .plate, current_A: -1e-3,
+                currentDensity_mA_cm2: 4.8, durationLimit_s: duration + interval_s / 2)
+        }
+        var engine = RunEngine(
+            plan: StepPlan(steps: plan, area_cm2: 0.2), threeElectrode: false,
+            criteria: [DendriteShortCriterion(settings: Self.settings)])
+        _ = engine.start(at: 0)
+        for step in 0..<steps {
+            for index in 1...count {
+                let since = Double(index) * interval_s
+                let time = Double(step) * (duration + interval_s) + since
+                let magnitude =
+                    step == steps - 1
+                    ? last.magnitude(at: since, index: index) : quiet.magnitude(at: since, index: index)
+                let sample = InstrumentSample(time_s: time, current_A: -1e-3, voltage_V: -magnitude)
+                if let outcome = engine.ingest(sample).outcome {
+                    if let verdict = outcome.verdict { return (verdict, step) }
+                }
+            }
+        }
+        return nil
+    }
+
+    @Test("two upward spikes in a row, whose return looks like two falls, do not trip it at fine sampling")
+    func backToBackUpwardSpikes() {
+        var signal = SyntheticPlating()
+        signal.noise_V = 2e-5
+        signal.spikes = [150: 0.005, 151: 0.004, 260: 0.004, 261: 0.005]
+        #expect(runSteps(signal, steps: 3, interval_s: 1, count: 300) == nil)
+    }
+
+    @Test("a slow fall, a fraction of the noise per sample, is found at fine sampling")
+    func slowFallInNoise() throws {
+        var signal = SyntheticPlating()
+        signal.noise_V = 2e-4
+        signal.onset_s = 100.05
+        signal.fall_V_per_sqrt_s = 0
+        signal.linearFall_V_per_s = 4.5e-4
+        let (verdict, step) = try #require(runSteps(signal, steps: 2, interval_s: 0.1, count: 1500))
+        #expect(step == 1)
+        #expect(verdict.time_s > 150.1 + 100.05 && verdict.time_s < 150.1 + 110)
     }
 
     @Test("a nucleation spike and relaxation at the step start, noise and slow drift do not trip it")
