@@ -2,47 +2,13 @@ import CLibSerialPort
 import Glibc
 import Transport
 
-/// A serial port opened through libserialport: the backend for real device paths.
+/// Opens real serial devices through libserialport.
 ///
-/// libserialport (0.1.x) cannot open pseudo-terminals; use `TTYTransport` for those. Configuration goes
-/// through libserialport; reads and writes use the port's descriptor with `poll`, because its blocking calls
-/// do not report end of file as a hang-up.
-public actor LibSerialPortTransport: ByteTransport {
-    public nonisolated let portDescription: String
-    public nonisolated let path: String
-    public nonisolated let settings: SerialSettings
-    private var stream: DescriptorStream?
-
-    /// Opens and configures `path`. Throws `TransportError` of kind `openFailed` with libserialport's message.
-    public init(path: String, settings: SerialSettings) throws {
-        self.path = path
-        self.settings = settings
-        self.portDescription = path
-        self.stream = try Self.openStream(path: path, settings: settings)
-    }
-
-    public func send(_ bytes: [UInt8]) async throws {
-        guard let stream else { throw TransportError(.closed, port: path, sent: bytes) }
-        try await stream.send(bytes)
-    }
-
-    public func receive(maxCount: Int, timeouts: ReceiveTimeouts) async throws -> [UInt8] {
-        guard let stream else { throw TransportError(.closed, port: path) }
-        return try await stream.receive(maxCount: maxCount, timeouts: timeouts)
-    }
-
-    public func close() async {
-        await stream?.close()
-        stream = nil
-    }
-
-    /// Closes the port if open and opens the same path again with the same settings.
-    public func reconnect() async throws {
-        await close()
-        stream = try Self.openStream(path: path, settings: settings)
-    }
-
-    private static func openStream(path: String, settings: SerialSettings) throws -> DescriptorStream {
+/// libserialport (0.1.x) cannot open pseudo-terminals; `TermiosPort` opens those. Configuration goes through
+/// libserialport; reads and writes use the port's descriptor with `poll`, because its blocking calls do not report
+/// end of file as a hang-up. Errors carry libserialport's own message.
+enum LibSerialPortOpener {
+    static func openStream(path: String, settings: SerialSettings) throws -> DescriptorStream {
         var port: OpaquePointer?
         try check(sp_get_port_by_name(path, &port), "sp_get_port_by_name", path: path)
         guard let port else { throw TransportError(.openFailed, port: path, "sp_get_port_by_name returned no port") }

@@ -160,14 +160,5 @@ public func openSerialPort(
     _ spec: SerialPortSpec, settings: SerialSettings, backend: SerialBackend = .automatic
 ) throws -> any ByteTransport {
     let path = try spec.resolve(among: try listSerialPorts())
-    switch backend {
-    case .termios:
-        return try TTYTransport(path: path, settings: settings)
-    case .libserialport:
-        return try LibSerialPortTransport(path: path, settings: settings)
-    case .automatic:
-        let known = (try? listSerialPorts())?.contains { $0.path == path } ?? false
-        if known { return try LibSerialPortTransport(path: path, settings: settings) }
-        return try TTYTransport(path: path, settings: settings)
-    }
+    return try SerialPortTransport(path: path, settings: settings, backend: backend)
 }

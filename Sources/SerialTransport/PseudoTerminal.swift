@@ -4,7 +4,7 @@ import Transport
 /// A pseudo-terminal pair whose master side is a `ByteTransport`: the instrument end of a simulated port.
 ///
 /// The slave side is put in raw mode before its path is handed out, and a slave descriptor is kept open so the
-/// master never sees a hang-up while no host is attached. A driver opens `slavePath` with `TTYTransport`.
+/// master never sees a hang-up while no host is attached. A driver opens `slavePath` with `SerialPortTransport`.
 /// Closing the pseudo-terminal hangs up on the host, like an unplugged USB instrument.
 public actor PseudoTerminal: OutputBacklogReporting {
     /// The path a driver opens, e.g. `/dev/pts/3`.

@@ -29,7 +29,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 @Suite struct PseudoTerminalTransportTests {
     @Test func bytesPassUnchangedBothWays() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
         let request: [UInt8] = Array("e\r\nvar p\n".utf8) + [0x00, 0x11, 0xFF]
         try await host.send(request)
         #expect(try await receive(request.count, from: instrument) == request)
@@ -42,7 +42,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func receiveWithoutDataTimesOut() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
         let failure = await kind {
             _ = try await host.receive(maxCount: 8, timeouts: ReceiveTimeouts(reply: .milliseconds(50)))
         }
@@ -53,7 +53,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func closingTheMasterIsAHangUpForAWaitingReader() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
         let reader = Task { await kind { _ = try await host.receive(maxCount: 8, timeouts: patient) } }
         try await Task.sleep(for: .milliseconds(50))
         await instrument.close()
@@ -64,7 +64,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func closeInterruptsAWaitingReader() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
         let reader = Task { await kind { _ = try await host.receive(maxCount: 8, timeouts: patient) } }
         try await Task.sleep(for: .milliseconds(50))
         await host.close()
@@ -78,7 +78,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
         // A stable name like /dev/serial/by-id/...: pts numbers are reused at once by parallel tests.
         let link = "/tmp/cellrig-reconnect-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         #expect(symlink(instrument.slavePath, link) == 0)
-        let host = try TTYTransport(path: link, settings: settings)
+        let host = try SerialPortTransport(path: link, settings: settings)
         try await host.reconnect()
         try await host.send(Array("i\n".utf8))
         #expect(try await receive(2, from: instrument) == Array("i\n".utf8))
@@ -89,10 +89,10 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func secondOpenOfTheSamePortIsRefusedAsBusy() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: settings)
-        #expect(await kind { _ = try TTYTransport(path: instrument.slavePath, settings: settings) } == .busy)
+        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
+        #expect(await kind { _ = try SerialPortTransport(path: instrument.slavePath, settings: settings) } == .busy)
         await host.close()
-        let again = try TTYTransport(path: instrument.slavePath, settings: settings)
+        let again = try SerialPortTransport(path: instrument.slavePath, settings: settings)
         await again.close()
         await instrument.close()
     }
@@ -100,7 +100,9 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
     @Test func libserialportReportsACleanErrorForAPseudoTerminal() async throws {
         let instrument = try PseudoTerminal()
         #expect(
-            await kind { _ = try LibSerialPortTransport(path: instrument.slavePath, settings: settings) }
+            await kind {
+                _ = try SerialPortTransport(path: instrument.slavePath, settings: settings, backend: .libserialport)
+            }
                 == .openFailed)
         await instrument.close()
     }
@@ -111,7 +113,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
         #expect(symlink(instrument.slavePath, link) == 0)
         defer { unlink(link) }
         let host = try openSerialPort(try SerialPortSpec(parsing: link), settings: settings)
-        #expect(host is TTYTransport)
+        #expect(host is SerialPortTransport)
         #expect(host.portDescription == instrument.slavePath)
         try await instrument.send(Array("ok".utf8))
         #expect(try await receive(2, from: host) == Array("ok".utf8))
@@ -123,7 +125,8 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 @Suite struct InterByteTimeoutTests {
     @Test func bytesArrivingWithinTheInterByteTimeoutAreCollectedIntoOneChunk() async throws {
         let instrument = try PseudoTerminal()
-        let host = try TTYTransport(path: instrument.slavePath, settings: SerialSettings(baudRate: 19200))
+        let host = try SerialPortTransport(
+            path: instrument.slavePath, settings: SerialSettings(baudRate: 19200), backend: .termios)
         let reader = Task {
             try await host.receive(maxCount: 4, timeouts: ReceiveTimeouts(reply: .seconds(10), interByte: .seconds(10)))
         }

@@ -6,8 +6,8 @@ import Testing
 import Transport
 import WireSimulators
 
-private func tty(_ port: SimulatedPort, baudRate: Int) throws -> TTYTransport {
-    try TTYTransport(path: port.path, settings: SerialSettings(baudRate: baudRate))
+private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTransport {
+    try SerialPortTransport(path: port.path, settings: SerialSettings(baudRate: baudRate), backend: .termios)
 }
 
 @Suite struct Mark10IntegrationTests {

@@ -7,7 +7,8 @@ import Transport
 import WireSimulators
 
 private func openHost(_ port: SimulatedPort) throws -> LineChannel {
-    let transport = try TTYTransport(path: port.path, settings: SerialSettings(baudRate: 9600))
+    let transport = try SerialPortTransport(
+        path: port.path, settings: SerialSettings(baudRate: 9600), backend: .termios)
     return LineChannel(transport: transport, framing: Keithley2400Galvanostat.framing, outgoingTerminator: "\r")
 }
 
@@ -47,8 +48,9 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
     @Test func driverRunsAStepAgainstTheSimulator() async throws {
         let simulator = Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05))
         let port = try SimulatedPort.start(simulator)
-        let transport = try TTYTransport(
-            path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate))
+        let transport = try SerialPortTransport(
+            path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate),
+            backend: .termios)
         let smu = Keithley2400Galvanostat(transport: transport)
         #expect(try await smu.identify().model == "Keithley 2400")
         try await smu.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))

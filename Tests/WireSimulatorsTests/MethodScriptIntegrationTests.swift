@@ -9,8 +9,8 @@ import WireSimulators
 private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
 
 private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
-    let transport = try TTYTransport(
-        path: port.path, settings: SerialSettings(baudRate: MethodScriptGalvanostat.defaultBaudRate))
+    let transport = try SerialPortTransport(
+        path: port.path, settings: SerialSettings(baudRate: MethodScriptGalvanostat.defaultBaudRate), backend: .termios)
     return MethodScriptGalvanostat(transport: transport)
 }
 

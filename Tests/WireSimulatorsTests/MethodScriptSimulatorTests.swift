@@ -13,7 +13,8 @@ private struct RawHost {
 
     init(_ simulator: MethodScriptSimulator) throws {
         port = try SimulatedPort.start(simulator)
-        let transport = try TTYTransport(path: port.path, settings: SerialSettings(baudRate: 921_600))
+        let transport = try SerialPortTransport(
+            path: port.path, settings: SerialSettings(baudRate: 921_600), backend: .termios)
         channel = LineChannel(transport: transport, framing: LineFramer.Configuration(terminator: .lf))
     }
 

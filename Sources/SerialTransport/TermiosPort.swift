@@ -1,47 +1,12 @@
 import Glibc
 import Transport
 
-/// A serial port opened with POSIX termios: works on real ttys and on pseudo-terminals.
+/// Opens serial ports with POSIX termios: works on real ttys and on pseudo-terminals.
 ///
 /// Opens the path with `O_NOCTTY | O_NONBLOCK`, takes an exclusive `flock` and `TIOCEXCL`, puts the line in
-/// raw mode with the given settings, and reads with `poll`. A hang-up (POLLHUP, EIO, end of file) surfaces
-/// as `TransportError` of kind `disconnected`; `reconnect()` reopens the same path.
-public actor TTYTransport: ByteTransport {
-    public nonisolated let portDescription: String
-    public nonisolated let path: String
-    public nonisolated let settings: SerialSettings
-    private var stream: DescriptorStream?
-
-    /// Opens and configures `path`. Throws `TransportError` of kind `busy` when another process holds it.
-    public init(path: String, settings: SerialSettings) throws {
-        self.path = path
-        self.settings = settings
-        self.portDescription = path
-        self.stream = try Self.openStream(path: path, settings: settings)
-    }
-
-    public func send(_ bytes: [UInt8]) async throws {
-        guard let stream else { throw TransportError(.closed, port: path, sent: bytes) }
-        try await stream.send(bytes)
-    }
-
-    public func receive(maxCount: Int, timeouts: ReceiveTimeouts) async throws -> [UInt8] {
-        guard let stream else { throw TransportError(.closed, port: path) }
-        return try await stream.receive(maxCount: maxCount, timeouts: timeouts)
-    }
-
-    public func close() async {
-        await stream?.close()
-        stream = nil
-    }
-
-    /// Closes the port if open and opens the same path again with the same settings.
-    public func reconnect() async throws {
-        await close()
-        stream = try Self.openStream(path: path, settings: settings)
-    }
-
-    private static func openStream(path: String, settings: SerialSettings) throws -> DescriptorStream {
+/// raw mode with the given settings, and reads with `poll`. Another process holding the port is `busy`.
+enum TermiosPort {
+    static func openStream(path: String, settings: SerialSettings) throws -> DescriptorStream {
         let fd = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw TransportError(.openFailed, port: path, "open: \(errnoText())")
