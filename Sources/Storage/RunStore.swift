@@ -346,6 +346,22 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// The protocol a run executed, as recorded at its start: text, file name, parameter values and the cell.
+    public func recordedProtocol(runID: Int64) throws -> RecordedProtocol? {
+        let row = try pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT protocol_text, protocol_file, protocol_parameters, cell FROM runs WHERE id = ?",
+                arguments: [runID])
+        }
+        guard let row else { return nil }
+        let parametersText: String = row["protocol_parameters"]
+        let cellText: String = row["cell"]
+        return RecordedProtocol(
+            text: row["protocol_text"], file: row["protocol_file"],
+            parameters: try JSONDecoder().decode([String: String].self, from: Data(parametersText.utf8)),
+            cell: try JSONDecoder().decode(CellDescription.self, from: Data(cellText.utf8)))
+    }
+
     /// The rig description recorded in a run's start record (instruments, ports, pressure calibration).
     public func rig(runID: Int64) throws -> RigDescription? {
         let text = try pool.read { db in
@@ -481,4 +497,12 @@ func parseTimestamp(_ text: String) -> Date? {
     try? Date(
         text,
         strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+}
+
+/// The protocol a stored run executed and the cell it ran on, as recorded when it started.
+public struct RecordedProtocol: Sendable, Hashable {
+    public var text: String
+    public var file: String
+    public var parameters: [String: String]
+    public var cell: CellDescription
 }

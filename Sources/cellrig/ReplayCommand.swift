@@ -5,7 +5,7 @@ import Foundation
 import Replay
 import Storage
 
-/// `cellrig replay INPUT --protocol FILE --area-cm2 A`: runs a protocol's stop criteria offline over recorded samples.
+/// `cellrig replay INPUT [--protocol FILE] [--area-cm2 A]`: runs a protocol's stop criteria offline over recorded samples.
 struct ReplayRun: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
@@ -20,8 +20,10 @@ struct ReplayRun: ParsableCommand {
     @Argument(help: "A stored run id, or a CSV file of samples.")
     var input: String
 
-    @Option(name: .customLong("protocol"), help: "The protocol file whose steps and `stop:` criteria to apply.")
-    var protocolFile: String
+    @Option(
+        name: .customLong("protocol"),
+        help: "The protocol file whose steps and `stop:` criteria to apply (default for a stored run: the one it ran).")
+    var protocolFile: String?
 
     @Option(help: "Working-electrode area in cm2 (default for a stored run: its recorded area).")
     var areaCm2: Double?
@@ -41,23 +43,40 @@ struct ReplayRun: ParsableCommand {
     var database: String?
 
     func run() throws {
-        let (samples, recordedArea) = try loadSamples()
+        let (samples, recordedArea, recorded) = try loadSamples()
         guard let area = areaCm2 ?? recordedArea else {
             throw ValidationError("give the electrode area with --area-cm2")
         }
-        var context = RunContext(metalThickness_um: metalThicknessUm)
+        var context = RunContext(
+            metal: recorded?.cell.metal, metalThickness_um: metalThicknessUm ?? recorded?.cell.metalThickness_um)
         if let metal {
             guard let chosen = AnodeMetal(rawValue: metal) else {
                 throw ValidationError("--metal '\(metal)' is not one of Li, Na, K")
             }
             context.metal = chosen
         }
+        // A stored run replays the protocol it ran, with its parameter values, unless told otherwise.
+        let protocolText: String
+        let protocolName: String
+        var parameters: [String: String]
+        if let protocolFile {
+            protocolText = try readText(protocolFile)
+            protocolName = protocolFile
+            parameters = [:]
+        } else if let recorded {
+            protocolText = recorded.text
+            protocolName = "\(recorded.file) (as recorded with run \(input))"
+            parameters = recorded.parameters
+        } else {
+            throw ValidationError("give the protocol to apply with --protocol FILE")
+        }
+        parameters.merge(try parameterOptions.parameters()) { $1 }
         let driver: ReplayDriver
         do {
             driver = try ReplayDriver(
-                protocolText: try readText(protocolFile), file: protocolFile,
-                parameters: try parameterOptions.parameters(), area_cm2: area, context: context)
-        } catch let error as ReplaySetupError {
+                protocolText: protocolText, file: protocolName, parameters: parameters, area_cm2: area,
+                context: context)
+        } catch {
             throw CommandFailure(error.message)
         }
         let report = ReplayDriver.replay(samples, engine: driver.engine)
@@ -68,17 +87,17 @@ struct ReplayRun: ParsableCommand {
         }
     }
 
-    private func loadSamples() throws -> ([InstrumentSample], Double?) {
+    private func loadSamples() throws -> ([InstrumentSample], Double?, RecordedProtocol?) {
         if let runID = Int64(input), !FileManager.default.fileExists(atPath: input) {
             let path = database ?? ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] ?? defaultDatabasePath
             let store = try RunStore(readOnlyPath: path)
             guard let stored = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(path)") }
             var samples: [InstrumentSample] = []
             try store.forEachSample(runID: runID) { samples.append($0.sample) }
-            return (samples, stored.area_cm2)
+            return (samples, stored.area_cm2, try store.recordedProtocol(runID: runID))
         }
         do {
-            return (try SampleCSVReader.samples(in: try readText(input), source: input), nil)
+            return (try SampleCSVReader.samples(in: try readText(input), source: input), nil, nil)
         } catch let error as SampleCSVError {
             throw CommandFailure(error.description)
         }

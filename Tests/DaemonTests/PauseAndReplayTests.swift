@@ -100,5 +100,14 @@ struct PauseAndReplayTests {
             try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
         }.filter { $0.kind != "summary" && $0.criterion != nil }
         #expect(replayed.map { "\($0.criterion!) \($0.action!) \($0.time_s!)" } == live)
+
+        // A stored run replays the protocol, parameters and cell it recorded, with no options.
+        let byID = try TestSupport.runProduct(
+            "cellrig", ["replay", "\(started.id)", "--database", database, "--json"])
+        #expect(byID.status == 0, "\(byID.standardError)")
+        let replayedByID = byID.standardOutput.split(separator: "\n").compactMap {
+            try? JSONDecoder().decode(Line.self, from: Data($0.utf8))
+        }.filter { $0.kind != "summary" && $0.criterion != nil }
+        #expect(replayedByID.map { "\($0.criterion!) \($0.action!) \($0.time_s!)" } == live)
     }
 }
