@@ -34,7 +34,8 @@ public actor MethodScriptSimulator: WireSimulator {
     public struct Faults: Sendable, Hashable {
         /// Stop the running script with `!0032` (critical overload) after this many packages; the cell stays on.
         public var overloadAfterPackages: Int?
-        /// Close the port (an unplugged instrument) after this many packages.
+        /// Close the port (an unplugged instrument) after this many packages, once the host has read them: an
+        /// unplug between two packages, so every package sent reached the host.
         public var hangUpAfterPackages: Int?
         /// Send a stray XON byte when serving starts, as an EmStat Pico does.
         public var strayXONOnStart: Bool
@@ -214,6 +215,7 @@ public actor MethodScriptSimulator: WireSimulator {
                 packagesSent += 1
                 if cellIsOn { packagesSentWithCellOn += 1 }
                 if let limit = faults.hangUpAfterPackages, packagesSent >= limit {
+                    await waitForHostToCatchUp()
                     await transport?.close()
                     return .aborted
                 }
