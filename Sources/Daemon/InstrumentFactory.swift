@@ -171,7 +171,7 @@ enum InstrumentFactory {
 /// result exact and repeatable at any simulation speed, and costs one short exchange per interval (a Mark-10
 /// answers in about a millisecond; the pressure of a clamped cell changes over minutes). A failed reading is an
 /// instrument fault like a failed sample.
-actor SerialRigInstruments: Galvanostat {
+actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
     /// The force sensor and how its readings become pressures.
     struct PressureSensor: Sendable {
         let sensor: any ForceSensor
@@ -231,6 +231,18 @@ actor SerialRigInstruments: Galvanostat {
 
     func nextSample() async throws -> InstrumentSample {
         try await withPressure(try await galvanostat.nextSample())
+    }
+
+    /// Whether the galvanostat can measure impedance spectra.
+    nonisolated var measuresImpedance: Bool { galvanostat is any ImpedanceAnalyzer }
+
+    /// The galvanostat's spectrum; refused when it has no impedance capability.
+    func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
+        guard let analyzer = galvanostat as? any ImpedanceAnalyzer else {
+            throw InstrumentError(
+                .rejected, instrument: galvanostatPort.recordedName, "this galvanostat cannot measure impedance")
+        }
+        return try await analyzer.measureImpedance(settings)
     }
 
     /// Ends the run on the galvanostat (MethodSCRIPT: aborts its script and switches the cell off, measuring nothing).

@@ -114,6 +114,11 @@ actor RigRunner {
         } catch {
             throw ControlFailure.badRequest("\(error)")
         }
+        if engine.plan.steps.contains(where: { $0.kind == .impedance }), !Self.measuresImpedance(galvanostat) {
+            throw ControlFailure.badRequest(
+                "\(request.protocol_file): the protocol has impedance steps, but rig '\(rig.id)' has a galvanostat "
+                    + "that cannot measure impedance (\(rig.galvanostat.driverName))")
+        }
         let identities: [InstrumentIdentity]
         do {
             identities = try await identifyInstruments(galvanostat)
@@ -248,6 +253,7 @@ actor RigRunner {
     private func handle(_ output: EngineOutput) async {
         guard let runID = execution?.runID else { return }
         var refusal: (command: InstrumentCommand, error: any Error)?
+        var spectrum: [ImpedancePoint]?
         for command in output.commands {
             if command == .openCircuit, output.outcome?.state == .stopped, execution!.reactionTime == nil {
                 execution!.reactionTime = ContinuousClock.now - execution!.sampleArrival
@@ -256,6 +262,12 @@ actor RigRunner {
                 switch command {
                 case .applyCurrent(let current): try await execution!.galvanostat.applyCurrent(current)
                 case .openCircuit: try await execution!.galvanostat.openCircuit()
+                case .measureImpedance(let settings):
+                    guard let analyzer = execution!.galvanostat as? any ImpedanceAnalyzer else {
+                        throw InstrumentError(
+                            .rejected, instrument: rig.id, "the rig's galvanostat cannot measure impedance")
+                    }
+                    spectrum = try await analyzer.measureImpedance(settings)
                 }
             } catch {
                 refusal = (command, error)
@@ -264,6 +276,10 @@ actor RigRunner {
         }
         record(output, runID: runID)
         if !output.commands.isEmpty, refusal == nil { await recordLateSamples(runID: runID) }
+        if let spectrum, refusal == nil, execution?.engine.isFinished == false {
+            await handle(execution!.engine.impedanceMeasured(spectrum))
+            return
+        }
         if let (command, error) = refusal {
             logger.error("run \(runID): instrument refused \(command): \(error)")
             await recordFault("instrument refused \(command): \(error)")
@@ -393,6 +409,12 @@ extension RigRunner {
     fileprivate func identifyInstruments(_ galvanostat: any Galvanostat) async throws -> [InstrumentIdentity] {
         if let instruments = galvanostat as? SerialRigInstruments { return try await instruments.identifyAll() }
         return [try await galvanostat.identify()]
+    }
+
+    /// Whether `galvanostat` can carry out impedance steps.
+    fileprivate static func measuresImpedance(_ galvanostat: any Galvanostat) -> Bool {
+        if let instruments = galvanostat as? SerialRigInstruments { return instruments.measuresImpedance }
+        return galvanostat is any ImpedanceAnalyzer
     }
 
     /// The serial instruments of the latest run (tests and benchmarks read their counters).

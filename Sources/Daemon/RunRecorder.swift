@@ -30,6 +30,10 @@ struct RunRecorder {
     /// Takes what the engine produced; writes when the batch is full, the oldest sample is due, or events came.
     mutating func record(_ output: EngineOutput) throws {
         if let recorded = output.recorded { samples.append(recorded) }
+        if let spectrum = output.spectrum {
+            try store.appendSpectrum(
+                runID: runID, stepIndex: spectrum.stepIndex, cycle: spectrum.cycle, points: spectrum.points)
+        }
         for step in output.steps { steps.append(StepRecordRow(step)) }
         for event in output.events {
             events.append((eventCount, event))

@@ -75,6 +75,8 @@ public enum StepEndReason: String, Sendable, Hashable, Codable {
     case duration
     case voltageLimit = "voltage-limit"
     case criterion
+    /// An impedance step's spectrum was measured.
+    case measured
     case runEnded = "run-ended"
 }
 
@@ -83,6 +85,7 @@ public struct RunEvent: Sendable, Hashable, Codable {
     public enum Kind: String, Sendable, Hashable, Codable {
         case runStarted = "run-started"
         case stepStarted = "step-started"
+        case impedanceMeasured = "impedance-measured"
         case stepEnded = "step-ended"
         case verdict
         case fault

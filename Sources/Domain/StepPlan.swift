@@ -4,6 +4,8 @@ public enum StepKind: String, Sendable, Hashable, Codable {
     case plate
     case strip
     case galvanostatic
+    /// An impedance spectrum, measured with no DC current.
+    case impedance
 }
 
 /// One concrete step of a run: a fixed current (or open circuit) and its end conditions, for one cell.
@@ -25,12 +27,15 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     public var capacity_mAh_cm2: Double?
     public var durationLimit_s: Double?
     public var voltageLimit_V: Double?
+    /// What an impedance step measures; nil for every other kind.
+    public var impedance: ImpedanceSettings?
 
     public init(
         index: Int, cycle: Int, stepInCycle: Int, kind: StepKind, current_A: Double,
         currentDensity_mA_cm2: Double, capacityLimit_C: Double? = nil, capacity_mAh_cm2: Double? = nil,
-        durationLimit_s: Double? = nil, voltageLimit_V: Double? = nil
+        durationLimit_s: Double? = nil, voltageLimit_V: Double? = nil, impedance: ImpedanceSettings? = nil
     ) {
+        self.impedance = impedance
         self.index = index
         self.cycle = cycle
         self.stepInCycle = stepInCycle
@@ -45,6 +50,7 @@ public struct PlannedStep: Sendable, Hashable, Codable {
 
     /// The time the step takes if no voltage limit or criterion ends it first (nil: only a voltage limit ends it).
     public var expectedDuration_s: Double? {
+        if let impedance { return impedance.expectedDuration_s }
         var candidates: [Double] = []
         if let durationLimit_s { candidates.append(durationLimit_s) }
         if let capacityLimit_C, current_A != 0 { candidates.append(capacityLimit_C / abs(current_A)) }
@@ -88,7 +94,7 @@ public struct StepPlan: Sendable, Hashable, Codable {
         var steps: [PlannedStep] = []
         for (position, step) in testProtocol.steps.enumerated() {
             switch step {
-            case .rest, .galvanostatic:
+            case .rest, .galvanostatic, .impedance:
                 steps.append(
                     try Self.plan(
                         step, index: steps.count, cycle: 0, stepInCycle: 0, loop: nil, area_cm2: area_cm2,
@@ -155,6 +161,10 @@ public struct StepPlan: Sendable, Hashable, Codable {
                 currentDensity_mA_cm2: abs(setting.density(area_cm2: area_cm2)), capacityLimit_C: capacity_C,
                 capacity_mAh_cm2: areal, durationLimit_s: galvanostatic.duration_s,
                 voltageLimit_V: galvanostatic.voltageLimit_V)
+        case .impedance(let impedance):
+            return PlannedStep(
+                index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .impedance, current_A: 0,
+                currentDensity_mA_cm2: 0, impedance: impedance.settings(area_cm2: area_cm2))
         case .loop:
             throw PlanError("\(location): a loop cannot contain another loop")
         }

@@ -57,6 +57,8 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
     case galvanostatic(GalvanostaticStep)
     /// A block of steps repeated over cycles, with per-cycle current schedules.
     case loop(LoopStep)
+    /// One impedance spectrum (potentiostatic or galvanostatic EIS).
+    case impedance(ImpedanceStep)
 }
 
 /// Open circuit (no current) for `duration_s`.

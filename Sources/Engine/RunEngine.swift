@@ -4,6 +4,21 @@ import Domain
 public enum InstrumentCommand: Sendable, Hashable {
     case applyCurrent(Double)
     case openCircuit
+    /// Measure one impedance spectrum and hand it to ``RunEngine/impedanceMeasured(_:)``.
+    case measureImpedance(ImpedanceSettings)
+}
+
+/// An impedance spectrum placed in its run: the step that measured it.
+public struct RecordedSpectrum: Sendable, Hashable {
+    public var stepIndex: Int
+    public var cycle: Int
+    public var points: [ImpedancePoint]
+
+    public init(stepIndex: Int, cycle: Int, points: [ImpedancePoint]) {
+        self.stepIndex = stepIndex
+        self.cycle = cycle
+        self.points = points
+    }
 }
 
 /// A step's record as stored in the `steps` table: written when it starts and again when it ends.
@@ -31,6 +46,8 @@ public struct StepRecord: Sendable, Hashable, Codable {
 /// instrument, step records and events to store, and the outcome if the run ended.
 public struct EngineOutput: Sendable, Hashable {
     public var recorded: RecordedSample?
+    /// The spectrum an impedance step measured.
+    public var spectrum: RecordedSpectrum?
     public var commands: [InstrumentCommand] = []
     public var steps: [StepRecord] = []
     public var events: [RunEvent] = []
@@ -216,6 +233,24 @@ public struct RunEngine: Sendable {
         return output
     }
 
+    /// Takes the spectrum the instrument measured for the current impedance step, ends that step and starts the
+    /// next. The step ends at the spectrum's last point (or at `endTime_s`, for a replay that has no spectrum),
+    /// never before the latest sample. Does nothing unless an impedance step is running.
+    public mutating func impedanceMeasured(_ points: [ImpedancePoint], endTime_s: Double? = nil) -> EngineOutput {
+        var output = EngineOutput()
+        guard !isFinished, let record = currentStep, record.step.kind == .impedance else { return output }
+        output.spectrum = RecordedSpectrum(stepIndex: record.step.index, cycle: record.step.cycle, points: points)
+        let end_s = max(latestTime_s, points.map(\.time_s).max() ?? endTime_s ?? latestTime_s)
+        latestTime_s = end_s
+        output.events.append(
+            RunEvent(
+                kind: .impedanceMeasured, time_s: end_s,
+                message: "step \(record.step.index): impedance spectrum of \(points.count) points",
+                stepIndex: record.step.index))
+        advance(after: .measured, at: end_s, into: &output)
+        return output
+    }
+
     /// Applies the paused step's current again (an operator's `resume`); does nothing unless the run is paused.
     ///
     /// The step continues where it stood: its remaining charge and time are those it had when it paused. The
@@ -225,7 +260,7 @@ public struct RunEngine: Sendable {
         guard !isFinished, let paused = pause, let record = currentStep else { return output }
         pause = nil
         let step = record.step
-        output.commands.append(step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A))
+        output.commands.append(command(for: step))
         output.events.append(
             RunEvent(
                 kind: .operatorCommand, time_s: latestTime_s,
@@ -283,10 +318,16 @@ public struct RunEngine: Sendable {
         let context = StepContext(
             step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
         for criterion in criteria.indices { criteria[criterion].stepStarted(context) }
-        output.commands.append(step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A))
+        output.commands.append(command(for: step))
         output.steps.append(record)
         output.events.append(
             RunEvent(kind: .stepStarted, time_s: time_s, message: describe(step), stepIndex: step.index))
+    }
+
+    /// What the instrument does during `step`.
+    private func command(for step: PlannedStep) -> InstrumentCommand {
+        if let impedance = step.impedance { return .measureImpedance(impedance) }
+        return step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A)
     }
 
     private mutating func endStep(_ reason: StepEndReason, at time_s: Double, into output: inout EngineOutput) {
@@ -318,6 +359,11 @@ public struct RunEngine: Sendable {
         let where_ = step.cycle > 0 ? "cycle \(step.cycle) " : ""
         switch step.kind {
         case .rest: return "step \(step.index): \(where_)rest"
+        case .impedance:
+            guard let impedance = step.impedance else { return "step \(step.index): \(where_)impedance" }
+            return "step \(step.index): \(where_)\(impedance.control.rawValue) impedance, "
+                + "\(formatNumber(impedance.startFrequency_Hz)) Hz to \(formatNumber(impedance.endFrequency_Hz)) Hz, "
+                + "\(impedance.pointCount) points"
         default:
             return "step \(step.index): \(where_)\(step.kind.rawValue) at "
                 + "\(formatNumber(step.currentDensity_mA_cm2)) mA/cm2 (\(formatNumber(step.current_A)) A)"

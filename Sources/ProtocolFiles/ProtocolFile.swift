@@ -11,7 +11,10 @@ public enum ProtocolFile {
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
         "conditions", "steps", "stop",
     ]
-    static let stepNames = ["rest", "plate", "strip", "galvanostatic", "loop"]
+    static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
+    static let impedanceKeys = ["control", "from", "to", "points_per_decade", "amplitude"]
+    /// Frequencies an impedance step may sweep (the instrument may allow less; its driver says so).
+    static let frequencyRange: ClosedRange<Double> = 1e-5...1e7
     static let galvanostaticKeys = ["current", "current_density", "capacity", "duration", "voltage_limit"]
     static let loopKeys = ["cycles", "current", "plating_current", "stripping_current", "steps"]
     static let scheduleKeys = ["start", "values", "increment", "maximum"]
@@ -101,6 +104,8 @@ public enum ProtocolFile {
         case "rest":
             let reader = try body.mapping(allowedKeys: ["duration"])
             return .rest(RestStep(duration_s: try reader.required("duration").quantity(.time, range: timeRange)))
+        case "impedance":
+            return .impedance(try impedance(body))
         case "loop":
             guard !insideLoop else { throw node.error("a loop cannot contain another loop") }
             return .loop(try loop(body))
@@ -143,6 +148,34 @@ public enum ProtocolFile {
                 "the step has no end", allowed: "at least one of `capacity`, `duration`, `voltage_limit`")
         }
         return step
+    }
+
+    private static func impedance(_ node: LocatedNode) throws(FileError) -> ImpedanceStep {
+        let reader = try node.mapping(allowedKeys: impedanceKeys)
+        let controlNode = try reader.required("control")
+        let controlText = try controlNode.string()
+        guard let control = ImpedanceControl(rawValue: controlText) else {
+            throw controlNode.error(
+                "unknown impedance control", value: controlText,
+                allowed: ImpedanceControl.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        let start = try reader.required("from").quantity(.frequency, range: frequencyRange)
+        let end = try reader.required("to").quantity(.frequency, range: frequencyRange)
+        guard start != end else { throw node.error("`from` and `to` must differ") }
+        let pointsPerDecade = try reader.required("points_per_decade").integer(range: 1...100)
+        let amplitudeNode = try reader.required("amplitude")
+        let amplitude: ImpedanceAmplitude
+        switch control {
+        case .potentiostatic:
+            amplitude = .voltage_V(try amplitudeNode.quantity(.voltage, range: 1e-4...1))
+        case .galvanostatic:
+            let quantity = try amplitudeNode.quantity(oneOf: [.current, .currentDensity], range: 1e-12...1000)
+            amplitude = .current(
+                quantity.dimension == .current ? .current_A(quantity.value) : .density_mA_cm2(quantity.value))
+        }
+        return ImpedanceStep(
+            control: control, startFrequency_Hz: start, endFrequency_Hz: end, pointsPerDecade: pointsPerDecade,
+            amplitude: amplitude)
     }
 
     private static func loop(_ node: LocatedNode) throws(FileError) -> LoopStep {

@@ -38,9 +38,14 @@ public struct ReplayDriver: Sendable {
     private var afterEnd = 0
     private var resumes = 0
     private var started = false
+    /// The sampling interval of the replayed protocol, when known.
+    private var samplingInterval_s: Double?
+    /// An impedance step started and waits for its spectrum, which recorded samples do not hold.
+    private var impedancePending = false
 
-    public init(engine: RunEngine) {
+    public init(engine: RunEngine, samplingInterval_s: Double? = nil) {
         self.engine = engine
+        self.samplingInterval_s = samplingInterval_s
     }
 
     /// Builds the engine from protocol text, as the daemon does.
@@ -55,7 +60,9 @@ public struct ReplayDriver: Sendable {
             throw ReplaySetupError(message: error.description)
         }
         do {
-            self.init(engine: try RunEngine(protocol: testProtocol, area_cm2: area_cm2, context: context))
+            self.init(
+                engine: try RunEngine(protocol: testProtocol, area_cm2: area_cm2, context: context),
+                samplingInterval_s: testProtocol.samplingInterval_s)
         } catch {
             throw ReplaySetupError(message: "\(file): \(error.message)")
         }
@@ -80,11 +87,20 @@ public struct ReplayDriver: Sendable {
             resumes += 1
             collect(engine.resume(reason: "replay: the samples show the step's current again"))
         }
+        // A live impedance step ended with its spectrum's last point, one sampling interval before the next sample.
+        while impedancePending, !engine.isFinished {
+            impedancePending = false
+            let end_s = samplingInterval_s.map { sample.time_s - $0 } ?? engine.latestTime_s
+            collect(engine.impedanceMeasured([], endTime_s: end_s))
+        }
         used += 1
         collect(engine.ingest(sample))
     }
 
     private mutating func collect(_ output: EngineOutput) {
+        for command in output.commands {
+            if case .measureImpedance = command { impedancePending = true }
+        }
         steps += output.steps
         for event in output.events {
             events.append(event)

@@ -15,4 +15,25 @@ public protocol CellModel: Sendable {
 
     /// The true onsets recorded so far, in time order.
     var groundTruth: [GroundTruthEvent] { get }
+
+    /// The cell's small-signal impedance now, in ohms, at each frequency (Hz); negative imaginary parts are
+    /// capacitive.
+    func impedance(atFrequencies frequencies_Hz: [Double]) -> [Complex]
+}
+
+extension CellModel {
+    /// Measures a spectrum as an instrument would: point by point, each taking
+    /// ``ImpedanceSettings/pointDuration_s(atFrequency:)`` of cell time at zero DC current, the cell's state
+    /// moving on between points. Point times count from `startTime_s`.
+    public mutating func measureSpectrum(_ settings: ImpedanceSettings, startTime_s: Double) -> [ImpedancePoint] {
+        var time_s = startTime_s
+        return settings.frequencies_Hz.map { frequency in
+            let duration = ImpedanceSettings.pointDuration_s(atFrequency: frequency)
+            _ = advance(by: duration, current_A: 0)
+            time_s += duration
+            let value = impedance(atFrequencies: [frequency])[0]
+            return ImpedancePoint(
+                time_s: time_s, frequency_Hz: frequency, real_Ohm: value.real, imaginary_Ohm: value.imaginary)
+        }
+    }
 }

@@ -37,6 +37,30 @@ public struct OhmicCell: CellModel {
         (configuration.bulkResistance_Ohm_cm2 + 2 * configuration.interfacialResistance_Ohm_cm2) / area_cm2
     }
 
+    /// Double-layer capacitance of each interface, F/cm2, for the impedance spectrum.
+    public static let doubleLayerCapacitance_F_cm2 = 1e-5
+
+    /// Bulk resistance in series with two interfaces, each its resistance parallel to a double-layer capacitance;
+    /// a short lies in parallel with all of it.
+    public func impedance(atFrequencies frequencies_Hz: [Double]) -> [Complex] {
+        let bulk = Complex(real: configuration.bulkResistance_Ohm_cm2 / area_cm2)
+        let interfaceResistance = configuration.interfacialResistance_Ohm_cm2 / area_cm2
+        let capacitance = Self.doubleLayerCapacitance_F_cm2 * area_cm2
+        var shortResistance: Double?
+        if let onset = shortOnset_s {
+            let formed = 1 - exp(-(time_s - onset) / shortFormation_s)
+            shortResistance = configuration.shortResistance_Ohm / max(formed, 1e-12)
+        }
+        return frequencies_Hz.map { frequency in
+            let admittance = Complex(
+                real: 1 / interfaceResistance, imaginary: 2 * Double.pi * frequency * capacitance)
+            let interface = admittance.reciprocal
+            var total = bulk + interface + interface
+            if let shortResistance { total = (total.reciprocal + Complex(real: 1 / shortResistance)).reciprocal }
+            return total
+        }
+    }
+
     public mutating func advance(by interval_s: Double, current_A: Double) -> CellReading {
         time_s += interval_s
         let density = abs(current_A) / area_cm2 * 1e3

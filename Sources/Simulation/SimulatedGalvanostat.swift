@@ -6,7 +6,7 @@ public import Instruments
 /// Cell time advances by the sampling interval with every ``nextSample()``; at a speed factor the call waits so
 /// that cell time runs that many times faster than wall time, at `.unlimited` it returns at once. Like a real
 /// instrument it enforces its compliance voltage: the reading never exceeds the hardware limit.
-public actor SimulatedGalvanostat: Galvanostat {
+public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     public let name: String
     private var model: any CellModel
     private let speed: SimulationSpeed
@@ -53,6 +53,15 @@ public actor SimulatedGalvanostat: Galvanostat {
 
     public func openCircuit() async throws {
         current_A = 0
+    }
+
+    /// Measures a spectrum on the model at zero DC current; cell time moves on by the spectrum's duration, and the
+    /// next sample comes one sampling interval after its last point.
+    public func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
+        current_A = 0
+        let points = model.measureSpectrum(settings, startTime_s: time_s)
+        time_s = points.last?.time_s ?? time_s
+        return points
     }
 
     public func nextSample() async throws -> InstrumentSample {

@@ -185,6 +185,22 @@ public final class RunStore: Sendable {
         migrator.registerMigration("v2: reaction time of stops") { db in
             try db.execute(sql: "ALTER TABLE runs ADD COLUMN reaction_time_s REAL")
         }
+        migrator.registerMigration("v3: impedance spectra") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE impedance (
+                        run_id INTEGER NOT NULL REFERENCES runs(id),
+                        step_index INTEGER NOT NULL,
+                        point INTEGER NOT NULL,
+                        cycle INTEGER NOT NULL,
+                        time_s REAL NOT NULL,
+                        frequency_Hz REAL NOT NULL,
+                        z_real_Ohm REAL NOT NULL,
+                        z_imag_Ohm REAL NOT NULL,
+                        PRIMARY KEY (run_id, step_index, point)
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 
@@ -282,6 +298,23 @@ public final class RunStore: Sendable {
                     outcome.state.rawValue, timestamp(Date()), outcome.reason, outcome.ccd_mA_cm2, try json(outcome),
                     outcome.reactionTime_s, runID,
                 ])
+        }
+    }
+
+    /// Stores the spectrum an impedance step measured, in one transaction.
+    public func appendSpectrum(runID: Int64, stepIndex: Int, cycle: Int, points: [ImpedancePoint]) throws {
+        try write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO impedance (run_id, step_index, point, cycle, time_s, frequency_Hz, z_real_Ohm,
+                        z_imag_Ohm) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for (index, point) in points.enumerated() {
+                try statement.execute(arguments: [
+                    runID, stepIndex, index, cycle, point.time_s, point.frequency_Hz, point.real_Ohm,
+                    point.imaginary_Ohm,
+                ])
+            }
         }
     }
 
@@ -419,6 +452,21 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Every impedance point of a run, by step and then in the order swept.
+    public func spectra(runID: Int64) throws -> [StoredImpedancePoint] {
+        try pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM impedance WHERE run_id = ? ORDER BY step_index, point", arguments: [runID]
+            ).map { row in
+                StoredImpedancePoint(
+                    stepIndex: row["step_index"], cycle: row["cycle"],
+                    point: ImpedancePoint(
+                        time_s: row["time_s"], frequency_Hz: row["frequency_Hz"], real_Ohm: row["z_real_Ohm"],
+                        imaginary_Ohm: row["z_imag_Ohm"]))
+            }
+        }
+    }
+
     public func instruments(runID: Int64) throws -> [InstrumentIdentity] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM instruments WHERE run_id = ?", arguments: [runID]).map { row in
@@ -452,6 +500,19 @@ public final class RunStore: Sendable {
             createdAt: parseTimestamp(createdText) ?? Date(timeIntervalSince1970: 0),
             endedAt: endedText.flatMap(parseTimestamp), endReason: row["end_reason"], ccd_mA_cm2: row["ccd_mA_cm2"],
             plannedSteps: row["planned_steps"], reactionTime_s: row["reaction_time_s"])
+    }
+}
+
+/// An impedance point as stored in the `impedance` table, with the step that measured it.
+public struct StoredImpedancePoint: Sendable, Hashable {
+    public var stepIndex: Int
+    public var cycle: Int
+    public var point: ImpedancePoint
+
+    public init(stepIndex: Int, cycle: Int, point: ImpedancePoint) {
+        self.stepIndex = stepIndex
+        self.cycle = cycle
+        self.point = point
     }
 }
 

@@ -20,6 +20,11 @@ struct MethodScriptProgram: Sendable {
             potential: String, current: String, current_A: Double, interval_s: Double, duration_s: Double,
             body: [Statement])
         case openCircuitPotential(potential: String, interval_s: Double, duration_s: Double, body: [Statement])
+        /// `meas_loop_eis` (potentiostatic) or `meas_loop_geis` (galvanostatic): one iteration per frequency,
+        /// log-spaced from the start to the end frequency.
+        case impedance(
+            galvanostatic: Bool, frequency: String, real: String, imaginary: String, amplitude: Double,
+            startFrequency_Hz: Double, endFrequency_Hz: Double, points: Int, dcLevel: Double, body: [Statement])
         case condition(variable: String, comparison: String, threshold: Double, body: [Statement])
         case breakLoop
     }
@@ -143,6 +148,24 @@ struct MethodScriptProgram: Sendable {
                         kind = .openCircuitPotential(
                             potential: potential, interval_s: interval, duration_s: duration, body: body)
                     }
+                case "meas_loop_eis", "meas_loop_geis":
+                    if insideMeasurementLoop { throw SyntaxError(code: 0x400B, line: lineNumber, column: 1) }
+                    let frequency = try variable(0)
+                    let real = try variable(1)
+                    let imaginary = try variable(2)
+                    let amplitude = try literal(3)
+                    let start = try literal(4)
+                    let end = try literal(5)
+                    let points = try literal(6)
+                    let dcLevel = try literal(7)
+                    guard start > 0, end > 0, points >= 1, points == points.rounded(), amplitude > 0 else {
+                        throw SyntaxError(code: 0x4205, line: lineNumber, column: column(of: 4, in: text))
+                    }
+                    let body = try loopBody(opening: lineNumber)
+                    kind = .impedance(
+                        galvanostatic: command == "meas_loop_geis", frequency: frequency, real: real,
+                        imaginary: imaginary, amplitude: amplitude, startFrequency_Hz: start, endFrequency_Hz: end,
+                        points: Int(points), dcLevel: dcLevel, body: body)
                 case "if":
                     let name = try variable(0)
                     guard arguments.count == 3, [">", "<", ">=", "<="].contains(arguments[1]) else {

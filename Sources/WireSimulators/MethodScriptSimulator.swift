@@ -1,6 +1,7 @@
 public import Domain
 public import Simulation
 public import Transport
+import Foundation
 
 /// A PalmSens MethodSCRIPT instrument (EmStat4 by default) simulated at the byte level, driven by a cell model.
 ///
@@ -261,6 +262,20 @@ public actor MethodScriptSimulator: WireSimulator {
                 }
                 if case .completed = outcome { continue }
                 return outcome
+            case .impedance(
+                let galvanostatic, let frequency, let real, let imaginary, _, let start, let end, let points, _,
+                let body):
+                if !cellIsOn { return .runtimeError(code: 0x4027, line: statement.line) }
+                let outcome = await impedanceLoop(
+                    technique: galvanostatic ? "000E" : "000D", frequencies_Hz: Self.sweep(start, end, points),
+                    body: body, variables: &variables, timerStart: &timerStart, package: &package
+                ) { frequency_Hz, impedance, variables in
+                    variables[frequency] = ("dc", frequency_Hz)
+                    variables[real] = ("cc", impedance.real)
+                    variables[imaginary] = ("cd", impedance.imaginary)
+                }
+                if case .completed = outcome { continue }
+                return outcome
             }
             if abortRequested || portGone { return .aborted }
         }
@@ -297,6 +312,45 @@ public actor MethodScriptSimulator: WireSimulator {
         if case .runtimeError = outcome { return outcome }
         await emit("*")
         return abortRequested ? .aborted : .completed
+    }
+
+    /// One iteration per frequency: each point takes `ImpedanceSettings.pointDuration_s` of cell time at zero DC
+    /// current, then the model's impedance at that frequency is stored for the body.
+    private func impedanceLoop(
+        technique: String, frequencies_Hz: [Double], body: [MethodScriptProgram.Statement],
+        variables: inout [String: (type: String, value: Double)], timerStart: inout Double, package: inout [String]?,
+        store: (Double, Complex, inout [String: (type: String, value: Double)]) -> Void
+    ) async -> Outcome {
+        await emit("M" + technique)
+        var outcome = Outcome.completed
+        for frequency in frequencies_Hz where !abortRequested && !leaveLoopRequested && !portGone {
+            let duration = ImpedanceSettings.pointDuration_s(atFrequency: frequency)
+            switch speed {
+            case .unlimited: await waitForHostToCatchUp()
+            case .factor(let factor): try? await Task.sleep(for: .seconds(duration / factor))
+            }
+            if Task.isCancelled { break }
+            _ = cell.advance(by: duration, current_A: 0)
+            cellTime_s += duration
+            store(frequency, cell.impedance(atFrequencies: [frequency])[0], &variables)
+            let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
+            if case .completed = result { continue }
+            if case .broken = result { break }
+            outcome = result
+            break
+        }
+        leaveLoopRequested = false
+        if case .runtimeError = outcome { return outcome }
+        await emit("*")
+        return abortRequested ? .aborted : .completed
+    }
+
+    /// `count` log-spaced frequencies from `start` to `end`, both included.
+    static func sweep(_ start: Double, _ end: Double, _ count: Int) -> [Double] {
+        guard count > 1 else { return [start] }
+        let ratio = log10(end / start)
+        let step = ratio / Double(count - 1)
+        return (0..<count).map { index in start * pow(10.0, step * Double(index)) }
     }
 
     private func waitForHostToCatchUp() async {

@@ -72,17 +72,24 @@ struct Plan: ParsableCommand {
     }
 }
 
-/// `cellrig export RUN --csv FILE`: a run's samples as CSV, read straight from the database.
+/// `cellrig export RUN --csv FILE [--impedance FILE]`: a run's samples (and impedance spectra) as CSV, read
+/// straight from the database.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a run's samples to CSV (the format `cellrig replay` reads).",
+        abstract: "Write a run's samples to CSV (the format `cellrig replay` reads), and its impedance spectra.",
         discussion: "Reads the database read-only; the daemon may keep running and writing.")
 
     @Argument(help: "Run id.")
     var runID: Int64
 
-    @Option(help: "CSV file to write ('-' for standard output).")
-    var csv: String
+    @Option(help: "CSV file for the samples ('-' for standard output).")
+    var csv: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "CSV file for the impedance spectra ('-' for standard output).",
+            discussion: "Columns: step, cycle, point, time_s, frequency_Hz, z_real_Ohm, z_imag_Ohm."))
+    var impedance: String?
 
     @Option(
         help:
@@ -91,10 +98,42 @@ struct Export: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    func validate() throws {
+        guard csv != nil || impedance != nil else {
+            throw ValidationError("give --csv FILE for the samples, --impedance FILE for the spectra, or both")
+        }
+    }
+
     func run() async throws {
         let path = try databasePath()
         let store = try RunStore(readOnlyPath: path)
         guard try store.run(id: runID) != nil else { throw CommandFailure("no run \(runID) in \(path)") }
+        if let csv { try exportSamples(store, to: csv) }
+        if let impedance { try exportSpectra(store, to: impedance) }
+    }
+
+    private func exportSpectra(_ store: RunStore, to file: String) throws {
+        let points = try store.spectra(runID: runID)
+        var text = "step,cycle,point,time_s,frequency_Hz,z_real_Ohm,z_imag_Ohm\n"
+        var pointInStep = 0
+        for (index, stored) in points.enumerated() {
+            pointInStep = index > 0 && points[index - 1].stepIndex == stored.stepIndex ? pointInStep + 1 : 0
+            let point = stored.point
+            text += "\(stored.stepIndex),\(stored.cycle),\(pointInStep),\(point.time_s),\(point.frequency_Hz),"
+            text += "\(point.real_Ohm),\(point.imaginary_Ohm)\n"
+        }
+        if file == "-" {
+            print(text, terminator: "")
+            return
+        }
+        guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8)) else {
+            throw CommandFailure("\(file): cannot create the file")
+        }
+        let spectra = Set(points.map(\.stepIndex)).count
+        printError("wrote \(points.count) impedance points (\(spectra) spectra) of run \(runID) to \(file)")
+    }
+
+    private func exportSamples(_ store: RunStore, to csv: String) throws {
         let output = CSVWriter(header: CSVWriter.sampleColumns)
         var count = 0
         if csv == "-" {

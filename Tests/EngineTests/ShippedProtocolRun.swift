@@ -21,7 +21,7 @@ func runShippedProtocol(
         for command in output.commands {
             switch command {
             case .applyCurrent(let value): current_A = value
-            case .openCircuit: current_A = 0
+            case .openCircuit, .measureImpedance: current_A = 0
             }
         }
     }

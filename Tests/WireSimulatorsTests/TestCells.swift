@@ -8,6 +8,11 @@ struct OhmicCell: CellModel {
     var time_s = 0.0
     var groundTruth: [GroundTruthEvent] { [] }
 
+    /// A pure resistor: the same real impedance at every frequency.
+    func impedance(atFrequencies frequencies_Hz: [Double]) -> [Complex] {
+        frequencies_Hz.map { _ in Complex(real: resistance_Ohm) }
+    }
+
     mutating func advance(by interval_s: Double, current_A: Double) -> CellReading {
         time_s += interval_s
         return CellReading(

@@ -19,7 +19,7 @@ public import Transport
 ///
 /// The driver measures the WE potential against the RE input (`ab`); wire RE to CE for a two-electrode cell,
 /// so `voltage_V` is WE minus CE.
-public actor MethodScriptGalvanostat: Galvanostat {
+public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
     /// How the instrument's current sign relates to IUPAC (positive = working electrode oxidised).
     public enum CurrentSign: String, Sendable, Hashable, Codable {
         case sameAsIUPAC = "same-as-iupac"
@@ -64,6 +64,8 @@ public actor MethodScriptGalvanostat: Galvanostat {
     private enum Step: Sendable, Hashable {
         case constantCurrent(instrument_A: Double)
         case openCircuit
+        /// An impedance spectrum; its packages are points, not samples.
+        case impedance
     }
 
     private enum Activity: Sendable, Hashable {
@@ -82,6 +84,8 @@ public actor MethodScriptGalvanostat: Galvanostat {
     private var timeOrigin_s = 0.0
     private var lastSampleTime_s: Double?
     private var voltageLimitReported = false
+    /// The potential of the latest open-circuit sample: the DC level of a potentiostatic spectrum.
+    private var lastOpenCircuitPotential_V: Double?
     private var packagesInCurrentScript = 0
     private var discardedPackages = 0
     /// The step of the script this driver started last, until the instrument is known to be idle: packages read
@@ -225,6 +229,67 @@ public actor MethodScriptGalvanostat: Galvanostat {
                             "the script ended without sending data; not renewing it")
                     }
                     try await start(step)
+                default:
+                    continue
+                }
+            }
+        }
+    }
+
+    /// Measures one impedance spectrum with a script of its own (see `MethodScriptScripts.impedance`), after
+    /// stopping whatever ran (its packages are queued as samples). A potentiostatic spectrum is taken around
+    /// the latest open-circuit potential this driver read (0 V if none), a galvanostatic one around zero
+    /// current. The script ends by itself after its last frequency and switches the cell off; the instrument is
+    /// idle afterwards. Point times continue the instrument clock of the samples.
+    public func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
+        guard let limits, let interval = samplingInterval_s else {
+            throw InstrumentError(.notConfigured, instrument: instrumentName, "configure before measuring impedance")
+        }
+        if let model = identity?.model, let highest = Self.highestImpedanceFrequency_Hz(model: model),
+            settings.maximumFrequency_Hz > highest
+        {
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "\(model) measures impedance up to \(formatNumber(highest)) Hz; the step asks for "
+                    + "\(formatNumber(settings.maximumFrequency_Hz)) Hz")
+        }
+        return try await guarded {
+            try await ensureIdle()
+            let dcLevel = settings.control == .potentiostatic ? (lastOpenCircuitPotential_V ?? 0) : 0
+            let script = MethodScriptScripts.impedance(
+                settings, dcLevel: dcLevel, currentRange_A: limits.current_A, voltageLimit_V: limits.voltage_V)
+            if let last = lastSampleTime_s { timeOrigin_s = last + interval }
+            scriptStep = nil  // spectrum packages are not samples
+            try await sendScript(script)
+            activity = .running(.impedance)
+            var points: [ImpedancePoint] = []
+            let pointTimeout = options.replyTimeout + .seconds(
+                4 * ImpedanceSettings.pointDuration_s(atFrequency: min(settings.startFrequency_Hz, settings.endFrequency_Hz)))
+            while true {
+                switch try await readStreamLine(timeout: max(pointTimeout, options.abortTimeout)) {
+                case .package(let variables):
+                    guard let time = variables.first(where: { $0.type == "eb" })?.value,
+                        let frequency = variables.first(where: { $0.type == "dc" })?.value,
+                        let real = variables.first(where: { $0.type == "cc" })?.value,
+                        let imaginary = variables.first(where: { $0.type == "cd" })?.value
+                    else {
+                        discardedPackages += 1
+                        continue
+                    }
+                    let point = ImpedancePoint(
+                        time_s: timeOrigin_s + time, frequency_Hz: frequency, real_Ohm: real, imaginary_Ohm: imaginary)
+                    lastSampleTime_s = point.time_s
+                    points.append(point)
+                case .runtimeError(let code, _):
+                    becameIdle()
+                    try await runCellOffScript()
+                    throw InstrumentError(
+                        .rejected, instrument: instrumentName,
+                        "the instrument stopped the impedance script after \(points.count) points: "
+                            + "\(MethodScriptErrorCode.describe(code)); cell switched off")
+                case .scriptEnded:
+                    becameIdle()
+                    return points
                 default:
                     continue
                 }
@@ -378,6 +443,8 @@ public actor MethodScriptGalvanostat: Galvanostat {
             script = MethodScriptScripts.openCircuit(
                 interval_s: interval, duration_s: options.maximumScriptDuration_s, voltageLimit_V: limits.voltage_V,
                 mainsFrequency_Hz: options.mainsFrequency_Hz)
+        case .impedance:
+            throw InstrumentError(.rejected, instrument: instrumentName, "a spectrum is not renewed")
         }
         if let last = lastSampleTime_s { timeOrigin_s = last + interval }
         voltageLimitReported = false
@@ -449,9 +516,13 @@ public actor MethodScriptGalvanostat: Galvanostat {
         }
         let current: Double
         switch step {
-        case .openCircuit: current = 0
+        case .openCircuit:
+            current = 0
+            lastOpenCircuitPotential_V = potential
         case .constantCurrent:
             current = (variables.first { $0.type == "ba" }?.value ?? .nan) * options.currentSign.factor
+        case .impedance:
+            throw InstrumentError(.invalidReply, instrument: instrumentName, "a spectrum package is not a sample")
         }
         let sample = InstrumentSample(time_s: timeOrigin_s + time, current_A: current, voltage_V: potential)
         lastSampleTime_s = sample.time_s
@@ -481,6 +552,13 @@ public actor MethodScriptGalvanostat: Galvanostat {
         }
         await conversation.release()
         return result
+    }
+
+    /// The highest impedance frequency of the model, where known (EmStat4 and Pico 200 kHz, Nexus 1 MHz).
+    static func highestImpedanceFrequency_Hz(model: String) -> Double? {
+        if model.contains("Nexus") { return 1e6 }
+        if model.contains("EmStat4") || model.contains("Pico") { return 2e5 }
+        return nil
     }
 
     static func modelName(deviceID: String) -> String {

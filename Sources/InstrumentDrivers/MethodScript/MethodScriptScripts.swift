@@ -1,3 +1,5 @@
+public import Domain
+
 /// Generates the MethodSCRIPT scripts the galvanostat driver runs.
 ///
 /// Every script is bounded in time, keeps the measured potential inside a window (leaving the loop and
@@ -82,6 +84,65 @@ public enum MethodScriptScripts {
             "cell_off",
             "",
         ]
+    }
+
+    /// An impedance spectrum: potentiostatic (`meas_loop_eis`, around `dcLevel` volts) or galvanostatic
+    /// (`meas_loop_geis`, around `dcLevel` amperes), one package of time, frequency, Z' and Z'' per point.
+    ///
+    /// `amplitude` is RMS (volts or amperes), `currentRange_A` the largest current the cell may carry. The
+    /// sweep is bounded by its point count; `on_finished:` switches the cell off.
+    public static func impedance(
+        _ settings: ImpedanceSettings, dcLevel: Double, currentRange_A: Double, voltageLimit_V: Double
+    ) -> [String] {
+        let high = MethodScriptLiteral.format(voltageLimit_V)
+        let low = MethodScriptLiteral.format(-voltageLimit_V)
+        let range = MethodScriptLiteral.format(max(currentRange_A, 1e-9))
+        let sweep =
+            "\(MethodScriptLiteral.format(settings.amplitude)) "
+            + "\(MethodScriptLiteral.format(settings.startFrequency_Hz)) "
+            + "\(MethodScriptLiteral.format(settings.endFrequency_Hz)) \(settings.pointCount)i "
+            + MethodScriptLiteral.format(dcLevel)
+        var lines = ["e", "var f", "var r", "var j", "var t", "set_pgstat_chan 0"]
+        switch settings.control {
+        case .potentiostatic:
+            lines += [
+                "set_pgstat_mode 3",
+                "set_max_bandwidth \(MethodScriptLiteral.format(settings.maximumFrequency_Hz * 10))",
+                "set_range_minmax da \(low) \(high)",
+                "set_range ba \(range)",
+                "set_autoranging ba \(MethodScriptLiteral.format(max(currentRange_A / 1000, 1e-9))) \(range)",
+                "set_e \(MethodScriptLiteral.format(dcLevel))",
+                "cell_on",
+                "timer_start",
+                "meas_loop_eis f r j \(sweep)",
+            ]
+        case .galvanostatic:
+            lines += [
+                "set_pgstat_mode 6",
+                "set_max_bandwidth \(MethodScriptLiteral.format(settings.maximumFrequency_Hz * 10))",
+                "set_range_minmax ab \(low) \(high)",
+                "set_autoranging ab \(low) \(high)",
+                "set_range db \(range)",
+                "set_i \(MethodScriptLiteral.format(dcLevel))",
+                "cell_on",
+                "timer_start",
+                "meas_loop_geis f r j \(sweep)",
+            ]
+        }
+        lines += [
+            "timer_get t",
+            "pck_start",
+            "pck_add t",
+            "pck_add f",
+            "pck_add r",
+            "pck_add j",
+            "pck_end",
+            "endloop",
+            "on_finished:",
+            "cell_off",
+            "",
+        ]
+        return lines
     }
 
     /// Switches the cell off and ends: the safe state after a fault or on connect.
