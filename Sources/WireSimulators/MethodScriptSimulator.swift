@@ -1,7 +1,7 @@
 public import Domain
+import Foundation
 public import Simulation
 public import Transport
-import Foundation
 
 /// A PalmSens MethodSCRIPT instrument (EmStat4 by default) simulated at the byte level, driven by a cell model.
 ///

@@ -83,6 +83,25 @@ extension RunningDaemon {
     }
 }
 
+/// A rest, a galvanostatic spectrum (100 kHz to 10 Hz, 2 points per decade, 10 uA RMS) and another rest.
+private let galvanostaticSpectrum = """
+    schema: 1
+    name: geis-test
+    sampling_interval: 1 s
+    steps:
+      - rest:
+          duration: 5 s
+      - impedance:
+          control: galvanostatic
+          from: 100 kHz
+          to: 10 Hz
+          points_per_decade: 2
+          amplitude: 10 uA
+      - rest:
+          duration: 5 s
+
+    """
+
 @Suite("Serial rigs: daemon -> driver -> pseudo-terminal -> wire simulator", .serialized)
 struct SerialRigTests {
     @Test("the CCD protocol through MethodSCRIPT with a Mark-10: every sample sent is stored, with its pressure")
@@ -219,6 +238,62 @@ struct SerialRigTests {
         await running.stop()
         await port.stop()
         await loadCell.stop()
+    }
+
+    @Test("a galvanostatic spectrum through MethodSCRIPT: the database holds every point the simulator measured")
+    func methodScriptImpedance() async throws {
+        let simulator = MethodScriptSimulator(cell: testCell())
+        let port = try SimulatedPort.start(simulator)
+        let rig = try serialRig(id: "eis", driver: "methodscript", galvanostatPort: port.path)
+        let running = try await RunningDaemon.start(rigs: [rig])
+        let started = try await running.startRun(text: galvanostaticSpectrum, file: "geis.yaml", rig: "eis")
+        let final = try await running.waitForEnd(started.id)
+        #expect(final.state == "completed", "\(final.reason ?? "")")
+
+        let store = try running.store
+        let spectrum = try store.spectra(runID: started.id)
+        let frequencies = spectrum.map(\.point.frequency_Hz)
+        #expect(spectrum.count == 9, "4 decades at 2 points per decade, both ends included")
+        #expect(abs(frequencies.first! - 1e5) < 1e-3 && abs(frequencies.last! - 10) < 1e-6, "\(frequencies)")
+        #expect(zip(frequencies, frequencies.dropFirst()).allSatisfy { $0 > $1 }, "swept downwards")
+        // The ohmic test cell's impedance at those frequencies (no short: the cell never carried a current).
+        let expected = testCell().impedance(atFrequencies: frequencies)
+        for (stored, truth) in zip(spectrum, expected) {
+            #expect(abs(stored.point.real_Ohm - truth.real) <= 1e-6 * truth.magnitude, "\(stored) vs \(truth)")
+            #expect(abs(stored.point.imaginary_Ohm - truth.imaginary) <= 1e-6 * truth.magnitude)
+        }
+        #expect(spectrum.allSatisfy { $0.stepIndex == 1 && $0.point.imaginary_Ohm < 0 }, "capacitive, in step 1")
+
+        // Every package is a sample or a point, and time runs on through the spectrum.
+        let sent = await simulator.sentSampleCount
+        let samples = try store.sampleCount(runID: started.id)
+        #expect(samples + spectrum.count == sent, "sent \(sent), samples \(samples), points \(spectrum.count)")
+        var sampleTimes: [Double] = []
+        try store.forEachSample(runID: started.id) { sampleTimes.append($0.sample.time_s) }
+        let times = sampleTimes + spectrum.map(\.point.time_s)
+        #expect(Set(times).count == times.count, "no sample and point share a time")
+        let steps = try store.steps(runID: started.id)
+        #expect(steps.map(\.kind) == ["rest", "impedance", "rest"])
+        #expect(steps[1].endReason == "measured")
+        #expect(abs(steps[1].endTime_s! - spectrum.last!.point.time_s) < 1e-9, "the step ends with its last point")
+        await running.stop()
+        await port.stop()
+    }
+
+    @Test("a rig whose galvanostat has no impedance capability refuses a protocol with an impedance step")
+    func keithleyRefusesImpedance() async throws {
+        let port = try SimulatedPort.start(Keithley2400Simulator(cell: testCell()))
+        let rig = try serialRig(id: "k", driver: "keithley2400", galvanostatPort: port.path)
+        let running = try await RunningDaemon.start(rigs: [rig])
+        do {
+            _ = try await running.startRun(text: galvanostaticSpectrum, file: "geis.yaml", rig: "k")
+            Issue.record("the run must be refused")
+        } catch ControlClientError.daemon(let status, let message) {
+            #expect(status == 400)
+            #expect(message.contains("geis.yaml") && message.contains("cannot measure impedance"), "\(message)")
+        }
+        await running.stop()
+        await port.stop()
     }
 
     @Test("unplugged mid-step: samples before are stored, the run faults, and the next run reconnects")

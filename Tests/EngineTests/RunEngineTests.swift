@@ -264,4 +264,38 @@ struct RunEngineLateSampleTests {
         #expect(late.recorded?.stepIndex == 0)
         #expect(late.recorded?.seq == 1)
     }
+
+    @Test("an impedance step asks for a spectrum, ends with its last point, and the next step follows")
+    func impedanceStep() {
+        let settings = ImpedanceSettings(
+            control: .galvanostatic, startFrequency_Hz: 1e3, endFrequency_Hz: 1, pointsPerDecade: 1, amplitude: 1e-5)
+        var harness = EngineHarness(plan: [
+            PlannedStep(
+                index: 0, cycle: 0, stepInCycle: 0, kind: .rest, current_A: 0, currentDensity_mA_cm2: 0,
+                durationLimit_s: 2),
+            PlannedStep(
+                index: 1, cycle: 0, stepInCycle: 0, kind: .impedance, current_A: 0, currentDensity_mA_cm2: 0,
+                impedance: settings),
+            PlannedStep(
+                index: 2, cycle: 0, stepInCycle: 0, kind: .plate, current_A: -1e-3, currentDensity_mA_cm2: 1,
+                durationLimit_s: 5),
+        ])
+        harness.start()
+        harness.step()
+        let ended = harness.step()
+        #expect(ended.commands == [.measureImpedance(settings)])
+        #expect(harness.engine.currentStep?.step.kind == .impedance)
+        let points = [2.5, 4.0, 9.0].map {
+            ImpedancePoint(time_s: $0, frequency_Hz: 1, real_Ohm: 10, imaginary_Ohm: -1)
+        }
+        let measured = harness.engine.impedanceMeasured(points)
+        #expect(measured.spectrum == RecordedSpectrum(stepIndex: 1, cycle: 0, points: points))
+        #expect(measured.commands == [.applyCurrent(-1e-3)])
+        #expect(measured.steps.first?.endReason == .measured)
+        #expect(measured.steps.first?.endTime_s == 9)
+        #expect(measured.steps.last?.startTime_s == 9, "the next step starts at the last point")
+        #expect(measured.events.contains { $0.kind == .impedanceMeasured })
+        #expect(harness.engine.latestTime_s == 9)
+        #expect(harness.engine.impedanceMeasured(points).spectrum == nil, "only an impedance step takes a spectrum")
+    }
 }

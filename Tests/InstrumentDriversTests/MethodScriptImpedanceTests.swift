@@ -93,7 +93,8 @@ private let settings = ImpedanceSettings(
         #expect(points.map(\.real_Ohm) == [120, 130, 150])
         #expect(points.map(\.imaginary_Ohm) == [-35, -20, -5])
         let times = points.map(\.time_s)
-        #expect(zip(times, [2.1, 2.2, 2.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "timer after the last sample: \(times)")
+        #expect(
+            zip(times, [2.1, 2.2, 2.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "timer after the last sample: \(times)")
         try await driver.openCircuit()
         let next = try await driver.nextSample().time_s
         #expect(abs(next - 4.3) < 1e-9, "samples continue one interval after the last point: \(next)")
@@ -102,7 +103,9 @@ private let settings = ImpedanceSettings(
 
     @Test func anEmStat4RefusesFrequenciesAbove200kHz() async throws {
         let transport = ScriptedTransport(
-            idleSync + [.expect("t\n"), .reply("tes4_hr1100#Jan 28 2022 11:04:43\nR*\n"), .expect("i\n"), .reply("i42\n")])
+            idleSync + [
+                .expect("t\n"), .reply("tes4_hr1100#Jan 28 2022 11:04:43\nR*\n"), .expect("i\n"), .reply("i42\n"),
+            ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
         _ = try await driver.identify()
         try await driver.configure(samplingInterval_s: 1, limits: limits)

@@ -8,7 +8,7 @@ import Testing
 struct ProtocolFileTests {
     static let shipped = [
         "protocols/ccd-step-symmetric.yaml", "protocols/ccd-plating-step-3e.yaml", "protocols/stripping-3e.yaml",
-        "protocols/microelectrode-staircase.yaml",
+        "protocols/microelectrode-staircase.yaml", "protocols/eis-potentiostatic.yaml",
     ]
 
     @Test("every shipped protocol parses and expands", arguments: shipped)
@@ -76,6 +76,41 @@ struct ProtocolFileTests {
         #expect(error.allowed == "current_density")
     }
 
+    @Test("the seed-000 EIS file: 1 MHz to 1 Hz, 10 points per decade, 10 mV RMS, potentiostatic")
+    func seedImpedance() throws {
+        let path = "protocols/eis-potentiostatic.yaml"
+        let plan = try StepPlan(
+            expanding: try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path), area_cm2: 0.196)
+        let settings = try #require(plan.steps[1].impedance)
+        #expect(plan.steps[1].kind == .impedance && plan.steps[1].current_A == 0)
+        #expect(settings.control == .potentiostatic)
+        #expect(settings.amplitude == 0.01)
+        let frequencies = settings.frequencies_Hz
+        #expect(frequencies.count == 61)
+        #expect(frequencies.first == 1e6)
+        #expect(abs(frequencies[10] - 1e5) < 1e-6, "one decade after ten points")
+        #expect(abs(frequencies.last! - 1) < 1e-12)
+        let lowered = try ProtocolFile.parse(
+            try TestSupport.readRepositoryFile(path), file: path, parameters: ["highest_frequency": "200 kHz"])
+        let steps = try StepPlan(expanding: lowered, area_cm2: 0.196).steps
+        #expect(steps[1].impedance?.startFrequency_Hz == 2e5)
+    }
+
+    @Test("a galvanostatic spectrum takes its amplitude as a current density and converts it with the area")
+    func galvanostaticImpedance() throws {
+        let text = """
+            schema: 1
+            name: geis
+            steps:
+              - impedance: {control: galvanostatic, from: 100 kHz, to: 100 mHz, points_per_decade: 5, amplitude: 0.05 mA/cm2}
+            """
+        let plan = try StepPlan(expanding: try ProtocolFile.parse(text, file: "geis.yaml"), area_cm2: 0.2)
+        let settings = try #require(plan.steps.first?.impedance)
+        #expect(settings.control == .galvanostatic)
+        #expect(abs(settings.amplitude - 1e-5) < 1e-18, "0.05 mA/cm2 on 0.2 cm2 is 10 uA")
+        #expect(settings.pointCount == 31)
+    }
+
     @Test("the staircase runs from -2 nA to -2.2 uA in 10 s steps")
     func staircase() throws {
         let path = "protocols/microelectrode-staircase.yaml"
@@ -134,6 +169,37 @@ struct ProtocolFileErrorTests {
         #expect(error.line == 5)
         #expect(error.key == "steps[0].loop.cycles")
         #expect(error.allowed == "1 to 100000")
+    }
+
+    @Test("an impedance step with a current amplitude under potentiostatic control")
+    func impedanceAmplitudeUnit() throws {
+        let text = """
+            schema: 1
+            name: broken
+            steps:
+              - impedance:
+                  control: potentiostatic
+                  from: 1 MHz
+                  to: 1 Hz
+                  points_per_decade: 10
+                  amplitude: 10 uA
+            """
+        let error = try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "broken.yaml") }
+        #expect(error.line == 9)
+        #expect(error.key == "steps[0].impedance.amplitude")
+        #expect(error.value == "10 uA")
+        #expect(error.allowed?.contains("mV") == true, "\(error)")
+    }
+
+    @Test("an impedance step with an unknown control")
+    func impedanceControl() throws {
+        let text =
+            "schema: 1\nname: broken\nsteps:\n  - impedance: {control: amperostatic, from: 1 kHz, to: 1 Hz, "
+            + "points_per_decade: 5, amplitude: 10 mV}\n"
+        let error = try #require(throws: FileError.self) { try ProtocolFile.parse(text, file: "broken.yaml") }
+        #expect(error.line == 4)
+        #expect(error.value == "amperostatic")
+        #expect(error.allowed == "potentiostatic, galvanostatic")
     }
 
     @Test("an unknown step kind")

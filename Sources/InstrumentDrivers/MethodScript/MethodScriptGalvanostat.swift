@@ -263,8 +263,12 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
             try await sendScript(script)
             activity = .running(.impedance)
             var points: [ImpedancePoint] = []
-            let pointTimeout = options.replyTimeout + .seconds(
-                4 * ImpedanceSettings.pointDuration_s(atFrequency: min(settings.startFrequency_Hz, settings.endFrequency_Hz)))
+            let pointTimeout =
+                options.replyTimeout
+                + .seconds(
+                    4
+                        * ImpedanceSettings.pointDuration_s(
+                            atFrequency: min(settings.startFrequency_Hz, settings.endFrequency_Hz)))
             while true {
                 switch try await readStreamLine(timeout: max(pointTimeout, options.abortTimeout)) {
                 case .package(let variables):

@@ -1,0 +1,47 @@
+import Control
+import Domain
+import Foundation
+import Storage
+import TestSupport
+import Testing
+
+@testable import Daemon
+
+@Suite("Impedance steps on the physics rig")
+struct ImpedanceRunTests {
+    @Test("the shipped EIS protocol: a spectrum of 61 points from 1 MHz to 1 Hz, capacitive, between two rests")
+    func shippedProtocolOnPhysicsCell() async throws {
+        let running = try await RunningDaemon.start()
+        let started = try await running.startRun("protocols/eis-potentiostatic.yaml")
+        let final = try await running.waitForEnd(started.id)
+        #expect(final.state == "completed", "\(final.reason ?? "")")
+        let store = try RunStore(readOnlyPath: running.directory.appendingPathComponent("cellrig.sqlite").path)
+        let spectrum = try store.spectra(runID: started.id).map(\.point)
+        #expect(spectrum.count == 61)
+        #expect(spectrum.first?.frequency_Hz == 1e6)
+        #expect(abs((spectrum.last?.frequency_Hz ?? 0) - 1) < 1e-9)
+        #expect(spectrum.allSatisfy { $0.imaginary_Ohm < 0 }, "electrolyte and interfaces are capacitive")
+        // Z' grows as the frequency falls: first the electrolyte alone, then the interfaces add their resistance.
+        let real = spectrum.map(\.real_Ohm)
+        #expect(zip(real, real.dropFirst()).allSatisfy { $0 <= $1 * (1 + 1e-9) }, "\(real)")
+        // The low-frequency limit adds both interfaces: 2 x 21 Ohm cm2 on 0.196 cm2 for K|K-beta''-alumina (seed 000).
+        let interfaces_Ohm = real.last! - real.first!
+        #expect(abs(interfaces_Ohm - 2 * 21 / 0.196) < 0.1 * 2 * 21 / 0.196, "\(real.first!) -> \(real.last!)")
+
+        let steps = try store.steps(runID: started.id)
+        #expect(steps.map(\.kind) == ["rest", "impedance", "rest"])
+        #expect(steps[1].startTime_s == steps[0].endTime_s)
+        #expect(abs(steps[1].endTime_s! - spectrum.last!.time_s) < 1e-9)
+        #expect(spectrum.first!.time_s > steps[1].startTime_s)
+        var lastSampleBefore = 0.0
+        var firstSampleAfter = Double.infinity
+        try store.forEachSample(runID: started.id) { recorded in
+            if recorded.stepIndex == 0 { lastSampleBefore = recorded.sample.time_s }
+            if recorded.stepIndex == 2 { firstSampleAfter = min(firstSampleAfter, recorded.sample.time_s) }
+        }
+        #expect(lastSampleBefore < spectrum.first!.time_s && spectrum.last!.time_s < firstSampleAfter)
+        let events = try store.events(runID: started.id)
+        #expect(events.contains { $0.kind == .impedanceMeasured && $0.message.contains("61 points") })
+        await running.stop()
+    }
+}
