@@ -30,11 +30,17 @@ actor RigRunner {
     /// The serial instruments of the latest run; closed when the next run opens them again.
     private var serialInstruments: SerialRigInstruments?
     private var stopRequest: (state: RunState, reason: String)?
+    /// How often a paused run reopens the ports of an instrument that went away.
+    private(set) var reconnectInterval: Duration = .seconds(2)
+
+    /// Sets how often a paused run reopens lost ports (tests shorten it).
+    func setReconnectInterval(_ interval: Duration) {
+        reconnectInterval = interval
+    }
 
     /// What the rig is doing now, for status and progress.
     private struct ActiveRun {
         let runID: Int64
-        let galvanostat: any Galvanostat
         let simulated: SimulatedGalvanostat?
         var progress: RunProgress
     }
@@ -136,7 +142,7 @@ actor RigRunner {
         let runID = try store.createRun(runStart, threeElectrode: testProtocol.threeElectrode)
         let firstStep = engine.plan.steps.first
         activeRun = ActiveRun(
-            runID: runID, galvanostat: galvanostat, simulated: simulated,
+            runID: runID, simulated: simulated,
             progress: RunProgress(
                 run_id: runID, step: 0, steps: engine.plan.steps.count, cycle: firstStep?.cycle ?? 0,
                 kind: firstStep?.kind.rawValue ?? "rest", current_density_mA_cm2: firstStep?.currentDensity_mA_cm2 ?? 0,
@@ -144,7 +150,11 @@ actor RigRunner {
                 fraction_done: 0))
         stopRequest = nil
         logger.info("run \(runID) started: \(testProtocol.name) on \(cell.label ?? "unlabelled cell")")
-        runTask = Task { await self.execute(runID: runID, engine: engine, galvanostat: galvanostat) }
+        let settings = RunSettings(
+            samplingInterval_s: testProtocol.samplingInterval_s, onInstrumentLoss: testProtocol.onInstrumentLoss)
+        runTask = Task {
+            await self.execute(runID: runID, engine: engine, galvanostat: galvanostat, settings: settings)
+        }
         return runID
     }
 
@@ -198,10 +208,23 @@ actor RigRunner {
 
     // MARK: - The run loop
 
+    /// What the run loop needs from the protocol besides the engine.
+    private struct RunSettings {
+        let samplingInterval_s: Double
+        let onInstrumentLoss: InstrumentLossPolicy
+    }
+
     /// The state of the run loop, held by the actor so operator commands can land between samples.
     private struct Execution {
         let runID: Int64
-        let galvanostat: any Galvanostat
+        /// Replaced when a lost instrument is reopened.
+        var galvanostat: any Galvanostat
+        let settings: RunSettings
+        /// Added to the instrument's times: a reopened instrument's clock starts again from zero.
+        var timeOffset_s = 0.0
+        /// Set when an instrument was reopened, until its first sample fixes ``timeOffset_s``: the latest cell
+        /// time before the loss and when the loss was seen.
+        var clockToJoin: (latest_s: Double, lost: ContinuousClock.Instant)?
         var engine: RunEngine
         var recorder: RunRecorder
         let plannedDuration_s: Double
@@ -214,9 +237,10 @@ actor RigRunner {
 
     private var execution: Execution?
 
-    private func execute(runID: Int64, engine: RunEngine, galvanostat: any Galvanostat) async {
+    private func execute(runID: Int64, engine: RunEngine, galvanostat: any Galvanostat, settings: RunSettings) async {
         execution = Execution(
-            runID: runID, galvanostat: galvanostat, engine: engine, recorder: RunRecorder(store: store, runID: runID),
+            runID: runID, galvanostat: galvanostat, settings: settings, engine: engine,
+            recorder: RunRecorder(store: store, runID: runID),
             plannedDuration_s: engine.plan.steps.compactMap(\.expectedDuration_s).reduce(0, +))
         let started = execution!.engine.start(at: 0)
         await handle(started)
@@ -228,9 +252,16 @@ actor RigRunner {
             }
             let sample: InstrumentSample
             do {
-                sample = try await galvanostat.nextSample()
+                sample = onRunClock(try await current.galvanostat.nextSample())
                 execution?.sampleArrival = ContinuousClock.now
             } catch {
+                if current.settings.onInstrumentLoss == .pause, Self.isLoss(error), serialInstruments != nil {
+                    if await pauseUntilReconnected(after: error, runID: runID) { continue }
+                    if let stop = stopRequest {
+                        await handle(execution!.engine.end(stop.state, reason: stop.reason))
+                        break
+                    }
+                }
                 await recordFault("instrument: \(error)")
                 await handle(execution!.engine.end(.faulted, reason: "instrument fault: \(error)"))
                 break
@@ -297,8 +328,89 @@ actor RigRunner {
         guard let galvanostat = execution?.galvanostat else { return }
         for sample in await galvanostat.takePendingSamples() {
             guard execution != nil else { return }
-            record(execution!.engine.recordLate(sample), runID: runID)
+            record(execution!.engine.recordLate(onRunClock(sample)), runID: runID)
         }
+    }
+
+    /// `sample` on the run's clock: the instrument's time plus the offset a reopened instrument needs. The first
+    /// sample after a reopening joins the clocks: it lands at the latest cell time before the loss plus the wall
+    /// time the instrument was away (at least one sampling interval).
+    private func onRunClock(_ sample: InstrumentSample) -> InstrumentSample {
+        guard var current = execution else { return sample }
+        if let join = current.clockToJoin {
+            let away_s = Self.seconds(ContinuousClock.now - join.lost)
+            let joined_s = join.latest_s + max(away_s, current.settings.samplingInterval_s)
+            current.timeOffset_s = joined_s - sample.time_s
+            current.clockToJoin = nil
+            execution = current
+        }
+        var adjusted = sample
+        adjusted.time_s += current.timeOffset_s
+        return adjusted
+    }
+
+    // MARK: - Lost instruments
+
+    /// Whether `error` means the instrument's port went away (rather than a refusal or a garbled reply).
+    private static func isLoss(_ error: any Error) -> Bool {
+        (error as? InstrumentError)?.code == .disconnected || error is InstrumentUnavailable
+    }
+
+    /// Pauses the run after its instrument went away (protocol `on_instrument_loss: pause`) and reopens the rig's
+    /// ports every ``reconnectInterval`` until the instruments answer again; returns true once they do (the run
+    /// stays paused until the operator resumes it) and false when a stop request ended the wait.
+    private func pauseUntilReconnected(after error: any Error, runID: Int64) async -> Bool {
+        guard execution != nil else { return false }
+        let lost = ContinuousClock.now
+        let latest_s = execution!.engine.latestTime_s
+        execution!.engine.suspend(
+            Verdict(
+                criterion: "instrument", action: .pause, reason: "the instrument's port went away: \(error)",
+                time_s: latest_s))
+        await recordFault(
+            "instrument lost: \(error); the run is paused at open circuit while cellrigd reopens the port "
+                + "every \(reconnectInterval)")
+        notePause(true, runID: runID)
+        try? await execution!.galvanostat.openCircuit()  // the port is gone; an instrument still there obeys
+        logger.warning("run \(runID): instrument lost; reopening the rig's ports every \(reconnectInterval)")
+        while stopRequest == nil {
+            try? await Task.sleep(for: reconnectInterval)
+            guard stopRequest == nil else { return false }
+            await serialInstruments?.close()
+            let instruments: SerialRigInstruments
+            let identities: [InstrumentIdentity]
+            do {
+                instruments = try await InstrumentFactory.open(rig)
+                do {
+                    identities = try await instruments.identifyAll()
+                    try await instruments.configure(
+                        samplingInterval_s: execution!.settings.samplingInterval_s, limits: rig.limits)
+                    try await instruments.openCircuit()
+                } catch {
+                    await instruments.close()
+                    continue
+                }
+            } catch {
+                continue
+            }
+            serialInstruments = instruments
+            execution!.galvanostat = instruments
+            execution!.clockToJoin = (latest_s, lost)
+            try? store.appendInstruments(identities, runID: runID)
+            let names = identities.map { "\($0.model) \($0.serialNumber) on \($0.port)" }.joined(separator: ", ")
+            let event = RunEvent(
+                kind: .operatorCommand, time_s: latest_s,
+                message: "instrument reconnected: \(names); the run stays paused at open circuit until resumed")
+            try? execution!.recorder.recordEvent(event)
+            hub.publish(.event(EventInfo(runID: runID, event)), runID: runID)
+            logger.notice("run \(runID): instrument reconnected (\(names)); waiting for resume")
+            return true
+        }
+        return false
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
     /// Stores the engine's output; a storage failure ends the run as faulted with the cell at open circuit.
@@ -363,7 +475,7 @@ actor RigRunner {
         // recorded in the step of the latest sample, after the run's end, without being judged.
         for sample in await finished.galvanostat.takePendingSamples() {
             do {
-                try finished.recorder.record(finished.engine.recordLate(sample))
+                try finished.recorder.record(finished.engine.recordLate(onRunClock(sample)))
             } catch {
                 logger.critical("run \(runID): storage failed: \(error)")
                 break
@@ -376,10 +488,7 @@ actor RigRunner {
         }
         var outcome =
             finished.engine.outcome ?? RunOutcome(state: .faulted, reason: "the run loop ended without an outcome")
-        if let reaction = finished.reactionTime {
-            outcome.reactionTime_s =
-                Double(reaction.components.attoseconds) * 1e-18 + Double(reaction.components.seconds)
-        }
+        if let reaction = finished.reactionTime { outcome.reactionTime_s = Self.seconds(reaction) }
         if let simulated = activeRun?.simulated {
             try? store.recordGroundTruth(runID, events: await simulated.groundTruth)
             simulatorSampleCounts[runID] = await simulated.producedSampleCount

@@ -18,13 +18,17 @@ public struct TestProtocol: Sendable, Hashable, Codable {
     public var conditions: TestConditions
     public var steps: [ProtocolStep]
     public var stopCriteria: [CriterionDeclaration]
+    /// What the run does when an instrument's port disappears mid-run.
+    public var onInstrumentLoss: InstrumentLossPolicy
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
         parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1,
         conditions: TestConditions = .init(),
-        steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = []
+        steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = [],
+        onInstrumentLoss: InstrumentLossPolicy = .fault
     ) {
+        self.onInstrumentLoss = onInstrumentLoss
         self.schema = schema
         self.name = name
         self.summary = summary
@@ -36,6 +40,15 @@ public struct TestProtocol: Sendable, Hashable, Codable {
         self.steps = steps
         self.stopCriteria = stopCriteria
     }
+}
+
+/// What a run does when an instrument's port disappears (a pulled USB cable, a powered-down instrument).
+public enum InstrumentLossPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// End the run as faulted (the default): every sample so far is kept, the cell is left at open circuit.
+    case fault
+    /// Pause the run at open circuit and reopen the instrument's port until it answers again; the operator then
+    /// resumes the step (`cellrig resume`) or aborts the run.
+    case pause
 }
 
 /// The conditions a protocol asks for; recorded with the run and used by guards.

@@ -86,6 +86,9 @@ public struct RunEngine: Sendable {
     private var started = false
     /// Cell time the current step has spent paused so far.
     private var stepPaused_s = 0.0
+    /// The latest resume of the current step, if any: the criteria see the step as starting there (cell time, and
+    /// the step's samples counted before it), since every criterion starts its model afresh on a resume.
+    private var resumed: (time_s: Double, samplesBefore: Int)?
 
     public init(
         plan: StepPlan, threeElectrode: Bool, criteria: [any StopCriterion], context: RunContext = RunContext()
@@ -162,10 +165,12 @@ public struct RunEngine: Sendable {
             record.charge_C += abs(sample.current_A) * interval
             currentStep = record
         }
+        let stepElapsed_s = sample.time_s - record.startTime_s - stepPaused_s
         let context = StepContext(
-            step: record.step, startTime_s: record.startTime_s,
-            elapsed_s: sample.time_s - record.startTime_s - stepPaused_s, charge_C: record.charge_C,
-            sampleCount: stepSampleCount, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
+            step: record.step, startTime_s: resumed?.time_s ?? record.startTime_s,
+            elapsed_s: resumed.map { max(0, sample.time_s - $0.time_s) } ?? stepElapsed_s, charge_C: record.charge_C,
+            sampleCount: stepSampleCount - (resumed?.samplesBefore ?? 0), area_cm2: plan.area_cm2,
+            threeElectrode: threeElectrode)
 
         var strongest: (verdict: Verdict, detectsShort: Bool)?
         for index in criteria.indices where !isPaused || criteria[index].evaluatesWhilePaused {
@@ -207,7 +212,7 @@ public struct RunEngine: Sendable {
             }
         }
         if isPaused { return output }
-        if let reason = endReason(of: record, sample: sample, elapsed_s: context.elapsed_s) {
+        if let reason = endReason(of: record, sample: sample, elapsed_s: stepElapsed_s) {
             advance(after: reason, at: sample.time_s, into: &output)
         }
         return output
@@ -251,6 +256,14 @@ public struct RunEngine: Sendable {
         return output
     }
 
+    /// Pauses the run for a reason outside the criteria (an instrument whose port went away): the step's clock
+    /// and charge stand still and ``resume()`` continues it. Commands nothing: the instrument that would carry out
+    /// an open circuit is the one that is gone. Does nothing when the run is finished or already paused.
+    public mutating func suspend(_ verdict: Verdict) {
+        guard !isFinished, pause == nil, currentStep != nil else { return }
+        pause = verdict
+    }
+
     /// Applies the paused step's current again (an operator's `resume`); does nothing unless the run is paused.
     ///
     /// The step continues where it stood: its remaining charge and time are those it had when it paused. The
@@ -266,10 +279,12 @@ public struct RunEngine: Sendable {
                 kind: .operatorCommand, time_s: latestTime_s,
                 message: "\(reason): step \(step.index) current re-applied after a pause by \(paused.criterion)",
                 stepIndex: step.index))
+        // The criteria see the step from here on as started afresh: the current's transient comes again, and a
+        // model fitted before the pause would extrapolate across it.
+        resumed = (latestTime_s, stepSampleCount)
         let context = StepContext(
-            step: step, startTime_s: record.startTime_s,
-            elapsed_s: latestTime_s - record.startTime_s - stepPaused_s, charge_C: record.charge_C,
-            sampleCount: stepSampleCount, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
+            step: step, startTime_s: latestTime_s, charge_C: record.charge_C, area_cm2: plan.area_cm2,
+            threeElectrode: threeElectrode)
         for index in criteria.indices { criteria[index].stepResumed(context) }
         return output
     }
@@ -315,6 +330,7 @@ public struct RunEngine: Sendable {
         currentStep = record
         stepSampleCount = 0
         stepPaused_s = 0
+        resumed = nil
         let context = StepContext(
             step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
         for criterion in criteria.indices { criteria[criterion].stepStarted(context) }

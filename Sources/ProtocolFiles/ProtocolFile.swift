@@ -9,7 +9,7 @@ public enum ProtocolFile {
 
     static let topLevelKeys = [
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
-        "conditions", "steps", "stop",
+        "conditions", "steps", "stop", "on_instrument_loss",
     ]
     static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
     static let impedanceKeys = ["control", "from", "to", "points_per_decade", "amplitude"]
@@ -61,10 +61,20 @@ public enum ProtocolFile {
         if let stopNode = top.optional("stop") {
             for node in try stopNode.list() { criteria.append(try criterion(node)) }
         }
+        var onInstrumentLoss = InstrumentLossPolicy.fault
+        if let node = top.optional("on_instrument_loss") {
+            let text = try node.string()
+            guard let policy = InstrumentLossPolicy(rawValue: text) else {
+                throw node.error(
+                    "unknown instrument-loss policy", value: text,
+                    allowed: InstrumentLossPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            onInstrumentLoss = policy
+        }
         return TestProtocol(
             schema: schema, name: name, summary: summary, reference: reference, parameters: resolved,
             threeElectrode: threeElectrode, samplingInterval_s: interval, conditions: conditions, steps: steps,
-            stopCriteria: criteria)
+            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss)
     }
 
     /// The declared parameters with their defaults, replaced by the caller's values.

@@ -223,16 +223,26 @@ public final class RunStore: Sendable {
                     try json(start.plan), start.plan.steps.count, start.softwareVersion, timestamp(Date()),
                 ])
             let id = db.lastInsertedRowID
-            for instrument in start.instruments {
-                try db.execute(
-                    sql:
-                        "INSERT INTO instruments (run_id, role, model, firmware, serial_number, port) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [
-                        id, instrument.role, instrument.model, instrument.firmware, instrument.serialNumber,
-                        instrument.port,
-                    ])
-            }
+            try Self.insertInstruments(start.instruments, runID: id, db: db)
             return id
+        }
+    }
+
+    /// Adds instrument identities to a run's record (an instrument reopened during the run, perhaps on
+    /// another port).
+    public func appendInstruments(_ identities: [InstrumentIdentity], runID: Int64) throws {
+        try write { db in try Self.insertInstruments(identities, runID: runID, db: db) }
+    }
+
+    private static func insertInstruments(_ identities: [InstrumentIdentity], runID: Int64, db: Database) throws {
+        for instrument in identities {
+            try db.execute(
+                sql:
+                    "INSERT INTO instruments (run_id, role, model, firmware, serial_number, port) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    runID, instrument.role, instrument.model, instrument.firmware, instrument.serialNumber,
+                    instrument.port,
+                ])
         }
     }
 

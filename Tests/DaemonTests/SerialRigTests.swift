@@ -347,6 +347,65 @@ struct SerialRigTests {
         await replugged.stop()
     }
 
+    @Test("with on_instrument_loss: pause, an unplugged instrument pauses the run; it reconnects and resumes")
+    func unplugPausesAndReconnects() async throws {
+        let directory = try TestSupport.scratchDirectory()
+        let link = directory.appendingPathComponent("methodscript").path
+        let simulator = MethodScriptSimulator(
+            cell: testCell(), speed: .factor(20), faults: .init(hangUpAfterPackages: 40))
+        let port = try SimulatedPort.start(simulator)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: port.path)
+        let rig = try serialRig(id: "p", driver: "methodscript", galvanostatPort: link)
+        let running = try await RunningDaemon.start(rigs: [rig], directory: directory)
+        await running.daemon.runners["p"]?.setReconnectInterval(.milliseconds(100))
+        let protocolText =
+            try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml") + "on_instrument_loss: pause\n"
+        let started = try await running.startRun(text: protocolText, file: "ccd.yaml", rig: "p")
+
+        let paused = try await TestSupport.eventually { try await running.status(started.id).state == "paused" }
+        #expect(paused, "the run pauses when the port goes away")
+        #expect(try running.store.sampleCount(runID: started.id) == 40, "every package sent before the unplug")
+        let lostEvent = try running.store.events(runID: started.id).first { $0.kind == .fault }
+        #expect(lostEvent?.message.contains("instrument lost") == true, "\(lostEvent?.message ?? "no fault event")")
+        await port.stop()
+
+        // The instrument comes back behind the same link, on another pseudo-terminal.
+        let second = MethodScriptSimulator(cell: testCell(seed: 8), speed: .factor(20))
+        let replugged = try SimulatedPort.start(second)
+        try FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: replugged.path)
+        let reconnected = try await TestSupport.eventually {
+            try running.store.events(runID: started.id).contains { $0.message.contains("instrument reconnected") }
+        }
+        #expect(reconnected)
+        #expect(try await running.status(started.id).state == "paused", "it waits for the operator")
+        let client = running.client
+        let resumed = try await TestSupport.onThread {
+            try client.request("POST", "/v1/runs/\(started.id)/resume", as: RunStatus.self)
+        }
+        #expect(resumed.state == "running")
+        let platingAgain = try await TestSupport.eventually {
+            let stored = try running.store.sampleCount(runID: started.id)
+            return await second.isCellOn && stored > 60
+        }
+        #expect(platingAgain, "the step's current is applied again through the reopened port")
+        let aborted = try await TestSupport.onThread {
+            try client.request("POST", "/v1/runs/\(started.id)/abort", as: RunStatus.self)
+        }
+        #expect(aborted.state == "aborted")
+
+        let store = try running.store
+        var times: [Double] = []
+        try store.forEachSample(runID: started.id) { times.append($0.sample.time_s) }
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 < $1 }, "one clock across the reconnection")
+        let sent = await simulator.sentSampleCount + second.sentSampleCount
+        #expect(times.count == sent, "both instruments' packages are all stored: sent \(sent), stored \(times.count)")
+        let galvanostats = try store.instruments(runID: started.id).filter { $0.role == "galvanostat" }
+        #expect(galvanostats.map(\.port) == ["\(link) (\(port.path))", "\(link) (\(replugged.path))"])
+        await running.stop()
+        await replugged.stop()
+    }
+
     @Test(
         "a reply timeout and a garbled reply fault the run with a typed error and the bytes",
         arguments: [FaultyLink.Fault.silence, .garble])

@@ -298,4 +298,46 @@ struct RunEngineLateSampleTests {
         #expect(harness.engine.latestTime_s == 9)
         #expect(harness.engine.impedanceMeasured(points).spectrum == nil, "only an impedance step takes a spectrum")
     }
+
+    @Test("after a resume the criteria see the step as starting there; the step's own clock counts on")
+    func resumeRestartsTheCriteriasView() {
+        var harness = EngineHarness(
+            plan: [
+                PlannedStep(
+                    index: 0, cycle: 0, stepInCycle: 0, kind: .plate, current_A: -1e-3,
+                    currentDensity_mA_cm2: 1, durationLimit_s: 20)
+            ],
+            criteria: [ContextRecorder()])
+        harness.start()
+        for _ in 0..<5 { harness.step() }
+        harness.engine.suspend(Verdict(criterion: "instrument", action: .pause, reason: "port gone", time_s: 5))
+        #expect(harness.engine.isPaused)
+        harness.step()
+        harness.step()  // two samples at open circuit while paused (t = 6, 7)
+        harness.apply(harness.engine.resume())
+        #expect(harness.current_A == -1e-3, "the step's current is applied again")
+        let verdicts = (0..<3).compactMap { _ in harness.step().events.first { $0.kind == .verdict }?.verdict }
+        let seen = verdicts.map { ($0.evidence["start_s"]!, $0.evidence["elapsed_s"]!, $0.evidence["samples"]!) }
+        #expect(seen.map(\.0) == [7, 7, 7], "the criteria's step starts at the resume")
+        #expect(seen.map(\.1) == [1, 2, 3])
+        #expect(seen.map(\.2) == [1, 2, 3])
+        // The step ends on its own clock: 20 s of current, not counting the 2 s paused.
+        while !harness.engine.isFinished { harness.step() }
+        #expect(harness.time_s == 22)
+    }
+}
+
+/// Reports the step context it is given as a warning, for tests of what the engine tells criteria.
+private struct ContextRecorder: StopCriterion {
+    let name = "context-recorder"
+    let detectsShort = false
+    let evaluatesWhilePaused = false
+    mutating func stepStarted(_ context: StepContext) {}
+    mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
+        Verdict(
+            criterion: name, action: .warn, reason: "context", time_s: sample.time_s,
+            evidence: [
+                "start_s": context.startTime_s, "elapsed_s": context.elapsed_s, "samples": Double(context.sampleCount),
+            ])
+    }
 }
