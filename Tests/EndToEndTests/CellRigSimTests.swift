@@ -1,3 +1,4 @@
+import Control
 import Domain
 import Foundation
 import InstrumentDrivers
@@ -106,5 +107,73 @@ struct CellRigSimTests {
         let expectedForce = try #require(clampForce, "no clamp force in \(printed)")
         #expect(abs(gaugeForce - expectedForce) < 0.01 * expectedForce)
         #expect(printed.contains("stopping"))
+    }
+
+    @Test("a daemon killed mid-step: the watchdog on the Keithley's interlock switches the output off by itself")
+    func killedDaemonLeavesTheKeithleyOutputOff() async throws {
+        let directory = try TestSupport.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let linkDirectory = directory.appendingPathComponent("links").path
+        let simulatorOutput = directory.appendingPathComponent("cellrig-sim.out")
+        FileManager.default.createFile(atPath: simulatorOutput.path, contents: nil)
+        let simulator = Process()
+        simulator.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrig-sim")
+        simulator.arguments = ["--link-dir", linkDirectory, "--speed", "60", "--keithley-watchdog", "10"]
+        simulator.standardOutput = try FileHandle(forWritingTo: simulatorOutput)
+        try simulator.run()
+        defer { if simulator.isRunning { kill(simulator.processIdentifier, SIGKILL) } }
+        let keithleyLink = (linkDirectory as NSString).appendingPathComponent("keithley2400")
+        let linked = try await TestSupport.eventually(attempts: 400) {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: keithleyLink)) != nil
+        }
+        try #require(linked)
+
+        let rigs = directory.appendingPathComponent("rigs")
+        try FileManager.default.createDirectory(at: rigs, withIntermediateDirectories: true)
+        try """
+        schema: 1
+        id: k
+        cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2, metal_thickness: 500 um}
+        limits: {voltage: 5 V, current: 20 mA}
+        galvanostat: {driver: keithley2400, port: \(keithleyLink), output_interlock: 10 s}
+        """.write(to: rigs.appendingPathComponent("k.yaml"), atomically: true, encoding: .utf8)
+        let daemon = Process()
+        daemon.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrigd")
+        daemon.arguments = ["--state-dir", directory.path, "--rigs", rigs.path, "--log-level", "warning"]
+        try daemon.run()
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) } }
+        let environment = ["CELLRIG_SOCKET": directory.appendingPathComponent("cellrig.sock").path]
+        let up = try await TestSupport.eventually {
+            try await TestSupport.onThread { try TestSupport.runProduct("cellrig", ["rigs"], environment: environment) }
+                .status == 0
+        }
+        try #require(up)
+        let start = try await TestSupport.onThread {
+            try TestSupport.runProduct(
+                "cellrig", ["start", "protocols/ccd-step-symmetric.yaml", "--rig", "k", "--cell", "c1", "--json"],
+                environment: environment)
+        }
+        try #require(start.status == 0, "\(start.standardError)")
+        let runID = try JSONDecoder().decode(RunStatus.self, from: Data(start.standardOutput.utf8)).id
+        let sampling = try await TestSupport.eventually {
+            let status = try await TestSupport.onThread {
+                try TestSupport.runProduct("cellrig", ["status", "\(runID)", "--json"], environment: environment)
+            }
+            return (try? JSONDecoder().decode(RunStatus.self, from: Data(status.standardOutput.utf8)))?.samples ?? 0 > 5
+        }
+        try #require(sampling)
+        let printed = { String(decoding: (try? Data(contentsOf: simulatorOutput)) ?? Data(), as: UTF8.self) }
+        #expect(!printed().contains("interlock released"), "a host that keeps reading keeps the watchdog held")
+
+        // The host dies without a word: no open circuit, no closing of the port by the daemon.
+        kill(daemon.processIdentifier, SIGKILL)
+        try await TestSupport.onThread { daemon.waitUntilExit() }
+        let switchedOff = try await TestSupport.eventually(attempts: 400) { printed().contains("interlock released") }
+        #expect(switchedOff, "the simulated Keithley kept its output on: \(printed())")
+
+        kill(simulator.processIdentifier, SIGTERM)
+        let exited = try await TestSupport.eventually(attempts: 400) { !simulator.isRunning }
+        try #require(exited)
+        #expect(simulator.terminationStatus == 0)
     }
 }
