@@ -118,7 +118,7 @@ struct CellRigSimTests {
         FileManager.default.createFile(atPath: simulatorOutput.path, contents: nil)
         let simulator = Process()
         simulator.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrig-sim")
-        simulator.arguments = ["--link-dir", linkDirectory, "--speed", "60", "--keithley-watchdog", "10"]
+        simulator.arguments = ["--link-dir", linkDirectory, "--speed", "10", "--keithley-watchdog", "10"]
         simulator.standardOutput = try FileHandle(forWritingTo: simulatorOutput)
         try simulator.run()
         defer { if simulator.isRunning { kill(simulator.processIdentifier, SIGKILL) } }

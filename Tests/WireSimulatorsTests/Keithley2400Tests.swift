@@ -83,10 +83,10 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
     }
 
     @Test func aHostThatFallsSilentMidStepHasItsOutputSwitchedOffByTheWatchdog() async throws {
-        let holdTime = Duration.milliseconds(400)
+        let holdTime = Duration.seconds(1)
         let simulator = Keithley2400Simulator(
             cell: OhmicCell(resistance_Ohm: 400), interlockLine: .watchdog(holdTime: holdTime))
-        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 0.4))
+        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 1))
         try await smu.configure(samplingInterval_s: 0.1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
         #expect(await simulator.isInterlockEnabled)
         try await smu.applyCurrent(1e-3)
