@@ -41,7 +41,8 @@ public actor Keithley2400Simulator: WireSimulator {
         case held
         /// Floating high: an enabled interlock keeps the output off.
         case released
-        /// Held while the host sent something within `holdTime` (wall time, divided by the speed factor).
+        /// Held while the host sent something within `holdTime` of cell time (in wall time: divided by the
+        /// speed factor), as a retriggerable watchdog on the host's transmit line would hold it.
         case watchdog(holdTime: Duration)
     }
 
@@ -153,10 +154,14 @@ public actor Keithley2400Simulator: WireSimulator {
             InterlockTrip(hostSilence: ContinuousClock.now - lastHostTraffic, readingsBefore: readingsSent))
     }
 
-    /// Checks a watchdog line until the task is cancelled, or the host is gone and the output is off.
+    /// Checks a watchdog line until the task is cancelled, or the host is gone and nothing is left to switch off.
     private func watchInterlock() async {
-        guard case .watchdog(let holdTime) = interlockLine else { return }
         while !Task.isCancelled {
+            guard case .watchdog(let holdTime) = interlockLine else {
+                if hostGone { return }
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             try? await Task.sleep(for: wallTime(holdTime) / 20)
             applyInterlock()
             if hostGone && !(interlockEnabled && outputOn) { return }
