@@ -196,7 +196,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TestSupport", "Control", "Storage", "Domain"],
+            dependencies: [
+                "TestSupport", "Control", "Storage", "Domain", "InstrumentDrivers", "Instruments", "SerialTransport",
+                "Transport",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -51,7 +51,8 @@ enum InstrumentFactory {
                     openCircuitSampling: configuration.openCircuit == .zeroCurrent ? .zeroCurrent : .outputOff,
                     remoteSense: configuration.remoteSense,
                     integrationPowerLineCycles: configuration.integrationPowerLineCycles,
-                    replyTimeout: .seconds(configuration.replyTimeout_s)))
+                    replyTimeout: .seconds(configuration.replyTimeout_s),
+                    outputInterlock: keithleyInterlock(configuration.outputInterlock)))
         }
         var pressure: SerialRigInstruments.PressureSensor?
         if let sensor = rig.pressureSensor {
@@ -317,5 +318,16 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         try? await (galvanostat as? MethodScriptGalvanostat)?.abortScript()
         await galvanostatPort.transport.close()
         await pressure?.port.transport.close()
+    }
+}
+
+/// The rig file's interlock setting in the driver's terms.
+private func keithleyInterlock(
+    _ interlock: Keithley2400Configuration.OutputInterlock?
+) -> Keithley2400Galvanostat.OutputInterlock {
+    switch interlock {
+    case nil: .unused
+    case .line: .line
+    case .watchdog(let holdTime_s): .watchdog(holdTime_s: holdTime_s)
     }
 }

@@ -82,6 +82,14 @@ public struct Keithley2400Configuration: Sendable, Hashable, Codable {
         case zeroCurrent = "zero-current"
     }
 
+    /// The rear-panel output interlock (Digital I/O pin 8), which switches the output off when released.
+    public enum OutputInterlock: Sendable, Hashable, Codable {
+        /// Held by a switch, or by a watchdog whose hold time is not stated.
+        case line
+        /// Held by a watchdog that releases it after this much silence from the host.
+        case watchdog(holdTime_s: Double)
+    }
+
     public var line: SerialLineConfiguration
     public var wiring: Wiring
     public var openCircuit: OpenCircuit
@@ -91,11 +99,14 @@ public struct Keithley2400Configuration: Sendable, Hashable, Codable {
     public var integrationPowerLineCycles: Double
     /// Time allowed for a reply beyond the sampling interval.
     public var replyTimeout_s: Double
+    /// The interlock the output depends on; nil: none (a dead host leaves the current on).
+    public var outputInterlock: OutputInterlock?
 
     public init(
         line: SerialLineConfiguration, wiring: Wiring = .highToWorkingElectrode,
         openCircuit: OpenCircuit = .zeroCurrent,
-        remoteSense: Bool = true, integrationPowerLineCycles: Double = 1, replyTimeout_s: Double = 3
+        remoteSense: Bool = true, integrationPowerLineCycles: Double = 1, replyTimeout_s: Double = 3,
+        outputInterlock: OutputInterlock? = nil
     ) {
         self.line = line
         self.wiring = wiring
@@ -103,6 +114,7 @@ public struct Keithley2400Configuration: Sendable, Hashable, Codable {
         self.remoteSense = remoteSense
         self.integrationPowerLineCycles = integrationPowerLineCycles
         self.replyTimeout_s = replyTimeout_s
+        self.outputInterlock = outputInterlock
     }
 }
 

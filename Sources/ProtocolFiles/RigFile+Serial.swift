@@ -7,7 +7,7 @@ extension RigFile {
     static let methodScriptKeys =
         lineKeys + ["max_script_duration", "reply_timeout", "mains_frequency", "current_sign"]
     static let keithleyKeys =
-        lineKeys + ["wiring", "open_circuit", "remote_sense", "integration_plc", "reply_timeout"]
+        lineKeys + ["wiring", "open_circuit", "remote_sense", "integration_plc", "reply_timeout", "output_interlock"]
     static let pressureKeys = ["driver", "calibration", "pellet_area", "reading_interval"]
     static let mark10Keys = lineKeys + pressureKeys + ["compression_positive", "reply_timeout"]
     static let modbusKeys =
@@ -112,6 +112,13 @@ extension RigFile {
         }
         if let value = try reader.optional("reply_timeout")?.quantity(.time, range: 0.01...600) {
             configuration.replyTimeout_s = value
+        }
+        if let node = reader.optional("output_interlock") {
+            switch try node.scalarText(expecting: "off, line, or the watchdog's hold time") {
+            case "off": configuration.outputInterlock = nil
+            case "line": configuration.outputInterlock = .line
+            default: configuration.outputInterlock = .watchdog(holdTime_s: try node.quantity(.time, range: 0.1...3600))
+            }
         }
         return configuration
     }

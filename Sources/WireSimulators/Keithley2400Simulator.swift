@@ -10,20 +10,48 @@ public import Transport
 /// waits the trigger delay (advancing the cell by it), then returns the enabled elements in the fixed order
 /// VOLT, CURR, RES, TIME, STAT, with 9.91E37 for unmeasured elements. Above the voltage compliance the reading
 /// is clamped and status bit 3 is set. With the output off and the high-impedance off state, no current flows.
+///
+/// The output interlock (Digital I/O pin 8) follows the manual: once enabled (`:OUTP:INT:STAT ON`, or
+/// `:OUTP:ENAB:STAT ON` on firmware that calls it output enable), the output cannot be switched on while the line
+/// is released and goes off, high impedance, the moment it is released. `InterlockLine.watchdog` models an external
+/// retriggerable watchdog on the host's transmit line: the line is held while the host sent a byte within the hold
+/// time, so a host that falls silent has its output switched off by the instrument itself.
 public actor Keithley2400Simulator: WireSimulator {
     /// What the simulated instrument says about itself and how it ends replies.
     public struct Device: Sendable, Hashable {
         public var identification: String
         /// Reply terminator: `\r` (factory), `\r\n`, `\n` or `\n\r`.
         public var replyTerminator: String
+        /// The interlock subsystem keyword the firmware answers to: `INT` (interlock) or `ENAB` (output enable).
+        public var interlockKeyword: String
 
-        public init(identification: String, replyTerminator: String = "\r") {
+        public init(identification: String, replyTerminator: String = "\r", interlockKeyword: String = "INT") {
             self.identification = identification
             self.replyTerminator = replyTerminator
+            self.interlockKeyword = interlockKeyword
         }
 
         public static let model2400 = Device(
             identification: "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4001234,C32   Oct  4 2010 14:20:11/A02  /S/K")
+    }
+
+    /// What holds the interlock line (Digital I/O pin 8).
+    public enum InterlockLine: Sendable, Hashable {
+        /// Pulled low: the output may be on.
+        case held
+        /// Floating high: an enabled interlock keeps the output off.
+        case released
+        /// Held while the host sent something within `holdTime` of cell time (in wall time: divided by the
+        /// speed factor), as a retriggerable watchdog on the host's transmit line would hold it.
+        case watchdog(holdTime: Duration)
+    }
+
+    /// An interlock that switched the output off.
+    public struct InterlockTrip: Sendable, Hashable {
+        /// How long the host had been silent when it happened (wall time).
+        public var hostSilence: Duration
+        /// The readings answered before it.
+        public var readingsBefore: Int
     }
 
     private let device: Device
@@ -42,12 +70,21 @@ public actor Keithley2400Simulator: WireSimulator {
     private var integration_PLC = 1.0
     private var time_s = 0.0
     private var readingsSent = 0
+    private var interlockLine: InterlockLine
+    private var interlockEnabled = false
+    private var lastHostTraffic = ContinuousClock.now
+    private var trips: [InterlockTrip] = []
+    private var hostGone = false
 
     /// With `.factor(f)`, `:READ?` takes its trigger delay and integration time divided by `f` in wall time.
-    public init(cell: some CellModel, device: Device = .model2400, speed: SimulationSpeed = .unlimited) {
+    public init(
+        cell: some CellModel, device: Device = .model2400, speed: SimulationSpeed = .unlimited,
+        interlockLine: InterlockLine = .held
+    ) {
         self.cell = cell
         self.device = device
         self.speed = speed
+        self.interlockLine = interlockLine
     }
 
     /// Whether the output is on (current can flow).
@@ -57,11 +94,27 @@ public actor Keithley2400Simulator: WireSimulator {
     public var groundTruth: [GroundTruthEvent] { cell.groundTruth }
     /// Readings answered to `:READ?` or `:MEAS?` since the simulator started: its side of a sample count.
     public var sentSampleCount: Int { readingsSent }
+    /// Whether the interlock is enabled (`:OUTP:INT:STAT ON`).
+    public var isInterlockEnabled: Bool { interlockEnabled }
+    /// Every time the interlock switched the output off.
+    public var interlockTrips: [InterlockTrip] { trips }
+
+    /// Changes what holds the interlock line, as a switch or a watchdog would.
+    public func setInterlockLine(_ line: InterlockLine) {
+        interlockLine = line
+        applyInterlock()
+    }
 
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
+        hostGone = false
+        lastHostTraffic = .now
+        let watchdog = Task { await watchInterlock() }
+        defer { watchdog.cancel() }
         var reader = SimulatorLineReader(LineFramer.Configuration(terminator: .crOrLF, maxLineLength: 256))
         while let output = await reader.next(from: transport) {
+            lastHostTraffic = .now
+            applyInterlock()
             guard case .line(let line) = output else {
                 errors.append("-102,\"Syntax error\"")
                 continue
@@ -69,6 +122,49 @@ public actor Keithley2400Simulator: WireSimulator {
             for command in line.split(separator: ";") {
                 if let reply = await execute(String(command)) { await send(reply) }
             }
+        }
+        // A host that hung up is silent too: a watchdog still switches the output off after its hold time.
+        hostGone = true
+        await withTaskCancellationHandler {
+            await watchdog.value
+        } onCancel: {
+            watchdog.cancel()
+        }
+    }
+
+    /// Whether something holds the interlock line low now.
+    private var isInterlockLineHeld: Bool {
+        switch interlockLine {
+        case .held: true
+        case .released: false
+        case .watchdog(let holdTime): ContinuousClock.now - lastHostTraffic < wallTime(holdTime)
+        }
+    }
+
+    private func wallTime(_ duration: Duration) -> Duration {
+        if case .factor(let factor) = speed { return duration / factor }
+        return duration
+    }
+
+    /// An enabled interlock whose line is released switches the output off, high impedance.
+    private func applyInterlock() {
+        guard interlockEnabled, outputOn, !isInterlockLineHeld else { return }
+        outputOn = false
+        trips.append(
+            InterlockTrip(hostSilence: ContinuousClock.now - lastHostTraffic, readingsBefore: readingsSent))
+    }
+
+    /// Checks a watchdog line until the task is cancelled, or the host is gone and nothing is left to switch off.
+    private func watchInterlock() async {
+        while !Task.isCancelled {
+            guard case .watchdog(let holdTime) = interlockLine else {
+                if hostGone { return }
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
+            try? await Task.sleep(for: wallTime(holdTime) / 20)
+            applyInterlock()
+            if hostGone && !(interlockEnabled && outputOn) { return }
         }
     }
 
@@ -133,8 +229,20 @@ public actor Keithley2400Simulator: WireSimulator {
             outputOffState = mode
         case ("OUTP", false), ("OUTP:STAT", false):
             guard let state = parseSwitch(argument) else { return rangeError() }
+            if state, interlockEnabled, !isInterlockLineHeld {
+                errors.append("-221,\"Settings conflict\"")
+                return nil
+            }
             outputOn = state
         case ("OUTP", true): return outputOn ? "1" : "0"
+        case ("OUTP:\(device.interlockKeyword)", false), ("OUTP:\(device.interlockKeyword):STAT", false):
+            guard let state = parseSwitch(argument) else { return rangeError() }
+            interlockEnabled = state
+            applyInterlock()
+        case ("OUTP:\(device.interlockKeyword)", true), ("OUTP:\(device.interlockKeyword):STAT", true):
+            return interlockEnabled ? "1" : "0"
+        case ("OUTP:\(device.interlockKeyword):TRIP", true):
+            return isInterlockLineHeld ? "1" : "0"
         case ("READ", true), ("MEAS", true):
             return await read()
         default:
@@ -150,6 +258,11 @@ public actor Keithley2400Simulator: WireSimulator {
         }
         let interval = max(triggerDelay_s + integration_PLC / 50, 0.001)
         if case .factor(let factor) = speed { try? await Task.sleep(for: .seconds(interval / factor)) }
+        guard outputOn else {
+            // The interlock switched the output off during the trigger delay: the reading is abandoned.
+            errors.append("803,\"Output disabled\"")
+            return nil
+        }
         let sourcing = sourceFunction == "CURR" ? currentLevel_A : 0
         let reading = cell.advance(by: interval, current_A: sourcing)
         time_s += interval
@@ -196,7 +309,7 @@ public actor Keithley2400Simulator: WireSimulator {
         "SOURce", "SENSe", "CURRent", "VOLTage", "FUNCtion", "MODE", "RANGe", "LEVel", "PROTection", "NPLCycles",
         "SYSTem", "ERRor", "NEXT", "RSENse", "FORMat", "ELEMents", "DATA", "OUTPut", "SMODe", "STATe", "CLEar",
         "AUTO", "TRIGger", "COUNt", "DELay", "READ", "MEASure", "ABORt", "HIMPedance", "NORMal", "ZERO",
-        "GUARd", "RESistance", "TIME", "STATus",
+        "GUARd", "RESistance", "TIME", "STATus", "INTerlock", "ENABle", "TRIPped",
     ]
 
     /// `:sour:curr:lev:imm:ampl` -> `SOUR:CURR:LEV`; nil for an unknown keyword.

@@ -10,7 +10,8 @@ import WireSimulators
 /// Serves a PalmSens MethodSCRIPT instrument, a Keithley 2400, a Mark-10 force gauge and a Modbus RTU load cell,
 /// each on its own pseudo-terminal. The two potentiostats each drive their own physics-model cell; the force
 /// instruments read the clamp force that holds the preset's stack pressure on the pellet. Runs until SIGINT or
-/// SIGTERM, then removes the links it made.
+/// SIGTERM, then removes the links it made. With `--keithley-watchdog` the Keithley's interlock line is held by a
+/// simulated watchdog re-armed by host traffic, and every time it switches the output off a line says so.
 @main
 struct CellRigSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,6 +41,13 @@ struct CellRigSim: AsyncParsableCommand {
     @Option(help: "Seed of the simulated cells' noise.")
     var seed: UInt64 = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "Hold the Keithley's interlock line with a watchdog that releases it after this many cell seconds "
+                + "without host traffic (default: the line is always held).",
+            valueName: "seconds"))
+    var keithleyWatchdog: Double?
+
     func validate() throws {
         _ = try simulationSpeed()
         guard PhysicsCellParameters.presetNames.contains(preset) else {
@@ -47,6 +55,9 @@ struct CellRigSim: AsyncParsableCommand {
                 "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.presetNames.joined(separator: ", "))")
         }
         guard pelletAreaCm2 > 0 else { throw ValidationError("--pellet-area-cm2 must be positive") }
+        if let keithleyWatchdog, !(keithleyWatchdog > 0 && keithleyWatchdog.isFinite) {
+            throw ValidationError("--keithley-watchdog \(keithleyWatchdog): use a positive number of cell seconds")
+        }
     }
 
     func simulationSpeed() throws -> SimulationSpeed {
@@ -68,12 +79,12 @@ struct CellRigSim: AsyncParsableCommand {
         let stackPressure_MPa = try PhysicsCellParameters.preset(named: preset).stackPressure_MPa
         let clampForce_N = stackPressure_MPa * pelletAreaCm2 * 100
         let force = ClampForce(mean_N: clampForce_N, seed: seed)
+        let keithley = Keithley2400Simulator(
+            cell: try cell(seed: seed + 1), speed: speed,
+            interlockLine: keithleyWatchdog.map { .watchdog(holdTime: .seconds($0)) } ?? .held)
         let ports: [(name: String, port: SimulatedPort)] = [
             ("methodscript", try SimulatedPort.start(MethodScriptSimulator(cell: try cell(seed: seed), speed: speed))),
-            (
-                "keithley2400",
-                try SimulatedPort.start(Keithley2400Simulator(cell: try cell(seed: seed + 1), speed: speed))
-            ),
+            ("keithley2400", try SimulatedPort.start(keithley)),
             ("mark10", try SimulatedPort.start(Mark10Simulator { await force.read() })),
             (
                 "modbus",
@@ -105,12 +116,32 @@ struct CellRigSim: AsyncParsableCommand {
             say("\(name.padding(toLength: 13, withPad: " ", startingAt: 0)) \(port.path)\(link)")
         }
         say("Ctrl-C (SIGINT) or SIGTERM stops the simulators.")
+        let tripReports = Task { await reportInterlockTrips(of: keithley) }
         for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
             say("cellrig-sim: \(signal), stopping")
             break
         }
+        tripReports.cancel()
         for link in links { try? FileManager.default.removeItem(atPath: link) }
         for (_, port) in ports { await port.stop() }
+    }
+}
+
+/// Prints a line for every time the Keithley's interlock switched its output off, until cancelled.
+func reportInterlockTrips(of keithley: Keithley2400Simulator) async {
+    var reported = 0
+    while !Task.isCancelled {
+        let trips = await keithley.interlockTrips
+        for trip in trips.dropFirst(reported) {
+            let silence =
+                Double(trip.hostSilence.components.seconds)
+                + Double(trip.hostSilence.components.attoseconds) * 1e-18
+            say(
+                "keithley2400: interlock released after \(formatNumber(silence)) s (wall) of host silence; "
+                    + "output off (high impedance) after \(trip.readingsBefore) readings")
+        }
+        reported = trips.count
+        try? await Task.sleep(for: .milliseconds(50))
     }
 }
 

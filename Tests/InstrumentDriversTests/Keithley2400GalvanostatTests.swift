@@ -130,6 +130,73 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         try await transport.verifyFinished()
     }
 
+    @Test func interlockIsEnabledAndCheckedBeforeEveryOutputOn() async throws {
+        let transport = ScriptedTransport(
+            configured + [
+                .expect(":OUTP:INT:STAT ON\r:SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+                .expect(":OUTP:INT:STAT?\r"), .reply("1\r"),
+                .expect(":OUTP:INT:TRIP?\r"), .reply("1\r"),
+            ] + source250uA + [
+                .expect(":READ?\r"), .reply("+1.000000E-01,+2.500000E-04,+1.000000E+00,+3.481600E+04\r"),
+                .expect(":OUTP:INT:TRIP?\r"), .reply("0\r"),
+            ])
+        let smu = Keithley2400Galvanostat(
+            transport: transport, options: .init(outputInterlock: .watchdog(holdTime_s: 5)))
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyCurrent(250e-6)
+        #expect(try await smu.nextSample().voltage_V == 0.1)
+        do {
+            try await smu.applyCurrent(500e-6)
+            Issue.record("expected the open interlock to refuse the output")
+        } catch let error as InstrumentError {
+            #expect(error.code == .rejected)
+            #expect(error.message.contains("interlock is open"))
+        }
+        try await transport.verifyFinished()
+    }
+
+    @Test func interlockFallsBackToTheOutputEnableName() async throws {
+        let transport = ScriptedTransport(
+            configured + [
+                .expect(":OUTP:INT:STAT ON\r:SYST:ERR?\r"), .reply("-113,\"Undefined header\"\r"),
+                .expect(":SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+                .expect(":OUTP:ENAB:STAT ON\r:SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+                .expect(":OUTP:ENAB:STAT?\r"), .reply("1\r"),
+                .expect(":OUTP:ENAB:TRIP?\r"), .reply("1\r"),
+            ] + source250uA)
+        let smu = Keithley2400Galvanostat(transport: transport, options: .init(outputInterlock: .line))
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyCurrent(250e-6)
+        try await transport.verifyFinished()
+    }
+
+    @Test func interlockThatCannotBeEnabledFailsTheConfiguration() async throws {
+        let transport = ScriptedTransport(
+            configured + [
+                .expect(":OUTP:INT:STAT ON\r:SYST:ERR?\r"), .reply("-113,\"Undefined header\"\r"),
+                .expect(":SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+                .expect(":OUTP:ENAB:STAT ON\r:SYST:ERR?\r"), .reply("-113,\"Undefined header\"\r"),
+                .expect(":SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+            ])
+        let smu = Keithley2400Galvanostat(transport: transport, options: .init(outputInterlock: .line))
+        do {
+            try await smu.configure(samplingInterval_s: 1, limits: limits)
+            Issue.record("expected the configuration to fail")
+        } catch let error as InstrumentError {
+            #expect(error.code == .rejected)
+            #expect(error.message.contains(":OUTP:INT:STAT ON") && error.message.contains(":OUTP:ENAB:STAT ON"))
+        }
+        try await transport.verifyFinished()
+    }
+
+    @Test func samplingSlowerThanTheWatchdogAllowsIsRefusedWithoutTouchingTheInstrument() async throws {
+        let transport = ScriptedTransport([])
+        let smu = Keithley2400Galvanostat(
+            transport: transport, options: .init(outputInterlock: .watchdog(holdTime_s: 10)))
+        #expect(await code { try await smu.configure(samplingInterval_s: 6, limits: limits) } == .rejected)
+        try await transport.verifyFinished()
+    }
+
     @Test(arguments: [
         ("+9.910000E+37", Double.nan), ("-2.5E-04", -2.5e-4), ("1", 1.0), ("+3.712345E+00", 3.712345),
     ])

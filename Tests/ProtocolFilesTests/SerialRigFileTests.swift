@@ -77,6 +77,22 @@ struct SerialRigFileTests {
     }
 
     @Test(
+        "a Keithley 2400's output interlock: off, a plain line, or a watchdog with its hold time",
+        arguments: [
+            ("", nil), (", output_interlock: off", nil), (", output_interlock: line", .line),
+            (", output_interlock: 10 s", .watchdog(holdTime_s: 10)),
+        ] as [(String, Keithley2400Configuration.OutputInterlock?)])
+    func keithleyInterlock(option: String, expected: Keithley2400Configuration.OutputInterlock?) throws {
+        let parsed = try RigFile.parse(
+            rig("galvanostat: {driver: keithley2400, port: /dev/ttyS0\(option)}"), file: "k.yaml")
+        guard case .keithley2400(let keithley) = parsed.galvanostat else {
+            Issue.record("expected a Keithley 2400")
+            return
+        }
+        #expect(keithley.outputInterlock == expected)
+    }
+
+    @Test(
         "errors name the line, the key, the value and what is allowed",
         arguments: [
             (
@@ -90,6 +106,10 @@ struct SerialRigFileTests {
                 "sideways", "high-to-we"
             ),
             ("galvanostat: {driver: gamry, port: /dev/ttyS0}", "galvanostat.driver", "gamry", "methodscript"),
+            (
+                "galvanostat: {driver: keithley2400, port: /dev/ttyS0, output_interlock: soon}",
+                "galvanostat.output_interlock", "soon", nil
+            ),
             ("galvanostat: {driver: methodscript, port: /dev/ttyACM0, seed: 3}", "galvanostat.seed", nil, nil),
         ])
     func galvanostatErrors(line: String, key: String, value: String?, allowed: String?) throws {

@@ -68,3 +68,101 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
         await port.stop()
     }
 }
+
+@Suite struct Keithley2400InterlockTests {
+    private func start(_ simulator: Keithley2400Simulator, interlock: Keithley2400Galvanostat.OutputInterlock)
+        throws -> (SimulatedPort, Keithley2400Galvanostat)
+    {
+        let port = try SimulatedPort.start(simulator)
+        let transport = try SerialPortTransport(
+            path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate),
+            backend: .termios)
+        let smu = Keithley2400Galvanostat(
+            transport: transport, options: .init(replyTimeout: .seconds(1), outputInterlock: interlock))
+        return (port, smu)
+    }
+
+    @Test func aHostThatFallsSilentMidStepHasItsOutputSwitchedOffByTheWatchdog() async throws {
+        let holdTime = Duration.seconds(1)
+        let simulator = Keithley2400Simulator(
+            cell: OhmicCell(resistance_Ohm: 400), interlockLine: .watchdog(holdTime: holdTime))
+        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 1))
+        try await smu.configure(samplingInterval_s: 0.1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
+        #expect(await simulator.isInterlockEnabled)
+        try await smu.applyCurrent(1e-3)
+        var times: [Double] = []
+        for _ in 0..<5 { times.append(try await smu.nextSample().time_s) }
+        #expect(await simulator.isOutputOn)
+        #expect(await simulator.interlockTrips.isEmpty, "a host that keeps reading keeps the watchdog held")
+
+        // The host goes silent mid-step; only the instrument side acts now. Bounded wait for it to act.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while await simulator.isOutputOn, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await !simulator.isOutputOn)
+        #expect(await simulator.outputOffMode == "HIMP")
+        let trips = await simulator.interlockTrips
+        #expect(trips.count == 1)
+        #expect(trips.first.map { $0.hostSilence >= holdTime } == true, "not before the hold time")
+        #expect(trips.first?.readingsBefore == 5)
+        #expect(await simulator.sentSampleCount == times.count, "every reading sent reached the host")
+        #expect(times == times.sorted() && Set(times).count == times.count)
+
+        // Back again: the output stayed off, which the next reading reports; after open circuit (which the engine
+        // applies on any fault) a new step may switch it on again.
+        do {
+            _ = try await smu.nextSample()
+            Issue.record("expected no reading from an output the interlock switched off")
+        } catch let error as InstrumentError {
+            #expect(error.code == .timeout)
+            #expect(error.message.contains("interlock"))
+        }
+        try await smu.openCircuit()
+        try await smu.applyCurrent(1e-3)
+        #expect(await simulator.isOutputOn)
+        let later = try await smu.nextSample().time_s
+        #expect(later > times.last!)
+        try await smu.openCircuit()
+        await smu.close()
+        await port.stop()
+    }
+
+    @Test func aReleasedLineKeepsTheOutputOffAndTheDriverSaysWhy() async throws {
+        let simulator = Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 400), interlockLine: .released)
+        let (port, smu) = try start(simulator, interlock: .line)
+        try await smu.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
+        do {
+            try await smu.applyCurrent(1e-3)
+            Issue.record("expected the released interlock to refuse the output")
+        } catch let error as InstrumentError {
+            #expect(error.code == .rejected)
+            #expect(error.message.contains("pin 8"))
+        }
+        #expect(await !simulator.isOutputOn)
+        await simulator.setInterlockLine(.held)
+        try await smu.applyCurrent(1e-3)
+        #expect(await simulator.isOutputOn)
+        await simulator.setInterlockLine(.released)
+        #expect(await !simulator.isOutputOn, "releasing the line switches the output off at once")
+        await smu.close()
+        await port.stop()
+    }
+
+    @Test func firmwareThatCallsItOutputEnableAnswersOnlyToThatName() async throws {
+        let device = Keithley2400Simulator.Device(
+            identification: Keithley2400Simulator.Device.model2400.identification, interlockKeyword: "ENAB")
+        let port = try SimulatedPort.start(
+            Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 100), device: device, interlockLine: .released))
+        let host = try openHost(port)
+        try await host.send(line: ":OUTP:INT:STAT ON;:SYST:ERR?;:outp:enab:stat on;:OUTP:ENAB?;:OUTP:ENAB:TRIP?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "-113,\"Undefined header\"")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "1")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "0")
+        try await host.send(line: ":OUTP ON;:OUTP?;:SYST:ERR?")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "0")
+        #expect(try await host.readLine(timeout: .seconds(5)) == "-221,\"Settings conflict\"")
+        await host.close()
+        await port.stop()
+    }
+}

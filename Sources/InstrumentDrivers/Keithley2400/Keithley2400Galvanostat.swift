@@ -12,8 +12,12 @@ public import Transport
 ///
 /// Wiring: source HI and sense HI to the working electrode, LO to the counter electrode (or reference for
 /// sense LO); then the 2400's positive current oxidises the working electrode, as IUPAC counts it.
-/// Unlike MethodSCRIPT, the 2400 has no script timer: a dead host leaves the current flowing, held only by the
-/// voltage compliance.
+/// Unlike MethodSCRIPT, the 2400 has no script timer, and its only self-timed output-off (`:SOUR:CLE:AUTO` with
+/// `MODE TCO`) switches the output off at the end of every trigger burst while the instrument holds back all
+/// host commands until the burst ends, so it cannot bound a step without interrupting the current. Without
+/// `Options.outputInterlock` a dead host leaves the current flowing, held only by the voltage compliance; with it,
+/// the output can only be on while the rear-panel interlock line (Digital I/O pin 8) is held low, by an external
+/// watchdog that releases it when the host falls silent (see ADR 0004).
 public actor Keithley2400Galvanostat: Galvanostat {
     /// Which terminal the working electrode is on.
     public enum Wiring: String, Sendable, Hashable, Codable {
@@ -29,6 +33,18 @@ public actor Keithley2400Galvanostat: Galvanostat {
         case zeroCurrent = "zero-current"
     }
 
+    /// How the output-enable interlock (Digital I/O pin 8) is used.
+    public enum OutputInterlock: Sendable, Hashable {
+        /// Not used: the line has no effect on the output.
+        case unused
+        /// Enabled: the output can only be on while something (a fixture switch, a watchdog of unknown timing)
+        /// holds the line low, and goes off (high impedance) when it is released.
+        case line
+        /// Enabled, and the line is held by a watchdog that releases it after `holdTime_s` without host traffic:
+        /// sampling intervals longer than half the hold time are refused, since the host is silent while it waits.
+        case watchdog(holdTime_s: Double)
+    }
+
     /// Tuning that rarely changes.
     public struct Options: Sendable, Hashable {
         public var wiring: Wiring
@@ -39,16 +55,20 @@ public actor Keithley2400Galvanostat: Galvanostat {
         public var integrationPowerLineCycles: Double
         /// Extra time allowed for a reply beyond the sampling interval.
         public var replyTimeout: Duration
+        /// The hardware bound on output on-time when the host dies.
+        public var outputInterlock: OutputInterlock
 
         public init(
             wiring: Wiring = .highToWorkingElectrode, openCircuitSampling: OpenCircuitSampling = .outputOff,
-            remoteSense: Bool = true, integrationPowerLineCycles: Double = 1, replyTimeout: Duration = .seconds(3)
+            remoteSense: Bool = true, integrationPowerLineCycles: Double = 1, replyTimeout: Duration = .seconds(3),
+            outputInterlock: OutputInterlock = .unused
         ) {
             self.wiring = wiring
             self.openCircuitSampling = openCircuitSampling
             self.remoteSense = remoteSense
             self.integrationPowerLineCycles = integrationPowerLineCycles
             self.replyTimeout = replyTimeout
+            self.outputInterlock = outputInterlock
         }
     }
 
@@ -78,6 +98,12 @@ public actor Keithley2400Galvanostat: Galvanostat {
     private var limits: HardwareLimits?
     private var lastInstrumentTime_s: Double?
     private var wrapOffset_s = 0.0
+    /// The interlock subsystem the firmware answered to: `:OUTP:INT` (manual revisions calling it interlock) or
+    /// `:OUTP:ENAB` (older ones calling it output enable); nil until `configure` enabled it.
+    private var interlockHeader: String?
+    /// Set after a failed exchange: the error queue may hold what went wrong (e.g. 803 after the interlock
+    /// switched the output off), so the next output change clears it first.
+    private var clearErrorsFirst = false
 
     public init(transport: any ByteTransport, options: Options = Options()) {
         self.channel = LineChannel(
@@ -117,6 +143,13 @@ public actor Keithley2400Galvanostat: Galvanostat {
         guard limits.voltage_V > 0, limits.voltage_V <= 210, limits.current_A > 0, limits.current_A <= 1.05 else {
             throw InstrumentError(.rejected, instrument: instrumentName, "limits outside the 2400's range: \(limits)")
         }
+        if case .watchdog(let holdTime_s) = options.outputInterlock, samplingInterval_s > holdTime_s / 2 {
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "sampling interval \(samplingInterval_s) s is longer than half the interlock watchdog's hold time "
+                    + "(\(holdTime_s) s): the host is silent while it waits for each reading, so the watchdog "
+                    + "would switch the output off mid-step")
+        }
         try await exclusively {
             self.samplingInterval_s = samplingInterval_s
             self.limits = limits
@@ -137,6 +170,7 @@ public actor Keithley2400Galvanostat: Galvanostat {
                 ":TRIG:COUN 1",
                 ":TRIG:DEL \(SCPINumber.format(samplingInterval_s))")
             try await checkErrorQueue()
+            if options.outputInterlock != .unused { try await enableInterlock() }
         }
     }
 
@@ -174,7 +208,17 @@ public actor Keithley2400Galvanostat: Galvanostat {
                     .notConfigured, instrument: instrumentName,
                     "the output is off, nothing to measure; apply a current (or use zero-current open circuit)")
             }
-            let reply = try await query(":READ?", timeout: .seconds(interval) + options.replyTimeout)
+            let reply: String
+            do {
+                reply = try await query(":READ?", timeout: .seconds(interval) + options.replyTimeout)
+            } catch let error as TransportError where error.kind == .timeout && interlockHeader != nil {
+                output = .unknown
+                clearErrorsFirst = true
+                throw InstrumentError(
+                    .timeout, instrument: instrumentName,
+                    "no reply to :READ?; with the output interlock in use this is what a released interlock "
+                        + "looks like (the output went off and the reading was abandoned): \(error.description)")
+            }
             let values = reply.split(separator: ",").map { SCPINumber.parse($0) }
             guard values.count == 4, let voltage = values[0], let current = values[1], let time = values[2],
                 let statusValue = values[3], statusValue.isFinite
@@ -201,6 +245,18 @@ public actor Keithley2400Galvanostat: Galvanostat {
     // MARK: - Conversation
 
     private func source(_ instrument_A: Double, limits: HardwareLimits) async throws {
+        try await clearErrorsIfNeeded()
+        if let interlockHeader {
+            // `TRIP?` answers 1 when the line is low, i.e. the output may be switched on.
+            let state = try await query("\(interlockHeader):TRIP?")
+            guard SCPINumber.parse(state) == 1 else {
+                throw InstrumentError(
+                    .rejected, instrument: instrumentName,
+                    "the output interlock is open (\(interlockHeader):TRIP? answered \(state)): nothing holds "
+                        + "Digital I/O pin 8 low, so the output cannot be switched on; check the watchdog and "
+                        + "its wiring")
+            }
+        }
         try await command(
             ":OUTP:SMOD HIMP",
             ":SENS:VOLT:PROT \(SCPINumber.format(limits.voltage_V))",
@@ -212,12 +268,45 @@ public actor Keithley2400Galvanostat: Galvanostat {
 
     /// Output off in the high-impedance state, confirmed by reading the output state back.
     private func switchOutputOff() async throws {
+        try await clearErrorsIfNeeded()
         try await command(":OUTP:SMOD HIMP", ":OUTP OFF")
         let state = try await query(":OUTP?")
         guard SCPINumber.parse(state) == 0 else {
             throw InstrumentError(.rejected, instrument: instrumentName, "output still on after :OUTP OFF (\(state))")
         }
         output = .off
+    }
+
+    private func clearErrorsIfNeeded() async throws {
+        guard clearErrorsFirst else { return }
+        try await command("*CLS")
+        clearErrorsFirst = false
+    }
+
+    /// Enables the interlock under whichever name the firmware knows, confirmed by reading the state back.
+    private func enableInterlock() async throws {
+        var refusals: [String] = []
+        for header in [":OUTP:INT", ":OUTP:ENAB"] {
+            try await command("\(header):STAT ON")
+            do {
+                try await checkErrorQueue()
+            } catch let error as InstrumentError where error.message.hasPrefix("-113") {
+                refusals.append("\(header):STAT ON: \(error.message)")
+                continue
+            }
+            let state = try await query("\(header):STAT?")
+            guard SCPINumber.parse(state) == 1 else {
+                throw InstrumentError(
+                    .rejected, instrument: instrumentName,
+                    "the output interlock is still disabled after \(header):STAT ON (\(header):STAT? answered \(state))"
+                )
+            }
+            interlockHeader = header
+            return
+        }
+        throw InstrumentError(
+            .rejected, instrument: instrumentName,
+            "the instrument knows neither name of the output interlock: \(refusals.joined(separator: "; "))")
     }
 
     private func command(_ lines: String...) async throws {
@@ -261,6 +350,7 @@ public actor Keithley2400Galvanostat: Galvanostat {
         } catch let error as TransportError {
             await conversation.release()
             output = .unknown
+            clearErrorsFirst = true
             let code: InstrumentError.Code =
                 switch error.kind {
                 case .timeout: .timeout
