@@ -226,6 +226,10 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         try await galvanostat.applyCurrent(current_A)
     }
 
+    func measureBothVoltages(_ enabled: Bool) async throws {
+        try await galvanostat.measureBothVoltages(enabled)
+    }
+
     func openCircuit() async throws {
         try await galvanostat.openCircuit()
     }

@@ -129,6 +129,7 @@ actor RigRunner {
         do {
             identities = try await identifyInstruments(galvanostat)
             try await galvanostat.configure(samplingInterval_s: testProtocol.samplingInterval_s, limits: rig.limits)
+            try await galvanostat.measureBothVoltages(testProtocol.threeElectrode)
         } catch {
             throw ControlFailure(status: 503, "rig '\(rig.id)': the galvanostat is not ready: \(error)")
         }
@@ -385,6 +386,7 @@ actor RigRunner {
                     identities = try await instruments.identifyAll()
                     try await instruments.configure(
                         samplingInterval_s: execution!.settings.samplingInterval_s, limits: rig.limits)
+                    try await instruments.measureBothVoltages(execution!.engine.threeElectrode)
                     try await instruments.openCircuit()
                 } catch {
                     await instruments.close()

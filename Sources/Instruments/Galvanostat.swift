@@ -27,6 +27,14 @@ public protocol Galvanostat: Actor {
     /// ``openCircuit()``, for instruments whose open circuit measures nothing unless asked.
     func finishRun() async throws
 
+    /// Asks the instrument to measure both voltages of a three-electrode cell: the working electrode against the
+    /// reference electrode (``InstrumentSample/voltageWERE_V``) and against the counter electrode
+    /// (``InstrumentSample/voltage_V``). Called after `configure` for every run; `false` for two-electrode runs.
+    ///
+    /// The default does nothing: such an instrument measures one voltage, between the terminals it is wired to (a
+    /// Keithley 2400 with sense LO on the reference measures WE-RE), and records it as `voltage_V`.
+    func measureBothVoltages(_ enabled: Bool) async throws
+
     /// Hands over the samples the driver read but ``nextSample()`` has not returned yet (for example those that
     /// arrived while ``finishRun()`` stopped a measurement), oldest first, and forgets them. The default has none.
     func takePendingSamples() async -> [InstrumentSample]
@@ -38,6 +46,8 @@ extension Galvanostat {
     }
 
     public func takePendingSamples() async -> [InstrumentSample] { [] }
+
+    public func measureBothVoltages(_ enabled: Bool) async throws {}
 }
 
 /// Why an instrument operation failed; the message names the instrument and what it said.

@@ -26,6 +26,10 @@ struct MethodScriptProgram: Sendable {
             galvanostatic: Bool, frequency: String, real: String, imaginary: String, amplitude: Double,
             startFrequency_Hz: Double, endFrequency_Hz: Double, points: Int, dcLevel: Double, body: [Statement])
         case condition(variable: String, comparison: String, threshold: Double, body: [Statement])
+        /// A generic `loop <var> <op> <literal>` ... `endloop`, repeated while the comparison holds.
+        case loop(variable: String, comparison: String, threshold: Double, body: [Statement])
+        /// `meas <t_int> <var> <type>`: one reading of a variable type (`ab`, `ag`, `ba`) over the integration time.
+        case measure(integration_s: Double, variable: String, type: String)
         case breakLoop
     }
 
@@ -166,6 +170,23 @@ struct MethodScriptProgram: Sendable {
                         galvanostatic: command == "meas_loop_geis", frequency: frequency, real: real,
                         imaginary: imaginary, amplitude: amplitude, startFrequency_Hz: start, endFrequency_Hz: end,
                         points: Int(points), dcLevel: dcLevel, body: body)
+                case "loop":
+                    let name = try variable(0)
+                    guard arguments.count == 3, [">", "<", ">=", "<="].contains(arguments[1]) else {
+                        throw SyntaxError(code: 0x4004, line: lineNumber, column: column(of: 1, in: text))
+                    }
+                    let threshold = try literal(2)
+                    let body = try block(until: ["endloop"], insideMeasurementLoop: insideMeasurementLoop)
+                    guard index < lines.count else { throw SyntaxError(code: 0x4018, line: lineNumber, column: 1) }
+                    index += 1
+                    kind = .loop(variable: name, comparison: arguments[1], threshold: threshold, body: body)
+                case "meas":
+                    let integration = try literal(0)
+                    let name = try variable(1)
+                    guard arguments.count == 3, arguments[2].count == 2, arguments[2].allSatisfy(\.isLowercase) else {
+                        throw SyntaxError(code: 0x4004, line: lineNumber, column: column(of: 2, in: text))
+                    }
+                    kind = .measure(integration_s: integration, variable: name, type: arguments[2])
                 case "if":
                     let name = try variable(0)
                     guard arguments.count == 3, [">", "<", ">=", "<="].contains(arguments[1]) else {

@@ -61,6 +61,8 @@ public actor MethodScriptSimulator: WireSimulator {
     private var cell: any CellModel
     private var cellTime_s = 0.0
     private var cellIsOn = false
+    /// The current the latest chronopotentiometry loop set; it flows while the cell is on, between points too.
+    private var appliedCurrent_A = 0.0
     private var loadedScript: MethodScriptProgram?
     private var running: Task<Void, Never>?
     private var abortRequested = false
@@ -201,7 +203,9 @@ public actor MethodScriptSimulator: WireSimulator {
             switch statement.kind {
             case .setting: break
             case .cellOn: cellIsOn = true
-            case .cellOff: cellIsOn = false
+            case .cellOff:
+                cellIsOn = false
+                appliedCurrent_A = 0
             case .timerStart: timerStart = cellTime_s
             case .timerGet(let name): variables[name] = ("eb", cellTime_s - timerStart)
             case .packageStart: package = []
@@ -229,17 +233,35 @@ public actor MethodScriptSimulator: WireSimulator {
                 guard let value = variables[name]?.value else {
                     return .runtimeError(code: 0x0010, line: statement.line)
                 }
-                let holds =
-                    switch comparison {
-                    case ">": value > threshold
-                    case "<": value < threshold
-                    case ">=": value >= threshold
-                    default: value <= threshold
-                    }
-                if holds {
+                if Self.holds(value, comparison, threshold) {
                     let outcome = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
                     if case .completed = outcome { continue }
                     return outcome
+                }
+            case .loop(let name, let comparison, let threshold, let body):
+                await emit("L")
+                while true {
+                    guard let value = variables[name]?.value else {
+                        return .runtimeError(code: 0x0010, line: statement.line)
+                    }
+                    guard Self.holds(value, comparison, threshold) else { break }
+                    let outcome = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
+                    if case .completed = outcome {
+                        if abortRequested || portGone { return .aborted }
+                        continue
+                    }
+                    if case .broken = outcome { break }
+                    return outcome
+                }
+                await emit("+")
+            case .measure(let integration, let name, let type):
+                let reading = cell.advance(by: integration, current_A: cellIsOn ? appliedCurrent_A : 0)
+                cellTime_s += integration
+                switch type {
+                case "ab": variables[name] = (type, reading.voltageWERE_V ?? reading.voltage_V)
+                case "ag": variables[name] = (type, reading.voltage_V)
+                case "ba": variables[name] = (type, reading.current_A)
+                default: return .runtimeError(code: 0x001B, line: statement.line)
                 }
             case .chronopotentiometry(let potential, let current, let current_A, let interval, let duration, let body):
                 if !cellIsOn { return .runtimeError(code: 0x4027, line: statement.line) }
@@ -247,7 +269,8 @@ public actor MethodScriptSimulator: WireSimulator {
                     technique: "000A", interval_s: interval, duration_s: duration, current_A: current_A, body: body,
                     variables: &variables, timerStart: &timerStart, package: &package
                 ) { reading, variables in
-                    variables[potential] = ("ab", reading.voltage_V)
+                    // `ab` is WE vs RE: the cell voltage when RE is wired to CE (a model without a reference).
+                    variables[potential] = ("ab", reading.voltageWERE_V ?? reading.voltage_V)
                     variables[current] = ("ba", reading.current_A)
                 }
                 if case .completed = outcome { continue }
@@ -258,7 +281,7 @@ public actor MethodScriptSimulator: WireSimulator {
                     technique: "000B", interval_s: interval, duration_s: duration, current_A: 0, body: body,
                     variables: &variables, timerStart: &timerStart, package: &package
                 ) { reading, variables in
-                    variables[potential] = ("ab", reading.voltage_V)
+                    variables[potential] = ("ab", reading.voltageWERE_V ?? reading.voltage_V)
                 }
                 if case .completed = outcome { continue }
                 return outcome
@@ -289,6 +312,7 @@ public actor MethodScriptSimulator: WireSimulator {
         store: (CellReading, inout [String: (type: String, value: Double)]) -> Void
     ) async -> Outcome {
         await emit("M" + technique)
+        appliedCurrent_A = cellIsOn ? current_A : 0
         var elapsed = 0.0
         var outcome = Outcome.completed
         while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested, !portGone {
@@ -351,6 +375,15 @@ public actor MethodScriptSimulator: WireSimulator {
         let ratio = log10(end / start)
         let step = ratio / Double(count - 1)
         return (0..<count).map { index in start * pow(10.0, step * Double(index)) }
+    }
+
+    private static func holds(_ value: Double, _ comparison: String, _ threshold: Double) -> Bool {
+        switch comparison {
+        case ">": value > threshold
+        case "<": value < threshold
+        case ">=": value >= threshold
+        default: value <= threshold
+        }
     }
 
     private func waitForHostToCatchUp() async {

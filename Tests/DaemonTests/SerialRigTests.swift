@@ -240,6 +240,35 @@ struct SerialRigTests {
         await loadCell.stop()
     }
 
+    @Test("the three-electrode stripping test through MethodSCRIPT: every sample holds WE-RE and WE-CE")
+    func methodScriptThreeElectrode() async throws {
+        var parameters = try PhysicsCellParameters.preset(named: "k-beta-alumina")
+        try parameters.override("threeElectrode", with: 1)
+        try parameters.override("electrodeArea_cm2", with: 0.196)
+        let simulator = MethodScriptSimulator(cell: PhysicsCell(parameters: parameters))
+        let port = try SimulatedPort.start(simulator)
+        let rig = try serialRig(id: "3e", driver: "methodscript", galvanostatPort: port.path)
+        let running = try await RunningDaemon.start(rigs: [rig])
+        let started = try await running.startRun(
+            text: try shortened("protocols/stripping-3e.yaml", cycles: 2), file: "stripping-short.yaml", rig: "3e")
+        let final = try await running.waitForEnd(started.id)
+        #expect(final.state == "completed", "\(final.reason ?? "")")
+
+        let store = try running.store
+        var samples: [InstrumentSample] = []
+        try store.forEachSample(runID: started.id) { samples.append($0.sample) }
+        #expect(samples.count == (await simulator.sentSampleCount))
+        #expect(samples.allSatisfy { $0.voltageWERE_V != nil }, "WE-RE in every sample")
+        // With current flowing, the cell voltage adds the counter electrode and the rest of the electrolyte to WE-RE.
+        let driven = samples.filter { $0.current_A != 0 }
+        #expect(driven.count >= 60)
+        let larger = driven.filter { abs($0.voltage_V) > abs($0.voltageWERE_V!) + 1e-4 }
+        #expect(larger.count == driven.count, "\(driven.count - larger.count) samples where |V| <= |WE-RE|")
+        #expect(driven.allSatisfy { ($0.voltage_V > 0) == ($0.voltageWERE_V! > 0) }, "same sign as the current's")
+        await running.stop()
+        await port.stop()
+    }
+
     @Test("a galvanostatic spectrum through MethodSCRIPT: the database holds every point the simulator measured")
     func methodScriptImpedance() async throws {
         let simulator = MethodScriptSimulator(cell: testCell())

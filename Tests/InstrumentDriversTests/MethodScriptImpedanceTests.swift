@@ -121,3 +121,71 @@ private let settings = ImpedanceSettings(
         try await transport.verifyFinished()
     }
 }
+
+/// The constant-current script of a three-electrode cell: one point per `meas_loop_cp` inside a loop bounded by the
+/// script timer, then WE-CE with `meas ... ag`; the window applies to WE-RE.
+private let threeElectrodeScript = """
+    e
+    var p
+    var i
+    var c
+    var t
+    set_pgstat_chan 0
+    set_pgstat_mode 6
+    set_max_bandwidth 5850535u
+    set_acquisition_frac_autoadjust 50
+    set_range_minmax ab -2 2
+    set_autoranging ab -2 2
+    set_range db 250u
+    cell_on
+    timer_start
+    timer_get t
+    loop t < 3600
+    meas_loop_cp p i 250u 1 1
+    endloop
+    meas 10m c ag
+    timer_get t
+    pck_start
+    pck_add t
+    pck_add p
+    pck_add i
+    pck_add c
+    pck_end
+    if p > 2
+    send_string "vlimit"
+    breakloop
+    endif
+    if p < -2
+    send_string "vlimit"
+    breakloop
+    endif
+    endloop
+    on_finished:
+    cell_off
+
+
+    """
+
+@Suite struct MethodScriptThreeElectrodeTests {
+    @Test("a three-electrode step records WE-RE from the RE input and WE-CE from a separate reading")
+    func bothVoltages() async throws {
+        let transport = ScriptedTransport(
+            idleSync + [
+                .expect(threeElectrodeScript),
+                .reply("e\nL\nM000A\nPeb80F4240u;abDF5E100n;ba803D090n,10,212;ac8BBAEE0n\n"),
+                .reply("*\nPeb80F4240u;abDF5E100n;ba803D090n,10,212;ag8BBAEE0n\n"),
+            ])
+        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.measureBothVoltages(true)
+        try await driver.applyCurrent(250e-6)
+        await #expect(throws: InstrumentError.self, "a package without WE-CE is not a three-electrode sample") {
+            _ = try await driver.nextSample()
+        }
+        let sample = try await driver.nextSample()
+        #expect(sample.voltageWERE_V == 0.1)
+        #expect(abs(sample.voltage_V - 0.0123) < 1e-12)
+        #expect(sample.current_A == 250e-6)
+        try await transport.verifyFinished()
+    }
+}

@@ -18,7 +18,8 @@ public import Transport
 /// first synchronisation, are dropped; `discardedPackageCount` counts them.
 ///
 /// The driver measures the WE potential against the RE input (`ab`); wire RE to CE for a two-electrode cell,
-/// so `voltage_V` is WE minus CE.
+/// so `voltage_V` is WE minus CE. For a three-electrode cell (``measureBothVoltages(_:)``) `ab` is WE minus RE
+/// and a separate WE-CE reading (`ag`) after every point gives `voltage_V`.
 public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
     /// How the instrument's current sign relates to IUPAC (positive = working electrode oxidised).
     public enum CurrentSign: String, Sendable, Hashable, Codable {
@@ -84,6 +85,8 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
     private var timeOrigin_s = 0.0
     private var lastSampleTime_s: Double?
     private var voltageLimitReported = false
+    /// Three-electrode cell: packages carry WE-RE (`ab`) and WE-CE (`ag`).
+    private var bothVoltages = false
     /// The potential of the latest open-circuit sample: the DC level of a potentiostatic spectrum.
     private var lastOpenCircuitPotential_V: Double?
     private var packagesInCurrentScript = 0
@@ -301,6 +304,15 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
         }
     }
 
+    /// Three-electrode cells: the scripts measure WE-RE on the instrument's RE input (`ab`, the controlled
+    /// quantity and the voltage window) and WE-CE with a `meas` of `ag` after every point. Takes effect with the
+    /// next script.
+    public func measureBothVoltages(_ enabled: Bool) async throws {
+        await conversation.acquire()
+        bothVoltages = enabled
+        await conversation.release()
+    }
+
     /// Aborts a running script (the instrument runs its `on_finished:` block, switching the cell off).
     public func abortScript() async throws {
         try await guarded {
@@ -442,11 +454,12 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
         case .constantCurrent(let instrument_A):
             script = MethodScriptScripts.constantCurrent(
                 current_A: instrument_A, interval_s: interval, duration_s: options.maximumScriptDuration_s,
-                voltageLimit_V: limits.voltage_V, mainsFrequency_Hz: options.mainsFrequency_Hz)
+                voltageLimit_V: limits.voltage_V, mainsFrequency_Hz: options.mainsFrequency_Hz,
+                bothVoltages: bothVoltages)
         case .openCircuit:
             script = MethodScriptScripts.openCircuit(
                 interval_s: interval, duration_s: options.maximumScriptDuration_s, voltageLimit_V: limits.voltage_V,
-                mainsFrequency_Hz: options.mainsFrequency_Hz)
+                mainsFrequency_Hz: options.mainsFrequency_Hz, bothVoltages: bothVoltages)
         case .impedance:
             throw InstrumentError(.rejected, instrument: instrumentName, "a spectrum is not renewed")
         }
@@ -528,7 +541,16 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
         case .impedance:
             throw InstrumentError(.invalidReply, instrument: instrumentName, "a spectrum package is not a sample")
         }
-        let sample = InstrumentSample(time_s: timeOrigin_s + time, current_A: current, voltage_V: potential)
+        var sample = InstrumentSample(time_s: timeOrigin_s + time, current_A: current, voltage_V: potential)
+        if bothVoltages {
+            // The controlled input (`ab`) is WE-RE; the whole cell is the separate WE-CE reading.
+            guard let wholeCell = variables.first(where: { $0.type == "ag" })?.value else {
+                throw InstrumentError(
+                    .invalidReply, instrument: instrumentName, "three-electrode package without WE-CE (ag)")
+            }
+            sample.voltage_V = wholeCell
+            sample.voltageWERE_V = potential
+        }
         lastSampleTime_s = sample.time_s
         return sample
     }

@@ -11,18 +11,19 @@ public enum MethodScriptScripts {
 
     /// A constant-current (chronopotentiometry) step: packages of time, potential and current every interval.
     ///
-    /// `current_A` is in the instrument's sign convention.
+    /// `current_A` is in the instrument's sign convention. With `bothVoltages` (a three-electrode cell), each point
+    /// is a one-point `meas_loop_cp` inside a generic `loop` bounded by the script timer, followed by a `meas` of
+    /// the WE-CE potential (`ag`), so a package holds WE-RE (`ab`) and WE-CE; the window applies to WE-RE.
     public static func constantCurrent(
-        current_A: Double, interval_s: Double, duration_s: Double, voltageLimit_V: Double, mainsFrequency_Hz: Int
+        current_A: Double, interval_s: Double, duration_s: Double, voltageLimit_V: Double, mainsFrequency_Hz: Int,
+        bothVoltages: Bool = false
     ) -> [String] {
         let high = MethodScriptLiteral.format(voltageLimit_V)
         let low = MethodScriptLiteral.format(-voltageLimit_V)
         let currentRange = MethodScriptLiteral.format(max(abs(current_A), 1e-9))
-        return [
-            "e",
-            "var p",
-            "var i",
-            "var t",
+        let interval = MethodScriptLiteral.format(interval_s)
+        let current = MethodScriptLiteral.format(current_A)
+        let setUp = [
             "set_pgstat_chan 0",
             "set_pgstat_mode 6",
             "set_max_bandwidth \(MethodScriptLiteral.format(5.850535 / interval_s))",
@@ -32,14 +33,8 @@ public enum MethodScriptScripts {
             "set_range db \(currentRange)",
             "cell_on",
             "timer_start",
-            "meas_loop_cp p i \(MethodScriptLiteral.format(current_A)) \(MethodScriptLiteral.format(interval_s)) "
-                + MethodScriptLiteral.format(duration_s),
-            "timer_get t",
-            "pck_start",
-            "pck_add t",
-            "pck_add p",
-            "pck_add i",
-            "pck_end",
+        ]
+        let window = [
             "if p > \(high)",
             "send_string \"\(voltageLimitMarker)\"",
             "breakloop",
@@ -48,23 +43,48 @@ public enum MethodScriptScripts {
             "send_string \"\(voltageLimitMarker)\"",
             "breakloop",
             "endif",
-            "endloop",
-            "on_finished:",
-            "cell_off",
-            "",
         ]
+        let end = ["endloop", "on_finished:", "cell_off", ""]
+        guard bothVoltages else {
+            return ["e", "var p", "var i", "var t"] + setUp + [
+                "meas_loop_cp p i \(current) \(interval) \(MethodScriptLiteral.format(duration_s))",
+                "timer_get t",
+                "pck_start",
+                "pck_add t",
+                "pck_add p",
+                "pck_add i",
+                "pck_end",
+            ] + window + end
+        }
+        return ["e", "var p", "var i", "var c", "var t"] + setUp + [
+            "timer_get t",
+            "loop t < \(MethodScriptLiteral.format(duration_s))",
+            "meas_loop_cp p i \(current) \(interval) \(interval)",
+            "endloop",
+            "meas \(wholeCellIntegration) c ag",
+            "timer_get t",
+            "pck_start",
+            "pck_add t",
+            "pck_add p",
+            "pck_add i",
+            "pck_add c",
+            "pck_end",
+        ] + window + end
     }
 
-    /// Open circuit: the cell switched off (high impedance) while the potential is measured every interval.
+    /// Integration time of the WE-CE reading in three-electrode scripts.
+    static let wholeCellIntegration = "10m"
+
+    /// Open circuit: the cell switched off (high impedance) while the potential is measured every interval; with
+    /// `bothVoltages`, WE-RE and WE-CE, as in ``constantCurrent(current_A:interval_s:duration_s:voltageLimit_V:mainsFrequency_Hz:bothVoltages:)``.
     public static func openCircuit(
-        interval_s: Double, duration_s: Double, voltageLimit_V: Double, mainsFrequency_Hz: Int
+        interval_s: Double, duration_s: Double, voltageLimit_V: Double, mainsFrequency_Hz: Int,
+        bothVoltages: Bool = false
     ) -> [String] {
         let high = MethodScriptLiteral.format(voltageLimit_V)
         let low = MethodScriptLiteral.format(-voltageLimit_V)
-        return [
-            "e",
-            "var p",
-            "var t",
+        let interval = MethodScriptLiteral.format(interval_s)
+        let setUp = [
             "set_pgstat_chan 0",
             "set_pgstat_mode 2",
             "set_max_bandwidth \(MethodScriptLiteral.format(5.850535 / interval_s))",
@@ -73,17 +93,31 @@ public enum MethodScriptScripts {
             "set_autoranging ab \(low) \(high)",
             "cell_off",
             "timer_start",
-            "meas_loop_ocp p \(MethodScriptLiteral.format(interval_s)) \(MethodScriptLiteral.format(duration_s))",
+        ]
+        let end = ["endloop", "on_finished:", "cell_off", ""]
+        guard bothVoltages else {
+            return ["e", "var p", "var t"] + setUp + [
+                "meas_loop_ocp p \(interval) \(MethodScriptLiteral.format(duration_s))",
+                "timer_get t",
+                "pck_start",
+                "pck_add t",
+                "pck_add p",
+                "pck_end",
+            ] + end
+        }
+        return ["e", "var p", "var c", "var t"] + setUp + [
+            "timer_get t",
+            "loop t < \(MethodScriptLiteral.format(duration_s))",
+            "meas_loop_ocp p \(interval) \(interval)",
+            "endloop",
+            "meas \(wholeCellIntegration) c ag",
             "timer_get t",
             "pck_start",
             "pck_add t",
             "pck_add p",
+            "pck_add c",
             "pck_end",
-            "endloop",
-            "on_finished:",
-            "cell_off",
-            "",
-        ]
+        ] + end
     }
 
     /// An impedance spectrum: potentiostatic (`meas_loop_eis`, around `dcLevel` volts) or galvanostatic
