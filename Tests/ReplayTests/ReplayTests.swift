@@ -5,6 +5,69 @@ import Replay
 import Simulation
 import Testing
 
+@Suite("Replay of a run with an impedance step")
+struct ImpedanceReplayTests {
+    static let protocolText = """
+        schema: 1
+        name: replay-eis
+        sampling_interval: 1 s
+        steps:
+          - rest: {duration: 5 s}
+          - impedance: {control: galvanostatic, from: 1 kHz, to: 1 Hz, points_per_decade: 2, amplitude: 10 uA}
+          - plate: {current_density: 1 mA/cm2, duration: 20 s}
+          - rest: {duration: 5 s}
+        stop:
+          - voltage-drop: {drop: 0.01 mV, during: plate, action: warn}
+        """
+
+    @Test("the steps after a spectrum start and end where the live run had them, though the samples hold no spectrum")
+    func stepsMatch() throws {
+        let testProtocol = try ProtocolFile.parse(Self.protocolText, file: "replay-eis")
+        var cell = try PhysicsCell(preset: "k-beta-alumina", overrides: ["seed": 3])
+        var engine = try RunEngine(protocol: testProtocol, area_cm2: cell.parameters.electrodeArea_cm2)
+        var current_A = 0.0
+        var samples: [InstrumentSample] = []
+        var liveSteps: [StepRecord] = []
+        var liveVerdicts: [Verdict] = []
+        var pending: [EngineOutput] = [engine.start(at: 0)]
+        while !pending.isEmpty || !engine.isFinished {
+            guard !pending.isEmpty else {
+                let reading = cell.advance(by: 1, current_A: current_A)
+                samples.append(reading)
+                pending.append(engine.ingest(reading))
+                continue
+            }
+            let output = pending.removeFirst()
+            liveSteps += output.steps
+            liveVerdicts += output.events.compactMap(\.verdict).filter { $0.action == .warn }
+            for command in output.commands {
+                switch command {
+                case .applyCurrent(let value): current_A = value
+                case .openCircuit: current_A = 0
+                case .measureImpedance(let settings):
+                    current_A = 0
+                    let points = cell.measureSpectrum(settings, startTime_s: engine.latestTime_s)
+                    pending.append(engine.impedanceMeasured(points))
+                }
+            }
+        }
+        #expect(liveSteps.contains { $0.step.kind == .impedance && $0.endReason == .measured })
+        #expect(!liveVerdicts.isEmpty, "the plating step warns, so the comparison has verdicts to compare")
+
+        var replay = try ReplayDriver(
+            protocolText: Self.protocolText, file: "replay-eis", area_cm2: cell.parameters.electrodeArea_cm2)
+        for sample in samples { replay.feed(sample) }
+        let report = replay.report
+        func boundaries(_ steps: [StepRecord]) -> [String] {
+            steps.filter { $0.endTime_s != nil }.map {
+                "\($0.step.index) \($0.step.kind.rawValue) \($0.startTime_s) \($0.endTime_s!) \($0.endReason!.rawValue)"
+            }
+        }
+        #expect(boundaries(report.steps) == boundaries(liveSteps))
+        #expect(report.verdicts.map(\.verdict) == liveVerdicts)
+    }
+}
+
 @Suite("Replay gives the live run's verdicts")
 struct ReplayTests {
     /// A short symmetric CCD test near the K preset's CCD, with every short criterion and a voiding warning.
