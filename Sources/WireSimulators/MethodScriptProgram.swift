@@ -102,6 +102,18 @@ struct MethodScriptProgram: Sendable {
                     }
                     return arguments[position]
                 }
+                /// `<var> <op> <literal>`, then the block up to and including its closing line.
+                func comparisonBlock(closedBy closing: String) throws(SyntaxError) -> (String, Double, [Statement]) {
+                    let name = try variable(0)
+                    guard arguments.count == 3, [">", "<", ">=", "<="].contains(arguments[1]) else {
+                        throw SyntaxError(code: 0x4004, line: lineNumber, column: column(of: 1, in: text))
+                    }
+                    let threshold = try literal(2)
+                    let body = try block(until: [closing], insideMeasurementLoop: insideMeasurementLoop)
+                    guard index < lines.count else { throw SyntaxError(code: 0x4018, line: lineNumber, column: 1) }
+                    index += 1
+                    return (name, threshold, body)
+                }
                 let kind: Kind
                 switch command {
                 case "var":
@@ -171,14 +183,7 @@ struct MethodScriptProgram: Sendable {
                         imaginary: imaginary, amplitude: amplitude, startFrequency_Hz: start, endFrequency_Hz: end,
                         points: Int(points), dcLevel: dcLevel, body: body)
                 case "loop":
-                    let name = try variable(0)
-                    guard arguments.count == 3, [">", "<", ">=", "<="].contains(arguments[1]) else {
-                        throw SyntaxError(code: 0x4004, line: lineNumber, column: column(of: 1, in: text))
-                    }
-                    let threshold = try literal(2)
-                    let body = try block(until: ["endloop"], insideMeasurementLoop: insideMeasurementLoop)
-                    guard index < lines.count else { throw SyntaxError(code: 0x4018, line: lineNumber, column: 1) }
-                    index += 1
+                    let (name, threshold, body) = try comparisonBlock(closedBy: "endloop")
                     kind = .loop(variable: name, comparison: arguments[1], threshold: threshold, body: body)
                 case "meas":
                     let integration = try literal(0)
@@ -188,14 +193,7 @@ struct MethodScriptProgram: Sendable {
                     }
                     kind = .measure(integration_s: integration, variable: name, type: arguments[2])
                 case "if":
-                    let name = try variable(0)
-                    guard arguments.count == 3, [">", "<", ">=", "<="].contains(arguments[1]) else {
-                        throw SyntaxError(code: 0x4004, line: lineNumber, column: column(of: 1, in: text))
-                    }
-                    let threshold = try literal(2)
-                    let body = try block(until: ["endif"], insideMeasurementLoop: insideMeasurementLoop)
-                    guard index < lines.count else { throw SyntaxError(code: 0x4018, line: lineNumber, column: 1) }
-                    index += 1
+                    let (name, threshold, body) = try comparisonBlock(closedBy: "endif")
                     kind = .condition(variable: name, comparison: arguments[1], threshold: threshold, body: body)
                 default:
                     throw SyntaxError(code: 0x4001, line: lineNumber, column: 1)

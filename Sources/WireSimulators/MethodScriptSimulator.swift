@@ -316,11 +316,7 @@ public actor MethodScriptSimulator: WireSimulator {
         var elapsed = 0.0
         var outcome = Outcome.completed
         while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested, !portGone {
-            switch speed {
-            case .unlimited: await waitForHostToCatchUp()
-            case .factor(let factor): try? await Task.sleep(for: .seconds(interval_s / factor))
-            }
-            while halted, !abortRequested, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
+            await pace(cellSeconds: interval_s)
             if abortRequested || Task.isCancelled { break }
             let reading = cell.advance(by: interval_s, current_A: cellIsOn ? current_A : 0)
             cellTime_s += interval_s
@@ -349,11 +345,8 @@ public actor MethodScriptSimulator: WireSimulator {
         var outcome = Outcome.completed
         for frequency in frequencies_Hz where !abortRequested && !leaveLoopRequested && !portGone {
             let duration = ImpedanceSettings.pointDuration_s(atFrequency: frequency)
-            switch speed {
-            case .unlimited: await waitForHostToCatchUp()
-            case .factor(let factor): try? await Task.sleep(for: .seconds(duration / factor))
-            }
-            if Task.isCancelled { break }
+            await pace(cellSeconds: duration)
+            if abortRequested || Task.isCancelled { break }
             _ = cell.advance(by: duration, current_A: 0)
             cellTime_s += duration
             store(frequency, cell.impedance(atFrequencies: [frequency])[0], &variables)
@@ -384,6 +377,16 @@ public actor MethodScriptSimulator: WireSimulator {
         case ">=": value >= threshold
         default: value <= threshold
         }
+    }
+
+    /// Waits before a point: in step with the host at unlimited speed, else `cellSeconds` scaled by the speed;
+    /// then as long as the script is halted.
+    private func pace(cellSeconds: Double) async {
+        switch speed {
+        case .unlimited: await waitForHostToCatchUp()
+        case .factor(let factor): try? await Task.sleep(for: .seconds(cellSeconds / factor))
+        }
+        while halted, !abortRequested, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
     }
 
     private func waitForHostToCatchUp() async {

@@ -41,39 +41,6 @@ private let constantCurrentScript = """
 
     """
 
-private let openCircuitScript = """
-    e
-    var p
-    var t
-    set_pgstat_chan 0
-    set_pgstat_mode 2
-    set_max_bandwidth 5850535u
-    set_acquisition_frac_autoadjust 50
-    set_range_minmax ab -2 2
-    set_autoranging ab -2 2
-    cell_off
-    timer_start
-    meas_loop_ocp p 1 3600
-    timer_get t
-    pck_start
-    pck_add t
-    pck_add p
-    pck_end
-    endloop
-    on_finished:
-    cell_off
-
-
-    """
-
-/// Sync on an idle instrument, then the one-line cell_off script.
-private let idleSync: [ScriptedTransport.Step] = [
-    .expect("\nZ\n"), .reply("Z!0006\n"), .expect("e\ncell_off\n\n"), .reply("e\n\n"),
-]
-
-private let limits = HardwareLimits(voltage_V: 2, current_A: 1e-3)
-private let quick = MethodScriptGalvanostat.Options(errorRecoveryDelay: .zero)
-
 private func code(of operation: () async throws -> Void) async -> InstrumentError.Code? {
     do {
         try await operation()
@@ -114,7 +81,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         let first = try await driver.nextSample()
         #expect(first == InstrumentSample(time_s: 1, current_A: 250e-6, voltage_V: 0.1))
@@ -136,7 +103,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .reply("Tvlimit\n*\n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(try await driver.nextSample().voltage_V == 3)
         #expect(await code { _ = try await driver.nextSample() } == .rejected)
@@ -151,7 +118,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(constantCurrentScript), .reply("e\nM000A\nPeb80F4240u;abDF5E100n;ba803D090n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(try await driver.nextSample().time_s == 1)
         #expect(try await driver.nextSample().time_s == 3)
@@ -165,7 +132,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect("e\ncell_off\n\n"), .reply("e\n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         do {
             _ = try await driver.nextSample()
@@ -183,7 +150,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
             .expect("e\ncell_off\n\n"), .reply("e\n\n"),
         ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         #expect(await driver.discardedPackageCount == 1, "another host's script: not a sample of this driver")
         #expect(await driver.takePendingSamples().isEmpty)
         try await transport.verifyFinished()
@@ -197,7 +164,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(openCircuitScript), .reply("e\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         try await driver.openCircuit()
         try await transport.verifyFinished()
@@ -207,7 +174,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         let transport = ScriptedTransport(
             idleSync + [.expect(constantCurrentScript), .reply("e!4001: Line 3, Col 1\n")])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         #expect(await code { try await driver.applyCurrent(250e-6) } == .rejected)
         try await transport.verifyFinished()
     }
@@ -218,7 +185,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(openCircuitScript), .reply("e\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(await code { _ = try await driver.nextSample() } == .timeout)
         try await driver.openCircuit()
@@ -228,7 +195,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
     @Test func currentAboveTheRigLimitIsRefusedWithoutTouchingTheInstrument() async throws {
         let transport = ScriptedTransport(idleSync)
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         #expect(await code { try await driver.applyCurrent(-2e-3) } == .rejected)
         try await transport.verifyFinished()
     }
@@ -243,7 +210,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
         var options = quick
         options.currentSign = .oppositeToIUPAC
         let driver = MethodScriptGalvanostat(transport: transport, options: options)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(try await driver.nextSample().current_A == 250e-6)
         try await transport.verifyFinished()
@@ -255,7 +222,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
             .reply([0x00] + Array("e\r\n\r\n".utf8)),
         ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await transport.verifyFinished()
     }
 }
@@ -264,7 +231,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
     @Test func scriptEndingWithoutDataIsNotRenewedForever() async throws {
         let transport = ScriptedTransport(idleSync + [.expect(constantCurrentScript), .reply("e\nM000A\n*\n\n")])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         await #expect(throws: InstrumentError.self) { try await driver.nextSample() }
         try await transport.verifyFinished()
@@ -284,7 +251,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(try await driver.nextSample() == InstrumentSample(time_s: 1, current_A: 250e-6, voltage_V: 0.1))
         try await driver.openCircuit()
@@ -309,7 +276,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect("e\ncell_off\n\n"), .reply("e\n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(try await driver.nextSample().time_s == 1)
         try await driver.finishRun()
@@ -331,7 +298,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.applyCurrent(250e-6)
         #expect(await code { _ = try await driver.nextSample() } == .timeout)
         try await driver.openCircuit()

@@ -36,37 +36,6 @@ private let potentiostaticScript = """
 
     """
 
-private let openCircuitScript = """
-    e
-    var p
-    var t
-    set_pgstat_chan 0
-    set_pgstat_mode 2
-    set_max_bandwidth 5850535u
-    set_acquisition_frac_autoadjust 50
-    set_range_minmax ab -2 2
-    set_autoranging ab -2 2
-    cell_off
-    timer_start
-    meas_loop_ocp p 1 3600
-    timer_get t
-    pck_start
-    pck_add t
-    pck_add p
-    pck_end
-    endloop
-    on_finished:
-    cell_off
-
-
-    """
-
-private let idleSync: [ScriptedTransport.Step] = [
-    .expect("\nZ\n"), .reply("Z!0006\n"), .expect("e\ncell_off\n\n"), .reply("e\n\n"),
-]
-
-private let limits = HardwareLimits(voltage_V: 2, current_A: 1e-3)
-private let quick = MethodScriptGalvanostat.Options(errorRecoveryDelay: .zero)
 private let settings = ImpedanceSettings(
     control: .potentiostatic, startFrequency_Hz: 1e5, endFrequency_Hz: 1e3, pointsPerDecade: 1, amplitude: 0.01)
 
@@ -84,7 +53,7 @@ private let settings = ImpedanceSettings(
                 .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.openCircuit()
         let resting = try await driver.nextSample()
         #expect(resting.time_s == 1)
@@ -108,7 +77,7 @@ private let settings = ImpedanceSettings(
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
         _ = try await driver.identify()
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         var megahertz = settings
         megahertz.startFrequency_Hz = 1e6
         do {
@@ -176,7 +145,7 @@ private let threeElectrodeScript = """
                 .reply("*\nPeb80F4240u;abDF5E100n;ba803D090n,10,212;ag8BBAEE0n\n"),
             ])
         let driver = MethodScriptGalvanostat(transport: transport, options: quick)
-        try await driver.configure(samplingInterval_s: 1, limits: limits)
+        try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.measureBothVoltages(true)
         try await driver.applyCurrent(250e-6)
         await #expect(throws: InstrumentError.self, "a package without WE-CE is not a three-electrode sample") {

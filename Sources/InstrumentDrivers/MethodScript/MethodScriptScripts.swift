@@ -46,34 +46,31 @@ public enum MethodScriptScripts {
         ]
         let end = ["endloop", "on_finished:", "cell_off", ""]
         guard bothVoltages else {
-            return ["e", "var p", "var i", "var t"] + setUp + [
-                "meas_loop_cp p i \(current) \(interval) \(MethodScriptLiteral.format(duration_s))",
-                "timer_get t",
-                "pck_start",
-                "pck_add t",
-                "pck_add p",
-                "pck_add i",
-                "pck_end",
-            ] + window + end
+            return ["e", "var p", "var i", "var t"] + setUp
+                + ["meas_loop_cp p i \(current) \(interval) \(MethodScriptLiteral.format(duration_s))"]
+                + package("t", "p", "i") + window + end
         }
-        return ["e", "var p", "var i", "var c", "var t"] + setUp + [
-            "timer_get t",
-            "loop t < \(MethodScriptLiteral.format(duration_s))",
-            "meas_loop_cp p i \(current) \(interval) \(interval)",
-            "endloop",
-            "meas \(wholeCellIntegration) c ag",
-            "timer_get t",
-            "pck_start",
-            "pck_add t",
-            "pck_add p",
-            "pck_add i",
-            "pck_add c",
-            "pck_end",
-        ] + window + end
+        return ["e", "var p", "var i", "var c", "var t"] + setUp
+            + pointByPoint("meas_loop_cp p i \(current) \(interval) \(interval)", duration_s: duration_s)
+            + package("t", "p", "i", "c") + window + end
     }
 
     /// Integration time of the WE-CE reading in three-electrode scripts.
     static let wholeCellIntegration = "10m"
+
+    /// The lines that send one package: the script timer into `t`, then `variables` in order.
+    private static func package(_ variables: String...) -> [String] {
+        ["timer_get t", "pck_start"] + variables.map { "pck_add \($0)" } + ["pck_end"]
+    }
+
+    /// The head of a three-electrode loop: a generic `loop` bounded by the script timer, whose every iteration runs
+    /// `onePointLoop` (a measurement loop of one interval) and then reads WE-CE into `c`.
+    private static func pointByPoint(_ onePointLoop: String, duration_s: Double) -> [String] {
+        [
+            "timer_get t", "loop t < \(MethodScriptLiteral.format(duration_s))", onePointLoop, "endloop",
+            "meas \(wholeCellIntegration) c ag",
+        ]
+    }
 
     /// Open circuit: the cell switched off (high impedance) while the potential is measured every interval; with
     /// `bothVoltages`, WE-RE and WE-CE, as in ``constantCurrent(current_A:interval_s:duration_s:voltageLimit_V:mainsFrequency_Hz:bothVoltages:)``.
@@ -96,28 +93,12 @@ public enum MethodScriptScripts {
         ]
         let end = ["endloop", "on_finished:", "cell_off", ""]
         guard bothVoltages else {
-            return ["e", "var p", "var t"] + setUp + [
-                "meas_loop_ocp p \(interval) \(MethodScriptLiteral.format(duration_s))",
-                "timer_get t",
-                "pck_start",
-                "pck_add t",
-                "pck_add p",
-                "pck_end",
-            ] + end
+            return ["e", "var p", "var t"] + setUp
+                + ["meas_loop_ocp p \(interval) \(MethodScriptLiteral.format(duration_s))"] + package("t", "p") + end
         }
-        return ["e", "var p", "var c", "var t"] + setUp + [
-            "timer_get t",
-            "loop t < \(MethodScriptLiteral.format(duration_s))",
-            "meas_loop_ocp p \(interval) \(interval)",
-            "endloop",
-            "meas \(wholeCellIntegration) c ag",
-            "timer_get t",
-            "pck_start",
-            "pck_add t",
-            "pck_add p",
-            "pck_add c",
-            "pck_end",
-        ] + end
+        return ["e", "var p", "var c", "var t"] + setUp
+            + pointByPoint("meas_loop_ocp p \(interval) \(interval)", duration_s: duration_s)
+            + package("t", "p", "c") + end
     }
 
     /// An impedance spectrum: potentiostatic (`meas_loop_eis`, around `dcLevel` volts) or galvanostatic
@@ -163,20 +144,7 @@ public enum MethodScriptScripts {
                 "meas_loop_geis f r j \(sweep)",
             ]
         }
-        lines += [
-            "timer_get t",
-            "pck_start",
-            "pck_add t",
-            "pck_add f",
-            "pck_add r",
-            "pck_add j",
-            "pck_end",
-            "endloop",
-            "on_finished:",
-            "cell_off",
-            "",
-        ]
-        return lines
+        return lines + package("t", "f", "r", "j") + ["endloop", "on_finished:", "cell_off", ""]
     }
 
     /// Switches the cell off and ends: the safe state after a fault or on connect.
