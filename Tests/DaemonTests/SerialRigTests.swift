@@ -325,17 +325,25 @@ struct SerialRigTests {
         await port.stop()
     }
 
-    @Test("unplugged mid-step: samples before are stored, the run faults, and the next run reconnects")
-    func unplug() async throws {
+    /// A daemon with one MethodSCRIPT rig `id` whose port is a link to a simulator that is unplugged after 40
+    /// packages (in the first plating step of the CCD protocol, between two packages).
+    private func unpluggableRig(id: String) async throws -> (
+        simulator: MethodScriptSimulator, port: SimulatedPort, link: String, running: RunningDaemon
+    ) {
         let directory = try TestSupport.scratchDirectory()
         let link = directory.appendingPathComponent("methodscript").path
-        // The instrument's USB cable is pulled in the middle of the first plating step, between two packages.
         let simulator = MethodScriptSimulator(
             cell: testCell(), speed: .factor(20), faults: .init(hangUpAfterPackages: 40))
         let port = try SimulatedPort.start(simulator)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: port.path)
-        let rig = try serialRig(id: "u", driver: "methodscript", galvanostatPort: link)
+        let rig = try serialRig(id: id, driver: "methodscript", galvanostatPort: link)
         let running = try await RunningDaemon.start(rigs: [rig], directory: directory)
+        return (simulator, port, link, running)
+    }
+
+    @Test("unplugged mid-step: samples before are stored, the run faults, and the next run reconnects")
+    func unplug() async throws {
+        let (simulator, port, link, running) = try await unpluggableRig(id: "u")
         let protocolText = try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml")
         let started = try await running.startRun(text: protocolText, file: "ccd.yaml", rig: "u")
         let final = try await running.waitForEnd(started.id)
@@ -378,14 +386,7 @@ struct SerialRigTests {
 
     @Test("with on_instrument_loss: pause, an unplugged instrument pauses the run; it reconnects and resumes")
     func unplugPausesAndReconnects() async throws {
-        let directory = try TestSupport.scratchDirectory()
-        let link = directory.appendingPathComponent("methodscript").path
-        let simulator = MethodScriptSimulator(
-            cell: testCell(), speed: .factor(20), faults: .init(hangUpAfterPackages: 40))
-        let port = try SimulatedPort.start(simulator)
-        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: port.path)
-        let rig = try serialRig(id: "p", driver: "methodscript", galvanostatPort: link)
-        let running = try await RunningDaemon.start(rigs: [rig], directory: directory)
+        let (simulator, port, link, running) = try await unpluggableRig(id: "p")
         await running.daemon.runners["p"]?.setReconnectInterval(.milliseconds(100))
         let protocolText =
             try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml") + "on_instrument_loss: pause\n"
