@@ -147,6 +147,33 @@ public struct TruthInfo: Sendable, Hashable, Codable {
     }
 }
 
+/// One impedance spectrum of a run, summarised: where it was measured and the ends of its real part (the high
+/// frequency end is about the electrolyte's resistance, the low frequency end adds the interfaces').
+public struct SpectrumInfo: Sendable, Hashable, Codable {
+    public var step: Int
+    public var cycle: Int
+    public var points: Int
+    /// Cell time of the first point.
+    public var time_s: Double
+    public var first_frequency_Hz: Double
+    public var last_frequency_Hz: Double
+    /// Z' at the highest and at the lowest frequency measured.
+    public var real_high_frequency_Ohm: Double
+    public var real_low_frequency_Ohm: Double
+
+    public init(step: Int, cycle: Int, points: [ImpedancePoint]) {
+        self.step = step
+        self.cycle = cycle
+        self.points = points.count
+        time_s = points.first?.time_s ?? 0
+        first_frequency_Hz = points.first?.frequency_Hz ?? 0
+        last_frequency_Hz = points.last?.frequency_Hz ?? 0
+        let byFrequency = points.sorted { $0.frequency_Hz < $1.frequency_Hz }
+        real_high_frequency_Ohm = byFrequency.last?.real_Ohm ?? 0
+        real_low_frequency_Ohm = byFrequency.first?.real_Ohm ?? 0
+    }
+}
+
 /// A run event as the API shows it.
 public struct EventInfo: Sendable, Hashable, Codable {
     public var run_id: Int64
@@ -196,13 +223,17 @@ public struct RunStatus: Sendable, Hashable, Codable {
     public var results: RunResultsInfo?
     /// The simulator's true onsets (simulated rigs only).
     public var truth: [TruthInfo]?
+    /// The impedance spectra measured so far, one per impedance step; nil when the run has none.
+    public var spectra: [SpectrumInfo]?
 
     public init(
         id: Int64, state: String, protocol_name: String, protocol_file: String, protocol_sha256: String, rig: String,
         cell_label: String?, area_cm2: Double, created_at: String, ended_at: String?, reason: String?,
         ccd_mA_cm2: Double?, samples: Int, planned_steps: Int, reaction_time_ms: Double? = nil,
-        progress: RunProgress?, verdicts: [VerdictInfo], results: RunResultsInfo? = nil, truth: [TruthInfo]?
+        progress: RunProgress?, verdicts: [VerdictInfo], results: RunResultsInfo? = nil, truth: [TruthInfo]?,
+        spectra: [SpectrumInfo]? = nil
     ) {
+        self.spectra = spectra
         self.id = id
         self.state = state
         self.protocol_name = protocol_name

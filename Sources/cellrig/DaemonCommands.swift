@@ -204,6 +204,13 @@ func describe(_ status: RunStatus) -> String {
             "  voiding at \(formatNumber(voiding.current_density_mA_cm2)) mA/cm2: flagged in \(voiding.flagged_steps) of "
                 + "\(voiding.stripping_steps) strips")
     }
+    for spectrum in status.spectra ?? [] {
+        lines.append(
+            "  impedance (step \(spectrum.step)): \(spectrum.points) points, \(formatNumber(spectrum.first_frequency_Hz)) Hz "
+                + "to \(formatNumber(spectrum.last_frequency_Hz)) Hz; Z' \(formatNumber(spectrum.real_high_frequency_Ohm, significantDigits: 4)) Ohm "
+                + "at the highest frequency, \(formatNumber(spectrum.real_low_frequency_Ohm, significantDigits: 4)) Ohm at the lowest"
+        )
+    }
     for truth in status.truth ?? [] {
         lines.append(
             "  truth (simulator): \(truth.kind) at \(formatDuration(truth.time_s)), "

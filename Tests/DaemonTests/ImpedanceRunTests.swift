@@ -40,6 +40,10 @@ struct ImpedanceRunTests {
             if recorded.stepIndex == 2 { firstSampleAfter = min(firstSampleAfter, recorded.sample.time_s) }
         }
         #expect(lastSampleBefore < spectrum.first!.time_s && spectrum.last!.time_s < firstSampleAfter)
+        let summary = try #require(try await running.status(started.id).spectra?.first)
+        #expect(summary.step == 1 && summary.points == 61)
+        #expect(summary.first_frequency_Hz == 1e6 && abs(summary.last_frequency_Hz - 1) < 1e-9)
+        #expect(summary.real_high_frequency_Ohm == real.first && summary.real_low_frequency_Ohm == real.last)
         let events = try store.events(runID: started.id)
         #expect(events.contains { $0.kind == .impedanceMeasured && $0.message.contains("61 points") })
         await running.stop()
