@@ -70,6 +70,20 @@ private let settings = ImpedanceSettings(
         try await transport.verifyFinished()
     }
 
+    @Test("a galvanostatic sweep applies its amplitude on a range that fits it, around zero current")
+    func galvanostaticScript() {
+        var galvanostatic = settings
+        galvanostatic.control = .galvanostatic
+        galvanostatic.amplitude = 10e-6
+        let lines = MethodScriptScripts.impedance(
+            galvanostatic, dcLevel: 0, currentRange_A: 20e-3, voltageLimit_V: 5)
+        #expect(lines.contains("set_pgstat_mode 6"))
+        #expect(lines.contains("set_range db 20u"), "twice the 10 uA amplitude, not the rig's 20 mA")
+        #expect(lines.contains("set_i 0"))
+        #expect(lines.contains("meas_loop_geis f r j 10u 100k 1k 3i 0"))
+        #expect(lines.last == "" && lines.contains("on_finished:") && lines.contains("cell_off"))
+    }
+
     @Test func anEmStat4RefusesFrequenciesAbove200kHz() async throws {
         let transport = ScriptedTransport(
             idleSync + [

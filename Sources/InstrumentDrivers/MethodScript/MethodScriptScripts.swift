@@ -104,14 +104,18 @@ public enum MethodScriptScripts {
     /// An impedance spectrum: potentiostatic (`meas_loop_eis`, around `dcLevel` volts) or galvanostatic
     /// (`meas_loop_geis`, around `dcLevel` amperes), one package of time, frequency, Z' and Z'' per point.
     ///
-    /// `amplitude` is RMS (volts or amperes), `currentRange_A` the largest current the cell may carry. The
-    /// sweep is bounded by its point count; `on_finished:` switches the cell off.
+    /// `amplitude` is RMS (volts or amperes), `currentRange_A` the largest current the cell may carry (the rig's
+    /// limit). The sweep is bounded by its point count; `on_finished:` switches the cell off.
     public static func impedance(
         _ settings: ImpedanceSettings, dcLevel: Double, currentRange_A: Double, voltageLimit_V: Double
     ) -> [String] {
         let high = MethodScriptLiteral.format(voltageLimit_V)
         let low = MethodScriptLiteral.format(-voltageLimit_V)
-        let range = MethodScriptLiteral.format(max(currentRange_A, 1e-9))
+        // A galvanostatic sweep applies only its amplitude: the applied-current range fits its peak (RMS x sqrt 2)
+        // with room, within the rig's limit, for resolution at microampere amplitudes.
+        let applied_A =
+            settings.control == .galvanostatic ? min(currentRange_A, 2 * settings.amplitude) : currentRange_A
+        let range = MethodScriptLiteral.format(max(applied_A, 1e-9))
         let sweep =
             "\(MethodScriptLiteral.format(settings.amplitude)) "
             + "\(MethodScriptLiteral.format(settings.startFrequency_Hz)) "
