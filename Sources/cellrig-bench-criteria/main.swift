@@ -6,7 +6,9 @@
 // Every run drives a PhysicsCell through a RunEngine at a fixed sampling interval. The criteria under test are
 // wrapped so that they record their verdicts without stopping the run; each is scored against the simulator's
 // ground truth: detection, false alarms before the onset (or in runs without one), and latency from the true onset
-// in cell seconds, samples and charge passed.
+// in cell seconds, samples and charge passed. Short criteria are scored on every run, the stripping series
+// included: their onset is the dendrite's initiation wherever one happens, and a stop in a run without one is a
+// false alarm. The voiding criterion is scored on the stripping series.
 
 import Domain
 import Engine
@@ -204,12 +206,19 @@ struct RecordingCriterion: StopCriterion {
 
 struct RunScore {
     var scenario: Scenario
-    var onset_s: Double?
-    /// Cell hours before the onset (all of the run without one).
-    var cleanHours: Double
+    /// The true onset of the failure each kind of criterion looks for: the dendrite's initiation, the WE's voiding.
+    var onsets: [Failure: Double]
+    /// Cell time the run lasted.
+    var duration_s: Double
     /// Per candidate: false alarms, and the first verdict at or after the onset with its latency.
     var falseAlarms: [Int]
     var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double)?]
+
+    /// Whether a candidate is scored on this run: short criteria on every run, voiding on the stripping series.
+    func scores(_ candidate: Candidate) -> Bool { candidate.scores == .short || scenario.test == .voiding }
+
+    /// Cell hours before the failure a candidate looks for (all of the run without one).
+    func cleanHours(_ candidate: Candidate) -> Double { (onsets[candidate.scores] ?? duration_s) / 3600 }
 }
 
 func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunScore {
@@ -256,17 +265,17 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
             endAfter_s = hard.time_s + 60
         }
     }
-    let onset: Double?
-    switch scenario.test {
-    case .short: onset = cell.groundTruth.first { $0.kind == .dendriteInitiation }?.time_s
-    case .voiding:
-        onset = cell.groundTruth.first { $0.kind == .voidingOnset && $0.electrode == "WE" }?.time_s
+    var onsets: [Failure: Double] = [:]
+    onsets[.short] = cell.groundTruth.first { $0.kind == .dendriteInitiation }?.time_s
+    if scenario.test == .voiding {
+        onsets[.voiding] = cell.groundTruth.first { $0.kind == .voidingOnset && $0.electrode == "WE" }?.time_s
     }
     let entries = log.entries.withLock { $0 }
     var falseAlarms = [Int](repeating: 0, count: criteria.count)
     var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double)?] = Array(
         repeating: nil, count: criteria.count)
     for candidate in criteria.indices {
+        let onset = onsets[candidates[candidate].scores]
         var stepsWithAlarm = Set<Int>()
         for entry in entries where entry.candidate == candidate {
             let alarm = entry.verdict.action == .stop || candidates[candidate].scores == .voiding
@@ -293,9 +302,8 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
             }
         }
     }
-    let clean_s = onset ?? cell.time_s
     return RunScore(
-        scenario: scenario, onset_s: onset, cleanHours: clean_s / 3600, falseAlarms: falseAlarms,
+        scenario: scenario, onsets: onsets, duration_s: cell.time_s, falseAlarms: falseAlarms,
         detections: detections)
 }
 
@@ -365,21 +373,23 @@ func pad(_ text: String, _ width: Int) -> String {
 func printTable(_ scores: [RunScore], title: String) {
     print(title)
     print(
-        pad("criterion", 38) + pad("detected", 12) + pad("rate", 8) + pad("false", 7) + pad("FA/100h", 9)
+        pad("criterion", 38) + pad("detected", 12) + pad("rate", 8) + pad("false (strip)", 14) + pad("FA/100h", 9)
             + pad("latency s med/p95", 20) + pad("samples med/p95", 17) + "uAh/cm2 med/p95")
     for (index, candidate) in candidates.enumerated() {
-        let relevant = scores.filter { $0.scenario.test == candidate.scores }
-        let failing = relevant.filter { $0.onset_s != nil }
+        let relevant = scores.filter { $0.scores(candidate) }
+        let failing = relevant.filter { $0.onsets[candidate.scores] != nil }
         let detected = failing.compactMap { $0.detections[index] }
         let falseAlarms = relevant.map { $0.falseAlarms[index] }.reduce(0, +)
-        let hours = relevant.map(\.cleanHours).reduce(0, +)
+        let stripping = relevant.filter { $0.scenario.test == .voiding }.map { $0.falseAlarms[index] }.reduce(0, +)
+        let hours = relevant.map { $0.cleanHours(candidate) }.reduce(0, +)
         let rate = failing.isEmpty ? nil : 100 * Double(detected.count) / Double(failing.count)
         let times = detected.map(\.time_s)
         let samples = detected.map { Double($0.samples) }
         let charges = detected.map(\.charge_uAh_cm2)
         print(
             pad(candidate.label, 38) + pad("\(detected.count)/\(failing.count)", 12) + pad(cell(rate, 4) + "%", 8)
-                + pad("\(falseAlarms)", 7) + pad(cell(hours > 0 ? 100 * Double(falseAlarms) / hours : nil), 9)
+                + pad("\(falseAlarms) (\(stripping))", 14)
+                + pad(cell(hours > 0 ? 100 * Double(falseAlarms) / hours : nil), 9)
                 + pad("\(cell(percentile(times, 0.5))) / \(cell(percentile(times, 0.95)))", 20)
                 + pad("\(cell(percentile(samples, 0.5))) / \(cell(percentile(samples, 0.95)))", 17)
                 + "\(cell(percentile(charges, 0.5))) / \(cell(percentile(charges, 0.95)))")
@@ -414,18 +424,22 @@ for scenario in list {
             let detection = score.detections[index].map { "\(cell($0.time_s)) s/\($0.samples)" } ?? "-"
             return "\(candidates[index].label.prefix(14)): FA \(score.falseAlarms[index]) det \(detection)"
         }
-        print("\(scenario.label) onset \(cell(score.onset_s)): " + marks.joined(separator: "; "))
+        let onsets = "short \(cell(score.onsets[.short])), voiding \(cell(score.onsets[.voiding]))"
+        print("\(scenario.label) onsets \(onsets): " + marks.joined(separator: "; "))
     }
 }
 let scoring_s = seconds(started.duration(to: clock.now))
-let failing = scores.filter { $0.onset_s != nil }.count
-let cellHours = scores.map { $0.scenario.test == .short ? $0.cleanHours : $0.cleanHours }.reduce(0, +)
+let failing = scores.filter { !$0.onsets.isEmpty }.count
+let cellHours = scores.map(\.duration_s).reduce(0, +) / 3600
 print(
     "cellrig-bench-criteria: \(scores.count) simulated runs (\(failing) with a short or voiding onset), presets "
         + "\(PhysicsCellParameters.presetNames.joined(separator: ", ")), sampling 0.1/1/10 s, noise 20/50/200 uV, "
-        + "spike probability 0/1e-4/1e-3; \(cell(cellHours)) clean cell-hours; scored in "
+        + "spike probability 0/1e-4/1e-3; \(cell(cellHours)) cell-hours; scored in "
         + "\(cell(scoring_s)) s wall")
-print("latency from the true onset (dendrite initiation; voiding onset at the WE); false alarms before it")
+print(
+    "short criteria scored on every run (CCD schedules and stripping series), voiding on the stripping series; "
+        + "latency from the true onset (dendrite initiation; voiding onset at the WE); false alarms before it or in "
+        + "runs without one, counted once per step, (strip) those in the stripping series")
 print("")
 printTable(scores, title: "All runs")
 for interval in [0.1, 1.0, 10.0] {
