@@ -212,7 +212,7 @@ struct RunScore {
     var duration_s: Double
     /// Per candidate: false alarms, and the first verdict at or after the onset with its latency.
     var falseAlarms: [Int]
-    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double)?]
+    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double, onsetError_s: Double?)?]
 
     /// Whether a candidate is scored on this run: short criteria on every run, voiding on the stripping series.
     func scores(_ candidate: Candidate) -> Bool { candidate.scores == .short || scenario.test == .voiding }
@@ -248,7 +248,7 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
     let traced = tracing == scenario.label
     while !engine.isFinished, cell.time_s < endAfter_s {
         let reading = cell.advance(by: scenario.interval_s, current_A: current_A)
-        if traced, trace.count < 60 {
+        if traced, traceEvery > 0 ? trace.count % traceEvery == 0 : trace.count < 60 {
             print(
                 "trace t=\(reading.time_s) I=\(reading.current_A) V=\(reading.voltage_V) WE-RE=\(reading.voltageWERE_V ?? .nan)"
             )
@@ -272,7 +272,7 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
     }
     let entries = log.entries.withLock { $0 }
     var falseAlarms = [Int](repeating: 0, count: criteria.count)
-    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double)?] = Array(
+    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double, onsetError_s: Double?)?] = Array(
         repeating: nil, count: criteria.count)
     for candidate in criteria.indices {
         let onset = onsets[candidates[candidate].scores]
@@ -286,7 +286,8 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
                     let atOnset = trace.last { $0.time_s <= onset }?.charge ?? 0
                     let atDetection = trace.last { $0.time_s <= entry.verdict.time_s }?.charge ?? 0
                     detections[candidate] = (
-                        entry.verdict.time_s - onset, samples, (atDetection - atOnset) * 1000
+                        entry.verdict.time_s - onset, samples, (atDetection - atOnset) * 1000,
+                        entry.verdict.onsetTime_s.map { $0 - onset }
                     )
                 }
             } else if stepsWithAlarm.insert(entry.stepIndex).inserted {
@@ -374,7 +375,8 @@ func printTable(_ scores: [RunScore], title: String) {
     print(title)
     print(
         pad("criterion", 38) + pad("detected", 12) + pad("rate", 8) + pad("false (strip)", 14) + pad("FA/100h", 9)
-            + pad("latency s med/p95", 20) + pad("samples med/p95", 17) + "uAh/cm2 med/p95")
+            + pad("latency s med/p95", 20) + pad("samples med/p95", 17) + pad("uAh/cm2 med/p95", 17)
+            + "onset error s med/min/max")
     for (index, candidate) in candidates.enumerated() {
         let relevant = scores.filter { $0.scores(candidate) }
         let failing = relevant.filter { $0.onsets[candidate.scores] != nil }
@@ -386,19 +388,23 @@ func printTable(_ scores: [RunScore], title: String) {
         let times = detected.map(\.time_s)
         let samples = detected.map { Double($0.samples) }
         let charges = detected.map(\.charge_uAh_cm2)
+        let onsetErrors = detected.compactMap(\.onsetError_s)
         print(
             pad(candidate.label, 38) + pad("\(detected.count)/\(failing.count)", 12) + pad(cell(rate, 4) + "%", 8)
                 + pad("\(falseAlarms) (\(stripping))", 14)
                 + pad(cell(hours > 0 ? 100 * Double(falseAlarms) / hours : nil), 9)
                 + pad("\(cell(percentile(times, 0.5))) / \(cell(percentile(times, 0.95)))", 20)
                 + pad("\(cell(percentile(samples, 0.5))) / \(cell(percentile(samples, 0.95)))", 17)
-                + "\(cell(percentile(charges, 0.5))) / \(cell(percentile(charges, 0.95)))")
+                + pad("\(cell(percentile(charges, 0.5))) / \(cell(percentile(charges, 0.95)))", 17)
+                + "\(cell(percentile(onsetErrors, 0.5))) / \(cell(onsetErrors.min())) / \(cell(onsetErrors.max()))")
     }
 }
 
 let quick = CommandLine.arguments.dropFirst().first == "quick"
 /// `explain=LABEL` prints every false alarm of that candidate with its evidence.
 let tracing = CommandLine.arguments.first { $0.hasPrefix("trace=") }.map { String($0.dropFirst(6)) }
+/// `every=N` with `trace=LABEL` prints every N-th reading of the whole run instead of the first 60.
+let traceEvery = CommandLine.arguments.first { $0.hasPrefix("every=") }.flatMap { Int($0.dropFirst(6)) } ?? 0
 let explain = CommandLine.arguments.filter { $0.hasPrefix("explain=") }.map { String($0.dropFirst(8)) }
 let verbose = CommandLine.arguments.contains("verbose")
 /// `dump=LABEL` with `window=FROM,TO` prints dendrite-short's view of every sample in that cell-time window.
@@ -415,6 +421,10 @@ let clock = ContinuousClock()
 let started = clock.now
 var scores: [RunScore] = []
 if let dumpLabel { list = list.filter { $0.label == dumpLabel } }
+/// `only=TEXT` keeps the runs whose label contains TEXT (`only=voiding`, `only="dt=0.1 s"`).
+for only in CommandLine.arguments where only.hasPrefix("only=") {
+    list = list.filter { $0.label.contains(only.dropFirst(5)) }
+}
 for scenario in list {
     dumpWindow = dumpLabel == scenario.label ? (dumpRange ?? 0...Double.infinity) : nil
     let score = try run(scenario, criteria: criteria)
@@ -439,7 +449,8 @@ print(
 print(
     "short criteria scored on every run (CCD schedules and stripping series), voiding on the stripping series; "
         + "latency from the true onset (dendrite initiation; voiding onset at the WE); false alarms before it or in "
-        + "runs without one, counted once per step, (strip) those in the stripping series")
+        + "runs without one, counted once per step, (strip) those in the stripping series; onset error: the verdict's "
+        + "estimated onset minus the true one")
 print("")
 printTable(scores, title: "All runs")
 for interval in [0.1, 1.0, 10.0] {
