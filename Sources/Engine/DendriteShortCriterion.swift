@@ -15,8 +15,9 @@ import Domain
 /// started where that is lower: a rise that levels off falls short of its extrapolation but is not a fall. Samples that deviate strongly teach the models only a
 /// clipped amount, so a real fall is not absorbed before it is found; where the bank's models disagree about the next
 /// sample, that disagreement widens the spread. Once a step has settled, samples building up a shortfall do not
-/// teach the noise estimate, so a slow fall cannot hide itself in it. The onset is the last sample at which the sum
-/// was zero; the CCD is the step's current density.
+/// teach the noise estimate, so a slow fall cannot hide itself in it. The onset is the last sample at which the
+/// tripping test's sum was zero, counting the samples before that test began to judge (a fall that starts while
+/// the step settles is dated to its start, not to the step's); the CCD is the step's current density.
 public struct DendriteShortCriterion: StopCriterion {
     /// The parameters a protocol gives.
     public struct Settings: Sendable, Hashable {
@@ -106,6 +107,7 @@ public struct DendriteShortCriterion: StopCriterion {
         cusum = 0
         consecutiveBelow = 0
         lastZeroTime_s = context.startTime_s
+        incrementStartTime_s = context.startTime_s
         anchor_V = nil
         previousStandardised = nil
         recent.removeAll()
@@ -162,23 +164,28 @@ public struct DendriteShortCriterion: StopCriterion {
     /// has settled, a CUSUM of how far each change of |V| falls below the median change of the step, in units of
     /// the changes' own spread. One change adds at most half the threshold and the last three must all be falls,
     /// so neither a single-sample spike (a fall and a rise) nor two downward spikes in a row trip it.
-    private mutating func judgeIncrement(_ observed: Double, context: StepContext) -> Bool {
+    private mutating func judgeIncrement(_ observed: Double, time_s: Double, context: StepContext) -> Bool {
         defer { previousObserved_V = observed }
+        // The sum is zero while the test does not judge, so a fall it finds later began after this sample.
         guard let previous = previousObserved_V, watchedSteps > 1, context.elapsed_s >= Self.settle_s else {
+            incrementStartTime_s = time_s
             return false
         }
         let change = observed - previous
         defer { increments.add(change) }
         guard increments.count == increments.capacity, let slope = increments.median,
             let spread = increments.standardDeviation
-        else { return false }
+        else {
+            incrementStartTime_s = time_s
+            return false
+        }
         let scale = max(spread, settings.noiseFloor_V)
         let fall = (slope - change) / scale - Self.incrementAllowance
         incrementRun = fall > 0 ? incrementRun + 1 : 0
         let wasZero = incrementSum == 0
         incrementSum = max(0, incrementSum + min(fall, Self.incrementThreshold / 2))
         if incrementSum == 0 {
-            incrementStartTime_s = previousTime_s
+            incrementStartTime_s = time_s
             incrementExcursion = 0
         } else {
             if wasZero { beforeIncrementExcursion = recent.latest(Self.levelWindow, skipping: 1) }
@@ -238,7 +245,7 @@ public struct DendriteShortCriterion: StopCriterion {
         }
         let activePrediction = predictions[active]
         guard let prediction = activePrediction else {
-            _ = judgeIncrement(observed, context: context)
+            _ = judgeIncrement(observed, time_s: sample.time_s, context: context)
             return nil
         }
         let modelSpread = noiseLevel * (1 + prediction.leverage).squareRoot()
@@ -253,7 +260,7 @@ public struct DendriteShortCriterion: StopCriterion {
         // allowance: the return of an upward excursion (two spikes in a row) is a fall in the increments but not a
         // shortfall.
         let incrementTripped =
-            judgeIncrement(observed, context: context) && -residual > allowance_V
+            judgeIncrement(observed, time_s: sample.time_s, context: context) && -residual > allowance_V
             && fellBelowEarlierLevel(before: beforeIncrementExcursion, excursion: incrementExcursion, by: allowance_V)
         // Once the step has settled the noise estimate does not learn the samples that are building up a
         // shortfall, or a slow fall would inflate it and hide itself; earlier, the misfit of the step's start counts
@@ -266,7 +273,11 @@ public struct DendriteShortCriterion: StopCriterion {
             time_s: sample.time_s, observed_V: observed, expected_V: expected_V, spread_V: spread,
             allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false)
         guard knownNoise != nil, determined || incrementTripped else {
-            if cusum == 0 { anchor_V = prediction.value }
+            // Not yet judged: the sum is zero here, so a fall found later began after this sample.
+            if cusum == 0 {
+                anchor_V = prediction.value
+                lastZeroTime_s = sample.time_s
+            }
             return nil
         }
 
