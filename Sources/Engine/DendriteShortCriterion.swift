@@ -1,23 +1,23 @@
 import Domain
 
-/// Dendrite short while plating, found by a change-point test on the residual of a model of the expected
-/// polarisation.
+/// Dendrite short while plating, found by a change-point test on the residual of a model of the expected polarisation.
 ///
 /// For every watched step a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time
-/// constants from 0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far
-/// in the run, so the transient time constants are in effect fitted on earlier steps. The shortfall of each sample
-/// below the prediction, less an allowance, is standardised by a robust noise estimate and the prediction's own
-/// uncertainty and summed in a one-sided CUSUM. The run stops when the sum passes its threshold on the second
-/// (or later) consecutive sample below the allowance, the third once the run has shown an isolated spike: a single
-/// spike cannot trip it, nor two in a row on a spiking instrument; decaying transients are part of the model, and
-/// slow drift is followed by the trend. A stop also needs |V| to lie below its level before the shortfall began
-/// (medians of the samples either side), and the shortfall is measured against the prediction before the sum
-/// started where that is lower: a rise that levels off falls short of its extrapolation but is not a fall. Samples that deviate strongly teach the models only a
-/// clipped amount, so a real fall is not absorbed before it is found; where the bank's models disagree about the next
-/// sample, that disagreement widens the spread. Once a step has settled, samples building up a shortfall do not
-/// teach the noise estimate, so a slow fall cannot hide itself in it. The onset is the last sample at which the
-/// tripping test's sum was zero, counting the samples before that test began to judge (a fall that starts while
-/// the step settles is dated to its start, not to the step's); the CCD is the step's current density.
+/// constants from 0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far in
+/// the run, so the transient time constants are in effect fitted on earlier steps. The shortfall of each sample below
+/// the prediction, less an allowance, is standardised by a robust noise estimate and the prediction's own uncertainty
+/// and summed in a one-sided CUSUM. The run stops when the sum passes its threshold on the second (or later)
+/// consecutive sample below the allowance, the third once the run has shown an isolated spike: a single spike cannot
+/// trip it, nor two in a row on a spiking instrument; decaying transients are part of the model, and slow drift is
+/// followed by the trend. A stop also needs |V| to lie below its level before the shortfall began (medians of the
+/// samples either side), and the shortfall is measured against the prediction before the sum started where that is
+/// lower: a rise that levels off falls short of its extrapolation but is not a fall. Samples that deviate strongly
+/// teach the models only a clipped amount, so a real fall is not absorbed before it is found; where the bank's
+/// best-scoring models disagree about the next sample, that disagreement widens the spread. Once a step has settled,
+/// samples building up a shortfall do not teach the noise estimate, so a slow fall cannot hide itself in it. The onset
+/// is the last sample at which the tripping test's sum was zero, counting the samples before that test began to judge
+/// (a fall that starts while the step settles is dated to its start, not to the step's); the CCD is the step's current
+/// density.
 public struct DendriteShortCriterion: StopCriterion {
     /// The parameters a protocol gives.
     public struct Settings: Sendable, Hashable {
@@ -43,6 +43,9 @@ public struct DendriteShortCriterion: StopCriterion {
     static let clip = 8.0
     /// Residuals beyond this many standard deviations teach the models only up to it.
     static let teachingClip = 4.0
+    /// The bank's disagreement is taken over this many of its best-scoring models: one that has predicted badly
+    /// all run is no evidence that the active model is uncertain.
+    static let plausibleModels = 5
     static let transientPairs: [(fast: Double, slow: Double)] = [
         (0.5, 1), (0.5, 2), (1, 2), (1, 4), (2, 4), (2, 8), (4, 8), (4, 16), (8, 16), (8, 32),
     ]
@@ -95,6 +98,9 @@ public struct DendriteShortCriterion: StopCriterion {
         public var cusum: Double
         public var incrementSum: Double
         public var judged: Bool
+        /// The noise estimate and the bank's disagreement about this sample, the two parts of the spread.
+        public var noise_V = 0.0
+        public var disagreement_V = 0.0
     }
 
     public init(settings: Settings) {
@@ -223,13 +229,14 @@ public struct DendriteShortCriterion: StopCriterion {
                     ? prediction.leverage <= 1 || context.elapsed_s >= Self.settle_s
                     : prediction.leverage <= 1 && context.elapsed_s >= Self.firstStepSettle_s
             } ?? false
-        // Where the bank disagrees about the next sample (a model extrapolating the step's start badly), the
-        // spread of its predictions about the active one is uncertainty too: it widens the clip, so the active model
-        // can follow the data back, and the allowance, so its extrapolation is not taken for a fall.
+        // Where the bank's plausible models (the best-scoring half) disagree about the next sample (a model
+        // extrapolating the step's start badly), the spread of their predictions about the active one is uncertainty
+        // too: it widens the clip, so the active model can follow the data back, and the allowance, so its
+        // extrapolation is not taken for a fall.
         let disagreement_V =
             predictions[active].map { activeValue in
-                let deviations = predictions.compactMap { $0.map { ($0.value - activeValue.value) } }
-                let sorted = deviations.map { abs($0) }.sorted()
+                let plausible = scores.indices.sorted { scores[$0] < scores[$1] }.prefix(Self.plausibleModels)
+                let sorted = plausible.compactMap { predictions[$0].map { abs($0.value - activeValue.value) } }.sorted()
                 return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
             } ?? 0
         for index in models.indices {
@@ -271,7 +278,8 @@ public struct DendriteShortCriterion: StopCriterion {
         }
         latest = Diagnostics(
             time_s: sample.time_s, observed_V: observed, expected_V: expected_V, spread_V: spread,
-            allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false)
+            allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false, noise_V: noiseLevel,
+            disagreement_V: disagreement_V)
         guard knownNoise != nil, determined || incrementTripped else {
             // Not yet judged: the sum is zero here, so a fall found later began after this sample.
             if cusum == 0 {

@@ -189,6 +189,8 @@ struct RecordingCriterion: StopCriterion {
                     + "res=\(formatNumber((latest.observed_V - latest.expected_V) * 1e6, significantDigits: 4)) uV "
                     + "spread=\(formatNumber(latest.spread_V * 1e6, significantDigits: 3)) "
                     + "allow=\(formatNumber(latest.allowance_V * 1e6, significantDigits: 3)) "
+                    + "noise=\(formatNumber(latest.noise_V * 1e6, significantDigits: 3)) "
+                    + "disagree=\(formatNumber(latest.disagreement_V * 1e6, significantDigits: 3)) "
                     + "cusum=\(formatNumber(latest.cusum, significantDigits: 3)) "
                     + "inc=\(formatNumber(latest.incrementSum, significantDigits: 3)) judged=\(latest.judged)"
                     + (verdict != nil ? " VERDICT" : ""))

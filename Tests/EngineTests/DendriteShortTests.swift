@@ -142,6 +142,41 @@ struct DendriteShortTests {
         #expect(verdict.time_s > 601 + 400.5 && verdict.time_s <= 601 + 403)
     }
 
+    @Test("at fine sampling, models that predicted the run badly do not widen the spread long after the step start")
+    func spreadAfterTheStepStart() throws {
+        // Transients whose time constants lie between the bank's: its worst models misfit them for a long time.
+        var signal = SyntheticPlating()
+        signal.nucleation_V = 0.1
+        signal.nucleationTime_s = 3
+        signal.relaxation_V = 0.02
+        signal.relaxationTime_s = 12
+        signal.noise_V = 2e-5
+        var criterion = DendriteShortCriterion(settings: Self.settings)
+        var latest: DendriteShortCriterion.Diagnostics?
+        for index in 0..<3 {
+            let step = PlannedStep(
+                index: index, cycle: index + 1, stepInCycle: 1, kind: .plate, current_A: -1e-3,
+                currentDensity_mA_cm2: 4.8, durationLimit_s: 150)
+            let start = Double(index) * 150
+            var context = StepContext(step: step, startTime_s: start, area_cm2: 0.2, threeElectrode: false)
+            criterion.stepStarted(context)
+            for sample in 1...1000 {
+                context.elapsed_s = Double(sample) * 0.1
+                context.sampleCount = sample
+                let reading = InstrumentSample(
+                    time_s: start + context.elapsed_s, current_A: -1e-3,
+                    voltage_V: -signal.magnitude(at: context.elapsed_s, index: sample))
+                #expect(criterion.evaluate(reading, context: context) == nil)
+            }
+            latest = criterion.latest
+        }
+        let diagnostics = try #require(latest)
+        #expect(diagnostics.judged)
+        #expect(
+            diagnostics.spread_V < 3 * diagnostics.noise_V,
+            "spread \(diagnostics.spread_V), noise \(diagnostics.noise_V), disagreement \(diagnostics.disagreement_V)")
+    }
+
     @Test("a slow fall, a fraction of the noise per sample, is found at fine sampling")
     func slowFallInNoise() throws {
         var signal = SyntheticPlating()
