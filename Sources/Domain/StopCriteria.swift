@@ -109,8 +109,9 @@ public enum CriterionCatalogue {
             help: "Dendrite short, model-based: each watched plating step's polarisation is predicted by a local model "
                 + "(level and trend with the decaying transients after the current change and nucleation, time "
                 + "constants chosen by how well they predicted earlier steps); a one-sided CUSUM on the "
-                + "noise-standardised shortfall below the prediction stops the run when |V| really falls. Single-"
-                + "sample spikes, transients and slow drift do not trip it. The CCD is the current density at the "
+                + "noise-standardised shortfall below the prediction stops the run when |V| really falls below "
+                + "where it was. Single-sample spikes (two in a row, once the run has shown one), transients, slow "
+                + "drift and a rise that levels off do not trip it. The CCD is the current density at the "
                 + "estimated onset.",
             parameters: [
                 ParameterSpec(
@@ -147,7 +148,8 @@ public enum CriterionCatalogue {
         CriterionSpec(
             name: "voiding",
             help: "Voiding while stripping (WE-RE in a three-electrode cell, else the cell voltage): the "
-                + "polarisation rises by `rise` within a half-cycle with upward curvature; or the end-of-strip "
+                + "polarisation rises by `rise` (or doubles, if less; at least `min-rise` and ten times the noise) "
+                + "within a half-cycle with upward curvature; or the end-of-strip "
                 + "polarisation has grown by `growth` over the first strips at the same current; or the trend "
                 + "reaches the voltage limit within `horizon`. One verdict per step, with all three measures.",
             parameters: [
@@ -160,7 +162,12 @@ public enum CriterionCatalogue {
                     help: "what a voiding verdict does"),
                 ParameterSpec(
                     "rise", .quantity(.voltage, 1e-5...10), default: .quantity(Quantity(0.02, .voltage)),
-                    help: "rise of the polarisation above its lowest settled value within one step"),
+                    help: "rise of the polarisation above its lowest settled value within one step; a doubling is "
+                        + "enough where that is less"),
+                ParameterSpec(
+                    "min-rise", .quantity(.voltage, 1e-6...1), default: .quantity(Quantity(0.003, .voltage)),
+                    help: "smallest rise that counts however low the polarisation, above the slow wander of the "
+                        + "reference and the instrument; also needed by the time-left test"),
                 ParameterSpec(
                     "growth", .quantity(.voltage, 1e-5...10), default: .quantity(Quantity(0.03, .voltage)),
                     help: "growth of the end-of-strip polarisation over that of the first two strips at the same "

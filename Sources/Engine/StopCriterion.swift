@@ -141,6 +141,7 @@ public enum CriterionFactory {
                     during: StrippingWatch(rawValue: declaration.word("during")!) ?? .strip,
                     action: try action(declaration),
                     rise_V: declaration.quantity("rise")!,
+                    minimumRise_V: declaration.quantity("min-rise")!,
                     growth_V: declaration.quantity("growth")!,
                     horizon_s: declaration.quantity("horizon")!,
                     settle_s: declaration.quantity("settle")!,

@@ -4,18 +4,23 @@ import Domain
 /// else the cell voltage).
 ///
 /// Three measures, each enough for a verdict (one per step, carrying all three):
-/// - **rise**: within the step, the (median-smoothed) polarisation has risen by `rise` above its lowest value after
-///   `settle`, and is still rising at least as fast as it did earlier in the rise (no sign of levelling off, as a
-///   relaxation would);
+/// - **rise**: within the step, the (median-smoothed) polarisation has risen above its lowest value after `settle`
+///   by `rise`, or has doubled if that is less (a cell polarised by a few mV voids with a rise of a few mV), and in
+///   any case by `min-rise` and ten times the samples' noise; and it is still rising at least as fast as it did
+///   earlier in the rise (no sign of levelling off, as a relaxation would);
 /// - **growth**: it exceeds the mean end-of-strip polarisation of the first two strips at the same current density
 ///   by `growth` (interface degrading cycle over cycle);
-/// - **time left**: the recent trend reaches the voltage limit within `horizon`, before the step would end.
+/// - **time left**: the recent trend reaches the voltage limit within `horizon`, before the step would end; the
+///   polarisation must have risen by that floor and the trend must stand out from the scatter about it, so
+///   a slope fitted to noise over a few samples is not taken for one.
 public struct VoidingCriterion: StopCriterion {
     /// The parameters a protocol gives.
     public struct Settings: Sendable, Hashable {
         public var during: StrippingWatch
         public var action: VerdictAction
         public var rise_V: Double
+        /// Smallest rise that counts, above the wander of the reference and the instrument.
+        public var minimumRise_V: Double
         public var growth_V: Double
         /// 0 disables the time-left test.
         public var horizon_s: Double
@@ -24,12 +29,13 @@ public struct VoidingCriterion: StopCriterion {
         public var limit_V: Double?
 
         public init(
-            during: StrippingWatch, action: VerdictAction, rise_V: Double, growth_V: Double, horizon_s: Double,
-            settle_s: Double, limit_V: Double?
+            during: StrippingWatch, action: VerdictAction, rise_V: Double, minimumRise_V: Double = 0.003,
+            growth_V: Double, horizon_s: Double, settle_s: Double, limit_V: Double?
         ) {
             self.during = during
             self.action = action
             self.rise_V = rise_V
+            self.minimumRise_V = minimumRise_V
             self.growth_V = growth_V
             self.horizon_s = horizon_s
             self.settle_s = settle_s
@@ -54,6 +60,15 @@ public struct VoidingCriterion: StopCriterion {
     private var history = DecimatedHistory(capacity: 256)
     private var baseline: (value_V: Double, time_s: Double)?
     private var latestSmoothed_V: Double?
+    /// Changes of the raw polarisation from sample to sample in this step: their spread gives the noise.
+    private var changes = RobustScale(capacity: 63)
+    private var previous_V: Double?
+    /// A rise by this fraction of the step's lowest settled polarisation is enough when less than `rise`.
+    static let relativeRise = 1.0
+    /// A rise must exceed this many times the noise of one sample.
+    static let noiseFactor = 10.0
+    /// The trend of the time-left test must exceed this many standard errors.
+    static let slopeSignificance = 4.0
     private var stepDensity_mA_cm2 = 0.0
     /// End-of-strip polarisation of the watched steps so far, by current density.
     private var endOfStrip: [(density_mA_cm2: Double, value_V: Double)] = []
@@ -70,11 +85,14 @@ public struct VoidingCriterion: StopCriterion {
         history.removeAll()
         baseline = nil
         latestSmoothed_V = nil
+        changes.removeAll()
+        previous_V = nil
         stepDensity_mA_cm2 = context.step.currentDensity_mA_cm2
     }
 
     public mutating func stepResumed(_ context: StepContext) {
         recent.removeAll(keepingCapacity: true)
+        previous_V = nil
     }
 
     /// Mean end-of-strip polarisation of the first two completed strips at this current density.
@@ -86,7 +104,10 @@ public struct VoidingCriterion: StopCriterion {
 
     public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
         guard watching else { return nil }
-        recent.append(abs(context.controlledVoltage(sample)))
+        let raw = abs(context.controlledVoltage(sample))
+        if let previous_V { changes.add(raw - previous_V) }
+        previous_V = raw
+        recent.append(raw)
         if recent.count > 5 { recent.removeFirst() }
         let smoothed = recent.sorted()[recent.count / 2]
         latestSmoothed_V = smoothed
@@ -102,19 +123,24 @@ public struct VoidingCriterion: StopCriterion {
         let thirds = since.count / 3
         var earlySlope: Double?
         var recentSlope: Double?
+        var recentSlopeError = Double.infinity
         if thirds >= 2 {
-            earlySlope = slope(since.prefix(thirds))
-            recentSlope = slope(since.suffix(thirds))
+            earlySlope = slope(since.prefix(thirds)).value
+            (recentSlope, recentSlopeError) = slope(since.suffix(thirds))
         }
+        // The noise of one raw sample; the rise must stand out from it whatever the thresholds.
+        let noise_V = (changes.standardDeviation ?? .infinity) / 2.squareRoot()
+        let noiseFloor_V = max(settings.minimumRise_V, Self.noiseFactor * noise_V)
+        let riseThreshold_V = max(min(settings.rise_V, Self.relativeRise * baseline.value_V), noiseFloor_V)
         var timeLeft_s: Double?
-        if let recentSlope, recentSlope > 0, let limit = settings.limit_V ?? context.step.voltageLimit_V,
-            settings.horizon_s > 0
+        if let recentSlope, recentSlope > Self.slopeSignificance * recentSlopeError, rise >= noiseFloor_V,
+            let limit = settings.limit_V ?? context.step.voltageLimit_V, settings.horizon_s > 0
         {
             timeLeft_s = max(0, (limit - smoothed) / recentSlope)
         }
 
         var test: Test?
-        if rise >= settings.rise_V, let earlySlope, let recentSlope, recentSlope > 0, recentSlope >= 0.8 * earlySlope {
+        if rise >= riseThreshold_V, let earlySlope, let recentSlope, recentSlope > 0, recentSlope >= 0.8 * earlySlope {
             test = .rise
         } else if let growth, growth >= settings.growth_V {
             test = .growth
@@ -126,7 +152,8 @@ public struct VoidingCriterion: StopCriterion {
 
         var evidence: [String: Double] = [
             "test": Double(test.rawValue), "polarisation_V": smoothed, "baseline_V": baseline.value_V,
-            "baseline_time_s": baseline.time_s, "rise_V": rise, "rise_threshold_V": settings.rise_V,
+            "baseline_time_s": baseline.time_s, "rise_V": rise, "rise_threshold_V": riseThreshold_V,
+            "relative_rise": Self.relativeRise, "noise_V": noise_V, "min_rise_V": settings.minimumRise_V,
             "growth_threshold_V": settings.growth_V, "horizon_s": settings.horizon_s, "settle_s": settings.settle_s,
             "cycle": Double(context.step.cycle),
         ]
@@ -166,8 +193,8 @@ public struct VoidingCriterion: StopCriterion {
 
     private func millivolts(_ volts: Double) -> String { formatNumber(volts * 1e3, significantDigits: 4) }
 
-    /// Least-squares slope of points, volts per second.
-    private func slope(_ points: ArraySlice<(time_s: Double, value: Double)>) -> Double {
+    /// Least-squares slope of points, volts per second, and its standard error (infinite with fewer than three).
+    private func slope(_ points: ArraySlice<(time_s: Double, value: Double)>) -> (value: Double, error: Double) {
         let count = Double(points.count)
         let meanTime = points.reduce(0) { $0 + $1.time_s } / count
         let meanValue = points.reduce(0) { $0 + $1.value } / count
@@ -177,7 +204,15 @@ public struct VoidingCriterion: StopCriterion {
             covariance += (point.time_s - meanTime) * (point.value - meanValue)
             variance += (point.time_s - meanTime) * (point.time_s - meanTime)
         }
-        return variance > 0 ? covariance / variance : 0
+        guard variance > 0 else { return (0, .infinity) }
+        let fitted = covariance / variance
+        guard points.count > 2 else { return (fitted, .infinity) }
+        var squares = 0.0
+        for point in points {
+            let residual = point.value - meanValue - fitted * (point.time_s - meanTime)
+            squares += residual * residual
+        }
+        return (fitted, (squares / (count - 2) / variance).squareRoot())
     }
 }
 

@@ -6,7 +6,9 @@
 // Every run drives a PhysicsCell through a RunEngine at a fixed sampling interval. The criteria under test are
 // wrapped so that they record their verdicts without stopping the run; each is scored against the simulator's
 // ground truth: detection, false alarms before the onset (or in runs without one), and latency from the true onset
-// in cell seconds, samples and charge passed.
+// in cell seconds, samples and charge passed. Short criteria are scored on every run, the stripping series
+// included: their onset is the dendrite's initiation wherever one happens, and a stop in a run without one is a
+// false alarm. The voiding criterion is scored on the stripping series.
 
 import Domain
 import Engine
@@ -187,6 +189,8 @@ struct RecordingCriterion: StopCriterion {
                     + "res=\(formatNumber((latest.observed_V - latest.expected_V) * 1e6, significantDigits: 4)) uV "
                     + "spread=\(formatNumber(latest.spread_V * 1e6, significantDigits: 3)) "
                     + "allow=\(formatNumber(latest.allowance_V * 1e6, significantDigits: 3)) "
+                    + "noise=\(formatNumber(latest.noise_V * 1e6, significantDigits: 3)) "
+                    + "disagree=\(formatNumber(latest.disagreement_V * 1e6, significantDigits: 3)) "
                     + "cusum=\(formatNumber(latest.cusum, significantDigits: 3)) "
                     + "inc=\(formatNumber(latest.incrementSum, significantDigits: 3)) judged=\(latest.judged)"
                     + (verdict != nil ? " VERDICT" : ""))
@@ -204,12 +208,19 @@ struct RecordingCriterion: StopCriterion {
 
 struct RunScore {
     var scenario: Scenario
-    var onset_s: Double?
-    /// Cell hours before the onset (all of the run without one).
-    var cleanHours: Double
+    /// The true onset of the failure each kind of criterion looks for: the dendrite's initiation, the WE's voiding.
+    var onsets: [Failure: Double]
+    /// Cell time the run lasted.
+    var duration_s: Double
     /// Per candidate: false alarms, and the first verdict at or after the onset with its latency.
     var falseAlarms: [Int]
-    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double)?]
+    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double, onsetError_s: Double?)?]
+
+    /// Whether a candidate is scored on this run: short criteria on every run, voiding on the stripping series.
+    func scores(_ candidate: Candidate) -> Bool { candidate.scores == .short || scenario.test == .voiding }
+
+    /// Cell hours before the failure a candidate looks for (all of the run without one).
+    func cleanHours(_ candidate: Candidate) -> Double { (onsets[candidate.scores] ?? duration_s) / 3600 }
 }
 
 func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunScore {
@@ -239,7 +250,7 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
     let traced = tracing == scenario.label
     while !engine.isFinished, cell.time_s < endAfter_s {
         let reading = cell.advance(by: scenario.interval_s, current_A: current_A)
-        if traced, trace.count < 60 {
+        if traced, traceEvery > 0 ? trace.count % traceEvery == 0 : trace.count < 60 {
             print(
                 "trace t=\(reading.time_s) I=\(reading.current_A) V=\(reading.voltage_V) WE-RE=\(reading.voltageWERE_V ?? .nan)"
             )
@@ -256,17 +267,17 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
             endAfter_s = hard.time_s + 60
         }
     }
-    let onset: Double?
-    switch scenario.test {
-    case .short: onset = cell.groundTruth.first { $0.kind == .dendriteInitiation }?.time_s
-    case .voiding:
-        onset = cell.groundTruth.first { $0.kind == .voidingOnset && $0.electrode == "WE" }?.time_s
+    var onsets: [Failure: Double] = [:]
+    onsets[.short] = cell.groundTruth.first { $0.kind == .dendriteInitiation }?.time_s
+    if scenario.test == .voiding {
+        onsets[.voiding] = cell.groundTruth.first { $0.kind == .voidingOnset && $0.electrode == "WE" }?.time_s
     }
     let entries = log.entries.withLock { $0 }
     var falseAlarms = [Int](repeating: 0, count: criteria.count)
-    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double)?] = Array(
+    var detections: [(time_s: Double, samples: Int, charge_uAh_cm2: Double, onsetError_s: Double?)?] = Array(
         repeating: nil, count: criteria.count)
     for candidate in criteria.indices {
+        let onset = onsets[candidates[candidate].scores]
         var stepsWithAlarm = Set<Int>()
         for entry in entries where entry.candidate == candidate {
             let alarm = entry.verdict.action == .stop || candidates[candidate].scores == .voiding
@@ -277,7 +288,8 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
                     let atOnset = trace.last { $0.time_s <= onset }?.charge ?? 0
                     let atDetection = trace.last { $0.time_s <= entry.verdict.time_s }?.charge ?? 0
                     detections[candidate] = (
-                        entry.verdict.time_s - onset, samples, (atDetection - atOnset) * 1000
+                        entry.verdict.time_s - onset, samples, (atDetection - atOnset) * 1000,
+                        entry.verdict.onsetTime_s.map { $0 - onset }
                     )
                 }
             } else if stepsWithAlarm.insert(entry.stepIndex).inserted {
@@ -293,9 +305,8 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
             }
         }
     }
-    let clean_s = onset ?? cell.time_s
     return RunScore(
-        scenario: scenario, onset_s: onset, cleanHours: clean_s / 3600, falseAlarms: falseAlarms,
+        scenario: scenario, onsets: onsets, duration_s: cell.time_s, falseAlarms: falseAlarms,
         detections: detections)
 }
 
@@ -365,30 +376,37 @@ func pad(_ text: String, _ width: Int) -> String {
 func printTable(_ scores: [RunScore], title: String) {
     print(title)
     print(
-        pad("criterion", 38) + pad("detected", 12) + pad("rate", 8) + pad("false", 7) + pad("FA/100h", 9)
-            + pad("latency s med/p95", 20) + pad("samples med/p95", 17) + "uAh/cm2 med/p95")
+        pad("criterion", 38) + pad("detected", 12) + pad("rate", 8) + pad("false (strip)", 14) + pad("FA/100h", 9)
+            + pad("latency s med/p95", 20) + pad("samples med/p95", 17) + pad("uAh/cm2 med/p95", 17)
+            + "onset error s med/min/max")
     for (index, candidate) in candidates.enumerated() {
-        let relevant = scores.filter { $0.scenario.test == candidate.scores }
-        let failing = relevant.filter { $0.onset_s != nil }
+        let relevant = scores.filter { $0.scores(candidate) }
+        let failing = relevant.filter { $0.onsets[candidate.scores] != nil }
         let detected = failing.compactMap { $0.detections[index] }
         let falseAlarms = relevant.map { $0.falseAlarms[index] }.reduce(0, +)
-        let hours = relevant.map(\.cleanHours).reduce(0, +)
+        let stripping = relevant.filter { $0.scenario.test == .voiding }.map { $0.falseAlarms[index] }.reduce(0, +)
+        let hours = relevant.map { $0.cleanHours(candidate) }.reduce(0, +)
         let rate = failing.isEmpty ? nil : 100 * Double(detected.count) / Double(failing.count)
         let times = detected.map(\.time_s)
         let samples = detected.map { Double($0.samples) }
         let charges = detected.map(\.charge_uAh_cm2)
+        let onsetErrors = detected.compactMap(\.onsetError_s)
         print(
             pad(candidate.label, 38) + pad("\(detected.count)/\(failing.count)", 12) + pad(cell(rate, 4) + "%", 8)
-                + pad("\(falseAlarms)", 7) + pad(cell(hours > 0 ? 100 * Double(falseAlarms) / hours : nil), 9)
+                + pad("\(falseAlarms) (\(stripping))", 14)
+                + pad(cell(hours > 0 ? 100 * Double(falseAlarms) / hours : nil), 9)
                 + pad("\(cell(percentile(times, 0.5))) / \(cell(percentile(times, 0.95)))", 20)
                 + pad("\(cell(percentile(samples, 0.5))) / \(cell(percentile(samples, 0.95)))", 17)
-                + "\(cell(percentile(charges, 0.5))) / \(cell(percentile(charges, 0.95)))")
+                + pad("\(cell(percentile(charges, 0.5))) / \(cell(percentile(charges, 0.95)))", 17)
+                + "\(cell(percentile(onsetErrors, 0.5))) / \(cell(onsetErrors.min())) / \(cell(onsetErrors.max()))")
     }
 }
 
 let quick = CommandLine.arguments.dropFirst().first == "quick"
 /// `explain=LABEL` prints every false alarm of that candidate with its evidence.
 let tracing = CommandLine.arguments.first { $0.hasPrefix("trace=") }.map { String($0.dropFirst(6)) }
+/// `every=N` with `trace=LABEL` prints every N-th reading of the whole run instead of the first 60.
+let traceEvery = CommandLine.arguments.first { $0.hasPrefix("every=") }.flatMap { Int($0.dropFirst(6)) } ?? 0
 let explain = CommandLine.arguments.filter { $0.hasPrefix("explain=") }.map { String($0.dropFirst(8)) }
 let verbose = CommandLine.arguments.contains("verbose")
 /// `dump=LABEL` with `window=FROM,TO` prints dendrite-short's view of every sample in that cell-time window.
@@ -405,6 +423,10 @@ let clock = ContinuousClock()
 let started = clock.now
 var scores: [RunScore] = []
 if let dumpLabel { list = list.filter { $0.label == dumpLabel } }
+/// `only=TEXT` keeps the runs whose label contains TEXT (`only=voiding`, `only="dt=0.1 s"`).
+for only in CommandLine.arguments where only.hasPrefix("only=") {
+    list = list.filter { $0.label.contains(only.dropFirst(5)) }
+}
 for scenario in list {
     dumpWindow = dumpLabel == scenario.label ? (dumpRange ?? 0...Double.infinity) : nil
     let score = try run(scenario, criteria: criteria)
@@ -414,18 +436,23 @@ for scenario in list {
             let detection = score.detections[index].map { "\(cell($0.time_s)) s/\($0.samples)" } ?? "-"
             return "\(candidates[index].label.prefix(14)): FA \(score.falseAlarms[index]) det \(detection)"
         }
-        print("\(scenario.label) onset \(cell(score.onset_s)): " + marks.joined(separator: "; "))
+        let onsets = "short \(cell(score.onsets[.short])), voiding \(cell(score.onsets[.voiding]))"
+        print("\(scenario.label) onsets \(onsets): " + marks.joined(separator: "; "))
     }
 }
 let scoring_s = seconds(started.duration(to: clock.now))
-let failing = scores.filter { $0.onset_s != nil }.count
-let cellHours = scores.map { $0.scenario.test == .short ? $0.cleanHours : $0.cleanHours }.reduce(0, +)
+let failing = scores.filter { !$0.onsets.isEmpty }.count
+let cellHours = scores.map(\.duration_s).reduce(0, +) / 3600
 print(
     "cellrig-bench-criteria: \(scores.count) simulated runs (\(failing) with a short or voiding onset), presets "
         + "\(PhysicsCellParameters.presetNames.joined(separator: ", ")), sampling 0.1/1/10 s, noise 20/50/200 uV, "
-        + "spike probability 0/1e-4/1e-3; \(cell(cellHours)) clean cell-hours; scored in "
+        + "spike probability 0/1e-4/1e-3; \(cell(cellHours)) cell-hours; scored in "
         + "\(cell(scoring_s)) s wall")
-print("latency from the true onset (dendrite initiation; voiding onset at the WE); false alarms before it")
+print(
+    "short criteria scored on every run (CCD schedules and stripping series), voiding on the stripping series; "
+        + "latency from the true onset (dendrite initiation; voiding onset at the WE); false alarms before it or in "
+        + "runs without one, counted once per step, (strip) those in the stripping series; onset error: the verdict's "
+        + "estimated onset minus the true one")
 print("")
 printTable(scores, title: "All runs")
 for interval in [0.1, 1.0, 10.0] {

@@ -33,6 +33,8 @@ struct CCDProtocolTests {
         #expect(
             onset >= stoppedStep.time_s && onset <= verdict.time_s,
             "onset \(onset), step start \(stoppedStep.time_s), initiation \(initiation.time_s)")
+        // ... and within one sampling interval of the dendrite's true initiation.
+        #expect(abs(onset - initiation.time_s) <= interval, "onset \(onset), initiation \(initiation.time_s)")
 
         let verdicts = events.filter { $0.kind == .verdict }.compactMap(\.verdict)
         let stops = verdicts.filter { $0.action == .stop }

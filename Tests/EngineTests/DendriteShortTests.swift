@@ -13,6 +13,8 @@ struct SyntheticPlating {
     var relaxationTime_s = 4.0
     var noise_V = 5e-5
     var drift_V_per_s = 0.0
+    /// Step time after which the drift stops and |V| stays level (a rise that levels off).
+    var plateau_s = Double.infinity
     var spikes: [Int: Double] = [:]
     var onset_s: Double?
     /// Fall after the onset: |V| loses `fall_V * sqrt(t - onset)` plus `linearFall_V_per_s * (t - onset)`.
@@ -33,7 +35,7 @@ struct SyntheticPlating {
     mutating func magnitude(at time_s: Double, index: Int) -> Double {
         let nucleation = nucleation_V * exp(-time_s / nucleationTime_s)
         let relaxation = relaxation_V * exp(-time_s / relaxationTime_s)
-        var value = level_V + nucleation - relaxation + drift_V_per_s * time_s
+        var value = level_V + nucleation - relaxation + drift_V_per_s * min(time_s, plateau_s)
         value += noise_V * gaussian()
         if let onset_s, time_s > onset_s {
             value -= fall_V_per_sqrt_s * (time_s - onset_s).squareRoot() + linearFall_V_per_s * (time_s - onset_s)
@@ -107,6 +109,72 @@ struct DendriteShortTests {
         signal.noise_V = 2e-5
         signal.spikes = [150: 0.005, 151: 0.004, 260: 0.004, 261: 0.005]
         #expect(runSteps(signal, steps: 3, interval_s: 1, count: 300) == nil)
+    }
+
+    @Test(
+        "once the run has shown an isolated spike, two downward spikes in a row do not trip it",
+        arguments: [(1.0, 600, 100), (0.1, 3000, 1000)])
+    func twoDownwardSpikesInARow(interval_s: Double, count: Int, first: Int) {
+        var signal = SyntheticPlating()
+        signal.noise_V = 2e-5
+        signal.spikes = [first: 0.004, 2 * first: -0.005, 2 * first + 1: -0.004]
+        #expect(runSteps(signal, steps: 2, interval_s: interval_s, count: count) == nil)
+    }
+
+    @Test("a rise that levels off is not a fall, however far its trend would have run", arguments: [1.0, 10.0])
+    func riseThatLevelsOff(interval_s: Double) {
+        var signal = SyntheticPlating()
+        signal.drift_V_per_s = 7e-5
+        signal.plateau_s = 300 * interval_s + interval_s / 2
+        let count = 600
+        #expect(runSteps(signal, steps: 2, interval_s: interval_s, count: count) == nil)
+        signal.noise_V = 2e-4
+        #expect(runSteps(signal, steps: 2, interval_s: interval_s, count: count) == nil)
+    }
+
+    @Test("a fall during a rising trend is still found within three samples")
+    func fallDuringRise() throws {
+        var signal = SyntheticPlating()
+        signal.drift_V_per_s = 7e-5
+        signal.onset_s = 400.5
+        let (verdict, step) = try #require(runSteps(signal, steps: 2, interval_s: 1, count: 600))
+        #expect(step == 1)
+        #expect(verdict.time_s > 601 + 400.5 && verdict.time_s <= 601 + 403)
+    }
+
+    @Test("at fine sampling, models that predicted the run badly do not widen the spread long after the step start")
+    func spreadAfterTheStepStart() throws {
+        // Transients whose time constants lie between the bank's: its worst models misfit them for a long time.
+        var signal = SyntheticPlating()
+        signal.nucleation_V = 0.1
+        signal.nucleationTime_s = 3
+        signal.relaxation_V = 0.02
+        signal.relaxationTime_s = 12
+        signal.noise_V = 2e-5
+        var criterion = DendriteShortCriterion(settings: Self.settings)
+        var latest: DendriteShortCriterion.Diagnostics?
+        for index in 0..<3 {
+            let step = PlannedStep(
+                index: index, cycle: index + 1, stepInCycle: 1, kind: .plate, current_A: -1e-3,
+                currentDensity_mA_cm2: 4.8, durationLimit_s: 150)
+            let start = Double(index) * 150
+            var context = StepContext(step: step, startTime_s: start, area_cm2: 0.2, threeElectrode: false)
+            criterion.stepStarted(context)
+            for sample in 1...1000 {
+                context.elapsed_s = Double(sample) * 0.1
+                context.sampleCount = sample
+                let reading = InstrumentSample(
+                    time_s: start + context.elapsed_s, current_A: -1e-3,
+                    voltage_V: -signal.magnitude(at: context.elapsed_s, index: sample))
+                #expect(criterion.evaluate(reading, context: context) == nil)
+            }
+            latest = criterion.latest
+        }
+        let diagnostics = try #require(latest)
+        #expect(diagnostics.judged)
+        #expect(
+            diagnostics.spread_V < 3 * diagnostics.noise_V,
+            "spread \(diagnostics.spread_V), noise \(diagnostics.noise_V), disagreement \(diagnostics.disagreement_V)")
     }
 
     @Test("a slow fall, a fraction of the noise per sample, is found at fine sampling")

@@ -11,6 +11,13 @@ func runShippedProtocol(
 ) throws -> (events: [RunEvent], engine: RunEngine, cell: PhysicsCell, interval_s: Double) {
     let testProtocol = try ProtocolFile.parse(
         try TestSupport.readRepositoryFile(path), file: path, parameters: parameters)
+    return try runProtocol(testProtocol, cell: initialCell, context: context)
+}
+
+/// Runs a parsed protocol to its end on a physics cell, as `runShippedProtocol` does.
+func runProtocol(
+    _ testProtocol: TestProtocol, cell initialCell: PhysicsCell, context: RunContext
+) throws -> (events: [RunEvent], engine: RunEngine, cell: PhysicsCell, interval_s: Double) {
     var cell = initialCell
     var engine = try RunEngine(
         protocol: testProtocol, area_cm2: cell.parameters.electrodeArea_cm2, context: context)
