@@ -118,7 +118,7 @@ struct CellRigSimTests {
         FileManager.default.createFile(atPath: simulatorOutput.path, contents: nil)
         let simulator = Process()
         simulator.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrig-sim")
-        simulator.arguments = ["--link-dir", linkDirectory, "--speed", "10", "--keithley-watchdog", "10"]
+        simulator.arguments = ["--link-dir", linkDirectory, "--speed", "10", "--keithley-watchdog", "30"]
         simulator.standardOutput = try FileHandle(forWritingTo: simulatorOutput)
         try simulator.run()
         defer { if simulator.isRunning { kill(simulator.processIdentifier, SIGKILL) } }
@@ -135,7 +135,7 @@ struct CellRigSimTests {
         id: k
         cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2, metal_thickness: 500 um}
         limits: {voltage: 5 V, current: 20 mA}
-        galvanostat: {driver: keithley2400, port: \(keithleyLink), output_interlock: 10 s}
+        galvanostat: {driver: keithley2400, port: \(keithleyLink), output_interlock: 30 s}
         """.write(to: rigs.appendingPathComponent("k.yaml"), atomically: true, encoding: .utf8)
         let daemon = Process()
         daemon.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrigd")

@@ -78,15 +78,15 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
             path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate),
             backend: .termios)
         let smu = Keithley2400Galvanostat(
-            transport: transport, options: .init(replyTimeout: .seconds(1), outputInterlock: interlock))
+            transport: transport, options: .init(replyTimeout: .seconds(5), outputInterlock: interlock))
         return (port, smu)
     }
 
     @Test func aHostThatFallsSilentMidStepHasItsOutputSwitchedOffByTheWatchdog() async throws {
-        let holdTime = Duration.seconds(1)
+        let holdTime = Duration.seconds(3)
         let simulator = Keithley2400Simulator(
             cell: OhmicCell(resistance_Ohm: 400), interlockLine: .watchdog(holdTime: holdTime))
-        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 1))
+        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 3))
         try await smu.configure(samplingInterval_s: 0.1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
         #expect(await simulator.isInterlockEnabled)
         try await smu.applyCurrent(1e-3)
