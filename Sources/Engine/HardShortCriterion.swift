@@ -4,11 +4,16 @@ import Domain
 ///
 /// A fully formed short collapses the cell voltage towards I x R_short, far below what the electrolyte alone would
 /// need. The reference is the electrolyte resistance if the protocol gives it (from EIS), else the lowest apparent
-/// resistance seen at the end of earlier watched steps (or early in the first one), which can only overestimate
-/// the electrolyte's. Two samples in a row below the threshold stop the run; the CCD is the step's current density.
+/// resistance seen at the end of earlier watched steps (or, in the first one, once its nucleation and relaxation
+/// transients are over), which can only overestimate the electrolyte's. Two samples in a row below the threshold
+/// stop the run; the CCD is the step's current density.
 public struct HardShortCriterion: StopCriterion {
     /// Share of the reference resistance below which the cell counts as shorted, when no threshold is given.
     public static let defaultFraction = 0.2
+    /// Step time after which the first watched step's apparent resistance becomes the reference: a nucleation
+    /// overpotential that has not relaxed yet would set it several times too high, and the settled value would
+    /// then look like a short.
+    public static let firstReferenceAfter_s = 10.0
 
     public let name = "hard-short"
     public let detectsShort = true
@@ -49,7 +54,9 @@ public struct HardShortCriterion: StopCriterion {
         guard watching, abs(sample.current_A) > abs(context.step.current_A) * 0.5 else { return nil }
         let apparent = abs(sample.voltage_V / sample.current_A) * context.area_cm2
         latestApparent_Ohm_cm2 = apparent
-        if context.sampleCount == 3, stepReference_Ohm_cm2 == nil { stepReference_Ohm_cm2 = apparent }
+        if stepReference_Ohm_cm2 == nil, context.sampleCount >= 3, context.elapsed_s >= Self.firstReferenceAfter_s {
+            stepReference_Ohm_cm2 = apparent
+        }
         let reference = electrolyteResistance_Ohm_cm2 ?? learnedReference_Ohm_cm2 ?? stepReference_Ohm_cm2
         guard let threshold = threshold_Ohm_cm2 ?? reference.map({ $0 * Self.defaultFraction }) else { return nil }
         guard apparent < threshold else {
