@@ -132,7 +132,8 @@ public enum CriterionCatalogue {
             name: "hard-short",
             help: "Hard short: during a watched plating step the apparent area resistance |V/I| x area falls below "
                 + "`below`, by default a fifth of the electrolyte resistance (given, or the lowest apparent "
-                + "resistance of the earlier steps) for two samples in a row. Stops the run; sets the CCD.",
+                + "resistance of the earlier steps; in the first step, the value 10 s in, after its transients) for "
+                + "two samples in a row. Stops the run; sets the CCD.",
             parameters: [
                 ParameterSpec(
                     "during", .word(["plate", "both"]), default: .word("plate"),
