@@ -350,34 +350,3 @@ public struct DendriteShortCriterion: StopCriterion {
             evidence: evidence)
     }
 }
-
-/// The latest values added, up to a capacity, oldest first on request.
-struct RecentValues: Sendable {
-    private var values: [Double]
-    private var next = 0
-    private(set) var count = 0
-
-    init(capacity: Int) {
-        values = [Double](repeating: 0, count: capacity)
-    }
-
-    mutating func add(_ value: Double) {
-        values[next] = value
-        next = (next + 1) % values.count
-        count = min(count + 1, values.count)
-    }
-
-    mutating func removeAll() {
-        next = 0
-        count = 0
-    }
-
-    /// Up to `wanted` of the latest values, oldest first, leaving out the `skipping` most recent ones.
-    func latest(_ wanted: Int, skipping: Int = 0) -> [Double] {
-        let available = max(0, min(wanted, count - skipping))
-        return (0..<available).map { offset in
-            let back = skipping + available - offset
-            return values[(next - back + values.count) % values.count]
-        }
-    }
-}

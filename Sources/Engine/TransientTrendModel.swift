@@ -136,6 +136,51 @@ struct TransientTrendModel: Sendable {
 /// A robust running location and scale of the latest values: their median, and the median absolute deviation
 /// from it as a Gaussian standard deviation (a steady offset, such as a model's lag, does not inflate the scale).
 struct RobustScale: Sendable {
+    private var buffer: RecentValues
+
+    init(capacity: Int) {
+        buffer = RecentValues(capacity: capacity)
+    }
+
+    var count: Int { buffer.count }
+    var capacity: Int { buffer.capacity }
+    private var values: ArraySlice<Double> { buffer.unordered }
+
+    mutating func add(_ value: Double) {
+        buffer.add(value)
+    }
+
+    mutating func removeAll() {
+        buffer.removeAll()
+    }
+
+    private static func median(_ sorted: [Double]) -> Double {
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    /// The median of the values held; nil while empty.
+    var median: Double? {
+        guard count > 0 else { return nil }
+        return Self.median(values.sorted())
+    }
+
+    /// The median absolute value as a Gaussian standard deviation (an offset counts as spread); nil until the
+    /// buffer is half full.
+    var scaleAboutZero: Double? {
+        guard count * 2 >= capacity else { return nil }
+        return Self.median(values.map { abs($0) }.sorted()) / 0.6745
+    }
+
+    /// nil until the buffer is half full.
+    var standardDeviation: Double? {
+        guard count * 2 >= capacity, let centre = median else { return nil }
+        return Self.median(values.map { abs($0 - centre) }.sorted()) / 0.6745
+    }
+}
+
+/// The latest values added, up to a capacity, oldest first on request.
+struct RecentValues: Sendable {
     private var values: [Double]
     private var next = 0
     private(set) var count = 0
@@ -143,8 +188,6 @@ struct RobustScale: Sendable {
     init(capacity: Int) {
         values = [Double](repeating: 0, count: capacity)
     }
-
-    var capacity: Int { values.count }
 
     mutating func add(_ value: Double) {
         values[next] = value
@@ -157,27 +200,17 @@ struct RobustScale: Sendable {
         count = 0
     }
 
-    private static func median(_ sorted: [Double]) -> Double {
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-    }
+    var capacity: Int { values.count }
 
-    /// The median of the values held; nil while empty.
-    var median: Double? {
-        guard count > 0 else { return nil }
-        return Self.median(values.prefix(count).sorted())
-    }
+    /// The values held, in no particular order.
+    var unordered: ArraySlice<Double> { values.prefix(count) }
 
-    /// The median absolute value as a Gaussian standard deviation (an offset counts as spread); nil until the
-    /// buffer is half full.
-    var scaleAboutZero: Double? {
-        guard count * 2 >= values.count else { return nil }
-        return Self.median(values.prefix(count).map { abs($0) }.sorted()) / 0.6745
-    }
-
-    /// nil until the buffer is half full.
-    var standardDeviation: Double? {
-        guard count * 2 >= values.count, let centre = median else { return nil }
-        return Self.median(values.prefix(count).map { abs($0 - centre) }.sorted()) / 0.6745
+    /// Up to `wanted` of the latest values, oldest first, leaving out the `skipping` most recent ones.
+    func latest(_ wanted: Int, skipping: Int = 0) -> [Double] {
+        let available = max(0, min(wanted, count - skipping))
+        return (0..<available).map { offset in
+            let back = skipping + available - offset
+            return values[(next - back + values.count) % values.count]
+        }
     }
 }
