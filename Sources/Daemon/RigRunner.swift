@@ -127,9 +127,9 @@ actor RigRunner {
         }
         let identities: [InstrumentIdentity]
         do {
-            identities = try await identifyInstruments(galvanostat)
-            try await galvanostat.configure(samplingInterval_s: testProtocol.samplingInterval_s, limits: rig.limits)
-            try await galvanostat.measureBothVoltages(testProtocol.threeElectrode)
+            identities = try await prepare(
+                galvanostat, samplingInterval_s: testProtocol.samplingInterval_s,
+                threeElectrode: testProtocol.threeElectrode)
         } catch {
             throw ControlFailure(status: 503, "rig '\(rig.id)': the galvanostat is not ready: \(error)")
         }
@@ -383,10 +383,9 @@ actor RigRunner {
             do {
                 instruments = try await InstrumentFactory.open(rig)
                 do {
-                    identities = try await instruments.identifyAll()
-                    try await instruments.configure(
-                        samplingInterval_s: execution!.settings.samplingInterval_s, limits: rig.limits)
-                    try await instruments.measureBothVoltages(execution!.engine.threeElectrode)
+                    identities = try await prepare(
+                        instruments, samplingInterval_s: execution!.settings.samplingInterval_s,
+                        threeElectrode: execution!.engine.threeElectrode)
                     try await instruments.openCircuit()
                 } catch {
                     await instruments.close()
@@ -516,6 +515,17 @@ actor RigRunner {
 // MARK: - Instruments
 
 extension RigRunner {
+    /// Identifies the run's instruments and prepares the galvanostat for the protocol (sampling interval, the rig's
+    /// hardware limits, which voltages to measure); returns the identities to record.
+    fileprivate func prepare(_ galvanostat: any Galvanostat, samplingInterval_s: Double, threeElectrode: Bool)
+        async throws -> [InstrumentIdentity]
+    {
+        let identities = try await identifyInstruments(galvanostat)
+        try await galvanostat.configure(samplingInterval_s: samplingInterval_s, limits: rig.limits)
+        try await galvanostat.measureBothVoltages(threeElectrode)
+        return identities
+    }
+
     /// Every instrument of the run (galvanostat first, then the pressure sensor), as recorded in its start record.
     fileprivate func identifyInstruments(_ galvanostat: any Galvanostat) async throws -> [InstrumentIdentity] {
         if let instruments = galvanostat as? SerialRigInstruments { return try await instruments.identifyAll() }
