@@ -11,15 +11,19 @@ public struct RunContext: Sendable, Hashable, Codable {
     public var metalThickness_um: Double?
     public var stackPressureSetpoint_MPa: Double?
     public var temperatureSetpoint_C: Double?
+    /// The smallest voltage step the galvanostat reports on its present range (volts), when the driver knows it;
+    /// criteria floor their noise estimates at it.
+    public var voltageResolution_V: Double?
 
     public init(
         metal: AnodeMetal? = nil, metalThickness_um: Double? = nil, stackPressureSetpoint_MPa: Double? = nil,
-        temperatureSetpoint_C: Double? = nil
+        temperatureSetpoint_C: Double? = nil, voltageResolution_V: Double? = nil
     ) {
         self.metal = metal
         self.metalThickness_um = metalThickness_um
         self.stackPressureSetpoint_MPa = stackPressureSetpoint_MPa
         self.temperatureSetpoint_C = temperatureSetpoint_C
+        self.voltageResolution_V = voltageResolution_V
     }
 
     /// The context of a run of a protocol on a cell: the protocol's conditions win over the cell's own values.

@@ -21,6 +21,23 @@ public protocol Galvanostat: Actor {
     /// Waits for and returns the next sample, on the instrument's own clock.
     func nextSample() async throws -> InstrumentSample
 
+    /// Waits for at least one sample, then returns every sample the driver holds, oldest first: the run loop takes
+    /// a batch per call instead of one actor hop per sample. The default returns one ``nextSample()``.
+    ///
+    /// A driver sets ``SampleFlags/overload`` and ``SampleFlags/nonFinite`` where the instrument said so; it never
+    /// drops a reading the instrument sent.
+    func nextSamples() async throws -> [InstrumentSample]
+
+    /// For an instrument that measures ahead of the run loop (a simulator at unlimited speed): forgets the samples
+    /// it handed over after the one at `time_s` and continues from that moment, as if the loop's next command had
+    /// come right after that sample. Returns false when it cannot (every real instrument: what it measured
+    /// happened, and the run records it as late). The default returns false.
+    func rewind(toSampleAt time_s: Double) async -> Bool
+
+    /// Lines or packages the driver received since ``configure(samplingInterval_s:limits:)`` and could not turn
+    /// into samples (garbled, truncated, of an unknown kind). The default is 0.
+    var discardedReadingCount: Int { get async }
+
     /// Ends a run: leaves the cell disconnected and the instrument idle, without starting a new measurement.
     ///
     /// Samples the instrument sends while it stops are kept for ``takePendingSamples()``. The default calls
@@ -41,6 +58,12 @@ public protocol Galvanostat: Actor {
 }
 
 extension Galvanostat {
+    public func nextSamples() async throws -> [InstrumentSample] { [try await nextSample()] }
+
+    public func rewind(toSampleAt time_s: Double) async -> Bool { false }
+
+    public var discardedReadingCount: Int { get async { 0 } }
+
     public func finishRun() async throws {
         try await openCircuit()
     }
