@@ -147,6 +147,10 @@ public enum ControlServer {
         case .end(let status):
             return serverSentEvent(
                 name: LiveEventName.end, data: String(decoding: try encoder.encode(status), as: UTF8.self))
+        case .disconnected(let reason):
+            return serverSentEvent(
+                name: LiveEventName.disconnected,
+                data: String(decoding: try encoder.encode(ErrorBody(error: reason)), as: UTF8.self))
         }
     }
 }

@@ -18,6 +18,7 @@ struct RunStatusBuilder {
         let storedTruth = try store.groundTruth(runID: runID)
         let truthEvents = truth ?? storedTruth
         let samples = try progress?.samples ?? store.sampleCount(runID: runID)
+        let flagged = try store.flaggedSampleCounts(runID: runID)
         let isSimulated = try store.instruments(runID: runID).contains { $0.port == "in-process" }
         let spectra = Dictionary(grouping: try store.spectra(runID: runID), by: \.stepIndex).sorted { $0.key < $1.key }
             .map { step, stored in SpectrumInfo(step: step, cycle: stored[0].cycle, points: stored.map(\.point)) }
@@ -26,7 +27,10 @@ struct RunStatusBuilder {
             protocol_sha256: run.protocolSHA256, rig: run.rigID, cell_label: run.cellLabel, area_cm2: run.area_cm2,
             created_at: iso8601(run.createdAt), ended_at: run.endedAt.map(iso8601), reason: run.endReason,
             ccd_mA_cm2: run.ccd_mA_cm2, samples: samples, planned_steps: run.plannedSteps,
-            reaction_time_ms: run.reactionTime_s.map { $0 * 1e3 }, progress: progress,
+            reaction_time_ms: run.reactionTime_s.map { $0 * 1e3 },
+            cell_off_confirmed_ms: run.cellOffConfirmed_s.map { $0 * 1e3 },
+            discarded_readings: progress == nil ? run.discardedReadings : nil,
+            flagged_samples: flagged.isEmpty ? nil : flagged, progress: progress,
             verdicts: verdicts, results: results, truth: isSimulated ? truthEvents.map(TruthInfo.init) : nil,
             spectra: spectra.isEmpty ? nil : spectra)
     }

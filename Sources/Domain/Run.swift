@@ -117,19 +117,23 @@ public struct RunOutcome: Sendable, Hashable, Codable {
     public var ccd_mA_cm2: Double?
     /// The criterion verdict that ended the run, if one did.
     public var verdict: Verdict?
-    /// Wall time from the arrival of the sample that tripped a stop to the cell-off command handed to the
-    /// instrument, measured by the daemon.
+    /// Cell-off command: wall time from the arrival of the sample that tripped a stop to the cell-off command handed
+    /// to the instrument, measured by the daemon.
     public var reactionTime_s: Double?
+    /// Cell-off confirmation: wall time from the same arrival to the instrument's confirmation that its output is
+    /// off (its reply to the command, or its first open-circuit reading), measured by the daemon.
+    public var cellOffConfirmedTime_s: Double?
 
     public init(
         state: RunState, reason: String, ccd_mA_cm2: Double? = nil, verdict: Verdict? = nil,
-        reactionTime_s: Double? = nil
+        reactionTime_s: Double? = nil, cellOffConfirmedTime_s: Double? = nil
     ) {
         self.state = state
         self.reason = reason
         self.ccd_mA_cm2 = ccd_mA_cm2
         self.verdict = verdict
         self.reactionTime_s = reactionTime_s
+        self.cellOffConfirmedTime_s = cellOffConfirmedTime_s
     }
 }
 

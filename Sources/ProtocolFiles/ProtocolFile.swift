@@ -270,7 +270,12 @@ public enum ProtocolFile {
         let spec = CriterionCatalogue.spec(named: name)!
         var declaration = CriterionDeclaration(name: name)
         guard let body else { return declaration }
-        let reader = try body.mapping(allowedKeys: spec.parameters.map(\.name))
+        // `optional` is allowed where it means something: on criteria that need a measurement the rig may lack.
+        let generalKeys = spec.needs.isEmpty ? [] : ["optional"]
+        let reader = try body.mapping(allowedKeys: spec.parameters.map(\.name) + generalKeys)
+        if let optionalNode = reader.optional("optional") {
+            declaration.isOptional = try optionalNode.word(allowed: ["true", "false"]) == "true"
+        }
         for parameter in spec.parameters {
             guard let valueNode = reader.optional(parameter.name) else { continue }
             switch parameter.kind {
