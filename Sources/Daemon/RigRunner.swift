@@ -133,6 +133,13 @@ actor RigRunner {
         } catch {
             throw ControlFailure(status: 503, "rig '\(rig.id)': the galvanostat is not ready: \(error)")
         }
+        do {  // what the identified instrument cannot measure is refused now, not at its step
+            for settings in engine.plan.steps.compactMap(\.impedance) {
+                try await (galvanostat as? any ImpedanceAnalyzer)?.checkImpedance(settings)
+            }
+        } catch {
+            throw ControlFailure.badRequest("\(request.protocol_file): \(error)")
+        }
         if let activeRun {  // another start won the race while we talked to the instrument
             throw ControlFailure.conflict("rig '\(rig.id)' is busy with run \(activeRun.runID)")
         }

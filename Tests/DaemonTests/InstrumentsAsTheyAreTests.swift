@@ -287,6 +287,50 @@ struct InstrumentsAsTheyAreTests {
         await rig.stop()
     }
 
+    @Test("a spectrum above the identified EmStat4's 200 kHz is refused at run start, before any current flows")
+    func impedanceRangeIsCheckedAtRunStart() async throws {
+        let simulator = MethodScriptSimulator(cell: testCell())
+        let port = try SimulatedPort.start(simulator)
+        let rig = try DaemonConfiguration.loadRig(
+            text: """
+                schema: 1
+                id: eis
+                cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2}
+                limits: {voltage: 5 V, current: 20 mA}
+                galvanostat: {driver: methodscript, port: \(port.path), reply_timeout: 10 s}
+
+                """, file: "eis.yaml")
+        let running = try await RunningDaemon.start(rigs: [rig])
+        let megahertz = """
+            schema: 1
+            name: geis-1mhz
+            sampling_interval: 1 s
+            steps:
+              - rest:
+                  duration: 5 s
+              - impedance:
+                  control: galvanostatic
+                  from: 1 MHz
+                  to: 10 Hz
+                  points_per_decade: 2
+                  amplitude: 10 uA
+
+            """
+        do {
+            _ = try await running.startRun(text: megahertz, file: "geis-1mhz.yaml", rig: "eis")
+            Issue.record("an EmStat4 cannot measure at 1 MHz; the run must be refused")
+        } catch ControlClientError.daemon(let status, let message) {
+            #expect(status == 400)
+            #expect(
+                message.contains("geis-1mhz.yaml") && message.contains("1000000 Hz") && message.contains("200000 Hz"),
+                "\(message)")
+        }
+        #expect(await simulator.sentSampleCount == 0)
+        #expect(await !simulator.isCellOn)
+        await running.stop()
+        await port.stop()
+    }
+
     @Test("a MethodSCRIPT !0032 mid-run: the run faults naming 0x0032 and its meaning; the cell-off script is heard")
     func methodScriptOverloadMidRun() async throws {
         let simulator = MethodScriptSimulator(cell: testCell(), faults: .init(overloadAfterPackages: 30))
