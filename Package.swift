@@ -64,7 +64,9 @@ let package = Package(
             swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
-        .target(name: "SerialTransport", dependencies: ["Transport", "CLibSerialPort"], swiftSettings: swiftSettings),
+        .target(
+            name: "SerialTransport", dependencies: ["Transport", "Domain", "CLibSerialPort"],
+            swiftSettings: swiftSettings),
         .target(
             name: "InstrumentDrivers",
             dependencies: ["Instruments", "Transport", "Domain"],
@@ -162,7 +164,7 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SerialTransportTests",
-            dependencies: ["SerialTransport", "Transport"],
+            dependencies: ["SerialTransport", "Transport", "Domain"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

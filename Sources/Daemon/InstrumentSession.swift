@@ -54,6 +54,13 @@ actor InstrumentSession {
         return identities
     }
 
+    /// Refuses impedance settings the identified instrument cannot measure (after ``prepare``), so a protocol fails
+    /// at its start rather than at its impedance step.
+    func checkImpedance(_ steps: [ImpedanceSettings]) async throws {
+        guard let analyzer = galvanostat as? any ImpedanceAnalyzer else { return }
+        for settings in steps { try await analyzer.checkImpedance(settings) }
+    }
+
     /// Closes the lost ports and opens them again, prepared as before and at open circuit; returns the new
     /// identities. Throws when they do not answer yet (the caller tries again later).
     func reopen(samplingInterval_s: Double, threeElectrode: Bool) async throws -> [InstrumentIdentity] {

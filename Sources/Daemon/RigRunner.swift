@@ -99,6 +99,12 @@ actor RigRunner {
             await session.close()
             throw ControlFailure(status: 503, "rig '\(rig.id)': the galvanostat is not ready: \(error)")
         }
+        do {  // what the identified instrument cannot measure is refused now, not at its step
+            try await session.checkImpedance(validated.engine.plan.steps.compactMap(\.impedance))
+        } catch {
+            await session.close()
+            throw ControlFailure.badRequest("\(request.protocol_file): \(error)")
+        }
         let runID: Int64
         do {
             runID = try store.createRun(

@@ -11,6 +11,10 @@ public import Transport
 /// `send_string`, `meas_loop_cp`, `meas_loop_ocp`, `if`/`breakloop` and `on_finished:`; while a script runs
 /// it answers `Z` (abort), `Y` (leave the loop), `h`/`H` (halt/resume). Cell time advances only inside
 /// measurement loops, by the loop interval per point.
+///
+/// Like the instrument, it ignores input for 50 ms (wall time) after sending any line that contains `!` (an error
+/// reply or a runtime error): bytes that arrive meanwhile are dropped, so a host that answers an error at once is
+/// not heard. Lines already received before the reply are still carried out.
 public actor MethodScriptSimulator: WireSimulator {
     /// What the simulated instrument says about itself.
     public struct Device: Sendable, Hashable {
@@ -19,12 +23,18 @@ public actor MethodScriptSimulator: WireSimulator {
         public var firmware: String
         public var serialNumber: String
         public var methodScriptVersion: String
+        /// How long it ignores input after a reply containing `!`: at least 50 ms, the manual says.
+        public var errorHoldOff: Duration
 
-        public init(deviceID: String, firmware: String, serialNumber: String, methodScriptVersion: String = "1.8") {
+        public init(
+            deviceID: String, firmware: String, serialNumber: String, methodScriptVersion: String = "1.8",
+            errorHoldOff: Duration = .milliseconds(50)
+        ) {
             self.deviceID = deviceID
             self.firmware = firmware
             self.serialNumber = serialNumber
             self.methodScriptVersion = methodScriptVersion
+            self.errorHoldOff = errorHoldOff
         }
 
         public static let emStat4HR = Device(
@@ -73,6 +83,9 @@ public actor MethodScriptSimulator: WireSimulator {
     private var packagesSent = 0
     private var packagesSentWithCellOn = 0
     private var transport: (any ByteTransport)?
+    /// Until when input is ignored, after a line containing `!`.
+    private var ignoringInputUntil: ContinuousClock.Instant?
+    private var ignoredInputBytes = 0
 
     public init(
         cell: some CellModel, device: Device = .emStat4HR, speed: SimulationSpeed = .unlimited,
@@ -92,13 +105,17 @@ public actor MethodScriptSimulator: WireSimulator {
     public var sentSampleCount: Int { packagesSent }
     /// Data packages sent while the cell was on (galvanostatic steps, not open-circuit measurements).
     public var sentSampleCountWithCellOn: Int { packagesSentWithCellOn }
+    /// Bytes the host sent while the instrument ignored input after an error reply.
+    public var ignoredByteCount: Int { ignoredInputBytes }
 
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
         if faults.strayXONOnStart { await emit([0x11]) }
         var reader = SimulatorLineReader(LineFramer.Configuration(terminator: .lf, maxLineLength: 128))
         var loading: (lines: [String], execute: Bool)?
-        while let output = await reader.next(from: transport) {
+        while let output = await reader.next(
+            from: transport, ignoring: { [self] bytes in await self.ignoresInput(bytes) })
+        {
             guard case .line(let line) = output else {
                 if loading != nil {
                     loading = nil
@@ -402,7 +419,15 @@ public actor MethodScriptSimulator: WireSimulator {
     }
 
     private func emit(_ line: String) async {
+        if line.contains("!") { ignoringInputUntil = ContinuousClock.now.advanced(by: device.errorHoldOff) }
         await emit(Array((line + "\n").utf8))
+    }
+
+    /// Whether bytes arriving now fall in the hold-off after an error reply (and are therefore dropped).
+    private func ignoresInput(_ bytes: [UInt8]) -> Bool {
+        guard let until = ignoringInputUntil, ContinuousClock.now < until else { return false }
+        ignoredInputBytes += bytes.count
+        return true
     }
 
     private func emit(_ bytes: [UInt8]) async {

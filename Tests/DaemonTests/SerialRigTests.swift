@@ -12,10 +12,10 @@ import WireSimulators
 @testable import Daemon
 
 /// Force on a 0.785 cm2 pellet at 2.5 MPa.
-private let clampForce_N = 196.25
+let clampForce_N = 196.25
 
 /// The ohmic test cell, shorting at 0.3 mA/cm2 so the CCD ladder reaches it within a few cycles.
-private func testCell(seed: UInt64 = 7) -> OhmicCell {
+func testCell(seed: UInt64 = 7) -> OhmicCell {
     var configuration = SimulatedCellConfiguration(criticalCurrentDensity_mA_cm2: 0.3)
     configuration.seed = seed
     return OhmicCell(configuration: configuration, area_cm2: 0.196, stackPressure_MPa: 2.5, temperature_C: 20)
@@ -58,7 +58,7 @@ private func serialRig(
 }
 
 /// The seed protocol with its sampling interval, capacity and cycle count cut so a run takes seconds.
-private func shortened(_ path: String, cycles: Int? = nil, interval: String = "10 s") throws -> String {
+func shortened(_ path: String, cycles: Int? = nil, interval: String = "10 s") throws -> String {
     var text = try TestSupport.readRepositoryFile(path)
         .replacingOccurrences(of: "sampling_interval: 1 s", with: "sampling_interval: \(interval)")
         .replacingOccurrences(of: "capacity: 0.5 mAh/cm2", with: "capacity: 0.05 mAh/cm2")
@@ -183,10 +183,7 @@ struct SerialRigTests {
         let port = try SimulatedPort.start(simulator)
         let loadCell = try SimulatedPort.start(
             ModbusLoadCellSimulator(
-                layout: .init(stationAddress: 3, register: 10) { force in
-                    let counts = UInt32(bitPattern: Int32((force * 100).rounded()))
-                    return [UInt16(counts >> 16), UInt16(counts & 0xFFFF)]
-                }
+                layout: .init(stationAddress: 3, register: 10, valueType: .int32, newtonsPerCount: 0.01)
             ) { clampForce_N })
         var rig = try serialRig(id: "strip", driver: "methodscript", galvanostatPort: port.path)
         rig = try DaemonConfiguration.loadRig(
@@ -199,6 +196,7 @@ struct SerialRigTests {
                 pressure_sensor:
                   driver: modbus
                   port: \(loadCell.path)
+                  parity: none                # a pseudo-terminal cannot carry Modbus's default even parity
                   model: Test transmitter
                   serial_number: LC-42
                   station: 3
