@@ -190,8 +190,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles", "WireSimulators",
-                "Simulation",
+                "TestSupport", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles", "Engine",
+                "Replay", "WireSimulators", "Simulation",
                 "SerialTransport", "Transport",
             ],
             swiftSettings: swiftSettings

@@ -332,6 +332,8 @@ public enum LiveEventName {
     public static let end = "end"
     /// The daemon ended the stream because the follower fell too far behind; its data is an ``ErrorBody``.
     public static let disconnected = "disconnected"
+    /// A message the daemon could not encode; its data is an ``ErrorBody`` and the stream goes on.
+    public static let error = "error"
 }
 
 /// One message on a run's live stream.

@@ -207,7 +207,11 @@ actor RunLoop {
     /// Buffers the engine's output, stores its spectrum, and publishes its events.
     private func record(_ output: EngineOutput) {
         recorder.record(output, now: batchArrival)
-        if let recorded = output.recorded { latestRecorded = recorded }
+        // The live position shows the latest reading with finite values (JSON has no NaN).
+        if let recorded = output.recorded, recorded.sample.current_A.isFinite, recorded.sample.voltage_V.isFinite {
+            latestRecorded = recorded
+            if !(recorded.sample.voltageWERE_V?.isFinite ?? true) { latestRecorded?.sample.voltageWERE_V = nil }
+        }
         if let spectrum = output.spectrum {
             do {
                 try store.appendSpectrum(

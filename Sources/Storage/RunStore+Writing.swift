@@ -97,55 +97,59 @@ extension RunStore {
         -> [BatchWriteOutcome.RejectedRow]
     {
         var rejected: [BatchWriteOutcome.RejectedRow] = []
-        func attempt(_ table: String, _ key: Int, _ body: () throws -> Void) throws {
-            guard keepingGoing else { return try body() }
+        /// Inserts one row. The fast path reuses one cached statement; row by row, each row gets a statement of its
+        /// own, since SQLite reports a failed step again when its statement is next reset.
+        func insertRow(
+            _ table: String, _ key: Int, sql: String, cached: Statement?, _ arguments: StatementArguments
+        ) throws {
+            if let cached { return try cached.execute(arguments: arguments) }
             do {
-                try body()
+                try db.makeStatement(sql: sql).execute(arguments: arguments)
             } catch {
                 rejected.append(.init(table: table, key: key, reason: "\(error)"))
             }
         }
-        let sampleStatement = try db.cachedStatement(
-            sql: """
-                INSERT INTO samples (run_id, seq, time_s, current_A, voltage_V, voltage_we_re_V, pressure_MPa,
-                    temperature_C, cycle, step_index, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        let sampleSQL = """
+            INSERT INTO samples (run_id, seq, time_s, current_A, voltage_V, voltage_we_re_V, pressure_MPa,
+                temperature_C, cycle, step_index, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        let sampleCached = keepingGoing ? nil : try db.cachedStatement(sql: sampleSQL)
         for recorded in batch.samples {
             let sample = recorded.sample
-            try attempt("samples", recorded.seq) {
-                try sampleStatement.execute(arguments: [
+            try insertRow(
+                "samples", recorded.seq, sql: sampleSQL, cached: sampleCached,
+                [
                     runID, recorded.seq, sample.time_s, storable(sample.current_A), storable(sample.voltage_V),
                     storable(sample.voltageWERE_V), storable(sample.pressure_MPa), storable(sample.temperature_C),
                     recorded.cycle, recorded.stepIndex, sample.flags.rawValue,
                 ])
-            }
         }
-        let stepStatement = try db.cachedStatement(
-            sql: """
-                INSERT OR REPLACE INTO steps (run_id, step_index, cycle, kind, current_A, current_density_mA_cm2,
-                    start_time_s, end_time_s, end_reason, charge_C) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        let stepSQL = """
+            INSERT OR REPLACE INTO steps (run_id, step_index, cycle, kind, current_A, current_density_mA_cm2,
+                start_time_s, end_time_s, end_reason, charge_C) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        let stepCached = keepingGoing ? nil : try db.cachedStatement(sql: stepSQL)
         for step in batch.steps {
-            try attempt("steps", step.index) {
-                try stepStatement.execute(arguments: [
+            try insertRow(
+                "steps", step.index, sql: stepSQL, cached: stepCached,
+                [
                     runID, step.index, step.cycle, step.kind, step.current_A, step.currentDensity_mA_cm2,
                     step.startTime_s, step.endTime_s, step.endReason, step.charge_C,
                 ])
-            }
         }
-        let eventStatement = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (run_id, seq, time_s, recorded_at, kind, step_index, message, verdict)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+        let eventSQL = """
+            INSERT INTO events (run_id, seq, time_s, recorded_at, kind, step_index, message, verdict)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """
         let now = timestamp(Date())
+        let eventCached = keepingGoing ? nil : try db.cachedStatement(sql: eventSQL)
         for (seq, event) in batch.events {
-            try attempt("events", seq) {
-                try eventStatement.execute(arguments: [
+            try insertRow(
+                "events", seq, sql: eventSQL, cached: eventCached,
+                [
                     runID, seq, event.time_s, now, event.kind.rawValue, event.stepIndex, event.message,
                     try event.verdict.map { try json($0) },
                 ])
-            }
         }
         return rejected
     }

@@ -50,11 +50,22 @@ public actor MethodScriptSimulator: WireSimulator {
         public var hangUpAfterPackages: Int?
         /// Send a stray XON byte when serving starts, as an EmStat Pico does.
         public var strayXONOnStart: Bool
+        /// Send the potential (`ab`) of the package with this number (from 1) as `nan`, as an instrument does for a
+        /// reading it could not make.
+        public var nanPotentialInPackage: Int?
+        /// Set the overload bit in the status of the current (`ba`) of the package with this number (from 1); the
+        /// value is still sent.
+        public var overloadStatusInPackage: Int?
 
-        public init(overloadAfterPackages: Int? = nil, hangUpAfterPackages: Int? = nil, strayXONOnStart: Bool = false) {
+        public init(
+            overloadAfterPackages: Int? = nil, hangUpAfterPackages: Int? = nil, strayXONOnStart: Bool = false,
+            nanPotentialInPackage: Int? = nil, overloadStatusInPackage: Int? = nil
+        ) {
             self.overloadAfterPackages = overloadAfterPackages
             self.hangUpAfterPackages = hangUpAfterPackages
             self.strayXONOnStart = strayXONOnStart
+            self.nanPotentialInPackage = nanPotentialInPackage
+            self.overloadStatusInPackage = overloadStatusInPackage
         }
     }
 
@@ -228,9 +239,12 @@ public actor MethodScriptSimulator: WireSimulator {
             case .packageStart: package = []
             case .packageAdd(let name):
                 guard let variable = variables[name] else { return .runtimeError(code: 0x0010, line: statement.line) }
+                let number = packagesSent + 1
+                let value = variable.type == "ab" && faults.nanPotentialInPackage == number ? .nan : variable.value
+                let overload = variable.type == "ba" && faults.overloadStatusInPackage == number
                 package?.append(
-                    variable.type + Self.encode(variable.value)
-                        + Self.metadata(type: variable.type, value: variable.value))
+                    variable.type + Self.encode(value)
+                        + Self.metadata(type: variable.type, value: value, forcingOverload: overload))
             case .packageEnd:
                 if let fields = package { await emit("P" + fields.joined(separator: ";")) }
                 package = nil
@@ -458,13 +472,13 @@ public actor MethodScriptSimulator: WireSimulator {
     }
 
     /// Status and current range for current variables (EmStat4 range indices: 9 = 100 nA ... 27 = 100 mA).
-    static func metadata(type: String, value: Double) -> String {
+    static func metadata(type: String, value: Double, forcingOverload: Bool = false) -> String {
         guard type == "ba" else { return "" }
         let ranges: [(Int, Double)] = [
             (9, 1e-7), (12, 1e-6), (15, 1e-5), (18, 1e-4), (21, 1e-3), (24, 1e-2), (27, 1e-1),
         ]
         let index = ranges.first { abs(value) <= $0.1 }?.0 ?? 27
-        let overload = abs(value) > 0.1 ? 2 : 0
+        let overload = abs(value) > 0.1 || forcingOverload ? 2 : 0
         return ",1\(overload),2" + String(format2Hex: index)
     }
 

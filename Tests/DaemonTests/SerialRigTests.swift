@@ -22,7 +22,7 @@ func testCell(seed: UInt64 = 7) -> OhmicCell {
 }
 
 /// A rig file for serial instruments at `galvanostatPort` (and a Mark-10 at `pressurePort`), loaded as the daemon does.
-private func serialRig(
+func serialRig(
     id: String, driver: String, galvanostatPort: String, options: String = "", pressurePort: String? = nil
 ) throws -> RigDescription {
     var text = """
