@@ -2,7 +2,7 @@
 // cellrig: an unattended solid-state battery test rig daemon.
 //
 // One target per layer; dependencies point down only (see docs/architecture.md):
-//   Domain <- ProtocolFiles, Engine, Instruments, Storage, Control
+//   Domain <- ProtocolFiles, Engine, ImpedanceAnalysis, Instruments, Storage, Control
 //   Instruments <- Simulation
 //   everything <- Daemon <- cellrigd
 //   Control, ProtocolFiles, Engine, Storage <- cellrig (CLI)
@@ -58,6 +58,8 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(
             name: "Replay", dependencies: ["Domain", "Engine", "ProtocolFiles"], swiftSettings: swiftSettings),
+        .target(
+            name: "ImpedanceAnalysis", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
@@ -157,6 +159,11 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ImpedanceAnalysisTests",
+            dependencies: ["TestSupport", "ImpedanceAnalysis", "Domain", "Simulation"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
