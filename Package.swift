@@ -102,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "cellrig",
             dependencies: [
-                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport", argumentParser,
+                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport",
+                "ImpedanceAnalysis", argumentParser,
             ],
             swiftSettings: swiftSettings
         ),

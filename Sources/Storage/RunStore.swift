@@ -201,6 +201,7 @@ public final class RunStore: Sendable {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v5: impedance fits", migrate: createImpedanceFitsTable)
         return migrator
     }
 
