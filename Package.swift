@@ -5,7 +5,8 @@
 //   Domain <- ProtocolFiles, Engine, ImpedanceAnalysis, Instruments, Storage, Control
 //   Instruments <- Simulation
 //   everything <- Daemon <- cellrigd
-//   Control, ProtocolFiles, Engine, Storage <- cellrig (CLI)
+//   Domain, Storage, ImpedanceAnalysis <- Reports
+//   Control, ProtocolFiles, Engine, Replay, Storage, ImpedanceAnalysis, Reports <- cellrig (CLI)
 
 import PackageDescription
 
@@ -65,6 +66,8 @@ let package = Package(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(
+            name: "Reports", dependencies: ["Domain", "Storage", "ImpedanceAnalysis"], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
         .target(name: "SerialTransport", dependencies: ["Transport", "CLibSerialPort"], swiftSettings: swiftSettings),
         .target(
@@ -103,7 +106,7 @@ let package = Package(
             name: "cellrig",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport",
-                "ImpedanceAnalysis", argumentParser,
+                "ImpedanceAnalysis", "Reports", argumentParser,
             ],
             swiftSettings: swiftSettings
         ),

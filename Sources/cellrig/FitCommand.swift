@@ -3,6 +3,7 @@ import Domain
 import Foundation
 import ImpedanceAnalysis
 import Replay
+import Reports
 import Storage
 
 /// `cellrig fit RUN|CSV --circuit C`: equivalent-circuit fits of impedance spectra, offline.
@@ -225,21 +226,11 @@ enum FitText {
         return lines.joined(separator: "\n")
     }
 
-    /// `214.3 +- 0.21`: the value to the error's second significant digit.
     static func valueWithError(_ value: Double, _ error: Double?) -> String {
-        guard let error, error > 0, error.isFinite, value != 0 else {
-            return formatNumber(value, significantDigits: 4) + (error == nil ? " (undetermined)" : "")
-        }
-        let digits = max(2, min(8, Int((log10(abs(value)) - log10(error)).rounded(.down)) + 2))
-        return formatNumber(value, significantDigits: digits) + " +- " + formatNumber(error, significantDigits: 2)
+        FitTextFormat.valueWithError(value, error)
     }
 
     static func frequency(_ hertz: Double) -> String {
-        switch hertz {
-        case 1e6...: "\(formatNumber(hertz / 1e6, significantDigits: 3)) MHz"
-        case 1e3..<1e6: "\(formatNumber(hertz / 1e3, significantDigits: 3)) kHz"
-        case 1..<1e3: "\(formatNumber(hertz, significantDigits: 3)) Hz"
-        default: "\(formatNumber(hertz * 1e3, significantDigits: 3)) mHz"
-        }
+        FitTextFormat.frequency(hertz)
     }
 }

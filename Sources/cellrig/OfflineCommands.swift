@@ -163,17 +163,8 @@ struct Export: AsyncParsableCommand {
     }
 
     private func databasePath() throws -> String {
-        if let database { return database }
-        if let path = ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] { return path }
-        if let health = try? connection.client.request("GET", "/v1/health", as: HealthInfoReply.self) {
-            return health.database
-        }
-        return defaultDatabasePath
+        resolveDatabasePath(database, connection: connection)
     }
-}
-
-private struct HealthInfoReply: Decodable {
-    var database: String
 }
 
 /// Writes samples as CSV rows with full-precision numbers (Swift's shortest round-trip form).
