@@ -170,6 +170,11 @@ let package = Package(
             dependencies: ["TestSupport", "ImpedanceAnalysis", "Domain", "Simulation"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["TestSupport", "Reports", "Storage", "Domain"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SerialTransportTests",

@@ -47,6 +47,7 @@ struct Axis {
         let highEnd = includeZero && high == 0 ? 0 : ((high + margin) / step + 1e-9).rounded(.up) * step
         axis.minimum = lowEnd
         axis.maximum = highEnd
+        axis.chosenStep = step
         return axis
     }
 
@@ -69,7 +70,10 @@ struct Axis {
         return nice * magnitude
     }
 
-    var step: Double { Self.niceStep(for: maximum - minimum, targetTicks: targetTicks) }
+    /// The tick step chosen when the axis was made; otherwise from the span.
+    var chosenStep: Double?
+
+    var step: Double { chosenStep ?? Self.niceStep(for: maximum - minimum, targetTicks: targetTicks) }
 
     /// Major tick positions.
     var ticks: [Double] {
