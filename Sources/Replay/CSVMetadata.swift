@@ -21,7 +21,8 @@ public struct ExportedStep: Sendable, Hashable, Codable {
 /// them and `cellrig replay` reads them back.
 ///
 /// Keys: `format`, `run`, `protocol`, `protocol_file`, `protocol_sha256`, `parameters`, `area_cm2`,
-/// `three_electrode`, `cell`, `rig`, `software_version`, one `step` line per executed step, and `protocol_text`
+/// `three_electrode`, `cell`, `metal`, `metal_thickness_um`, `rig`, `software_version`, one `step` line per
+/// executed step, and `protocol_text`
 /// (the whole protocol as recorded, so the file replays without the protocol at hand). Unknown keys are ignored.
 public struct CSVMetadata: Sendable, Hashable {
     /// `cellrig-samples 1` or `cellrig-impedance 1`.
@@ -34,6 +35,9 @@ public struct CSVMetadata: Sendable, Hashable {
     public var area_cm2: Double?
     public var threeElectrode: Bool?
     public var cellLabel: String?
+    /// The anode metal (`Li`, `Na`, `K`) and its initial thickness, for the temperature and inventory guards.
+    public var metal: String?
+    public var metalThickness_um: Double?
     public var rigID: String?
     public var softwareVersion: String?
     public var steps: [ExportedStep] = []
@@ -57,6 +61,8 @@ public struct CSVMetadata: Sendable, Hashable {
         add("area_cm2", area_cm2)
         add("three_electrode", threeElectrode)
         add("cell", cellLabel)
+        add("metal", metal)
+        add("metal_thickness_um", metalThickness_um)
         add("rig", rigID)
         add("software_version", softwareVersion)
         for step in steps { add("step", step) }
@@ -105,6 +111,8 @@ public struct CSVMetadata: Sendable, Hashable {
             area_cm2 = area
         case "three_electrode": threeElectrode = try decode(Bool.self)
         case "cell": cellLabel = try decode(String.self)
+        case "metal": metal = try decode(String.self)
+        case "metal_thickness_um": metalThickness_um = try decode(Double.self)
         case "rig": rigID = try decode(String.self)
         case "software_version": softwareVersion = try decode(String.self)
         case "step": steps.append(try decode(ExportedStep.self))
