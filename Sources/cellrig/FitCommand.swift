@@ -45,8 +45,12 @@ struct Fit: ParsableCommand {
     @Flag(help: "Store the fits in the run's impedance_fits table (opens the database for writing).")
     var save = false
 
-    @Option(help: "The database holding stored runs (default: $CELLRIG_DATABASE or \(defaultDatabasePath)).")
+    @Option(
+        help:
+            "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
     var database: String?
+
+    @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
         if let interfaces, !(1...2).contains(interfaces) {
@@ -73,6 +77,8 @@ struct Fit: ParsableCommand {
         }
         var results: [FitReport] = []
         var failures = 0
+        let path = databasePath
+        var writer: RunStore?
         for job in jobs {
             guard let specification = job.specification else {
                 printError(
@@ -89,7 +95,8 @@ struct Fit: ParsableCommand {
                 let fit = try ImpedanceFitter.fit(job.points, circuit: specification.circuit, options: options)
                 results.append(FitReport(run_id: job.runID, step: job.step, cycle: job.cycle, fit: fit))
                 if save, let runID = job.runID, let step = job.step {
-                    try RunStore(path: databasePath).saveImpedanceFit(fit, runID: runID, stepIndex: step)
+                    writer = try writer ?? RunStore(path: path)
+                    try writer!.saveImpedanceFit(fit, runID: runID, stepIndex: step)
                 }
             } catch let error as ImpedanceFitError {
                 printError("step \(job.step.map(String.init) ?? "-"): \(error.message)")
@@ -105,14 +112,12 @@ struct Fit: ParsableCommand {
             }
         }
         if save, !results.isEmpty, results.first?.run_id != nil {
-            printError("stored \(results.count) fit(s) in \(databasePath)")
+            printError("stored \(results.count) fit(s) in \(path)")
         }
         if failures > 0 { throw ExitCode(1) }
     }
 
-    private var databasePath: String {
-        database ?? ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] ?? defaultDatabasePath
-    }
+    private var databasePath: String { resolveDatabasePath(database, connection: connection) }
 
     private struct Job {
         var runID: Int64?
@@ -127,11 +132,7 @@ struct Fit: ParsableCommand {
     private func loadJobs(defaultCircuit: EquivalentCircuit?) throws -> [Job] {
         let fallback = defaultCircuit.map { ImpedanceFitSpecification(circuit: $0) }
         if let runID = Int64(input), !FileManager.default.fileExists(atPath: input) {
-            if save, database == nil, ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] == nil,
-                !FileManager.default.fileExists(atPath: databasePath)
-            {
-                throw CommandFailure("no database at \(databasePath); give it with --database")
-            }
+            let databasePath = databasePath
             let store = try RunStore(readOnlyPath: databasePath)
             guard let run = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(databasePath)") }
             let plan = try store.plan(runID: runID)
