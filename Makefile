@@ -2,12 +2,16 @@
 SWIFT ?= swift
 FORMAT_PATHS = Sources Tests Package.swift
 
-.PHONY: all deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial install clean
+.PHONY: all deps test-deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial install clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+# Headless Chromium for the report tests.
+test-deps:
+	@scripts/install-test-deps.sh
 
 build: deps
 	$(SWIFT) build
@@ -15,7 +19,7 @@ build: deps
 demo: build
 	@scripts/demo.sh
 
-test: deps
+test: deps test-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	$(SWIFT) format lint --strict -r $(FORMAT_PATHS)

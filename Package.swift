@@ -2,10 +2,11 @@
 // cellrig: an unattended solid-state battery test rig daemon.
 //
 // One target per layer; dependencies point down only (see docs/architecture.md):
-//   Domain <- ProtocolFiles, Engine, Instruments, Storage, Control
+//   Domain <- ProtocolFiles, Engine, ImpedanceAnalysis, Instruments, Storage, Control
 //   Instruments <- Simulation
 //   everything <- Daemon <- cellrigd
-//   Control, ProtocolFiles, Engine, Storage <- cellrig (CLI)
+//   Domain, Storage, ImpedanceAnalysis <- Reports
+//   Control, ProtocolFiles, Engine, Replay, Storage, ImpedanceAnalysis, Reports <- cellrig (CLI)
 
 import PackageDescription
 
@@ -58,11 +59,15 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(
             name: "Replay", dependencies: ["Domain", "Engine", "ProtocolFiles"], swiftSettings: swiftSettings),
+        .target(
+            name: "ImpedanceAnalysis", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(
+            name: "Reports", dependencies: ["Domain", "Storage", "ImpedanceAnalysis"], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
         .target(
             name: "SerialTransport", dependencies: ["Transport", "Domain", "CLibSerialPort"],
@@ -102,7 +107,8 @@ let package = Package(
         .executableTarget(
             name: "cellrig",
             dependencies: [
-                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport", argumentParser,
+                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport",
+                "ImpedanceAnalysis", "Reports", argumentParser,
             ],
             swiftSettings: swiftSettings
         ),
@@ -159,6 +165,16 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ImpedanceAnalysisTests",
+            dependencies: ["TestSupport", "ImpedanceAnalysis", "Domain", "Simulation"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["TestSupport", "Reports", "Storage", "Domain"],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),

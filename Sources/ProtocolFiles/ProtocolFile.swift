@@ -12,7 +12,9 @@ public enum ProtocolFile {
         "conditions", "steps", "stop", "on_instrument_loss",
     ]
     static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
-    static let impedanceKeys = ["control", "from", "to", "points_per_decade", "amplitude"]
+    static let impedanceKeys = [
+        "control", "from", "to", "points_per_decade", "amplitude", "circuit", "interface", "weighting",
+    ]
     /// Frequencies an impedance step may sweep (the instrument may allow less; its driver says so).
     static let frequencyRange: ClosedRange<Double> = 1e-5...1e7
     static let galvanostaticKeys = ["current", "current_density", "capacity", "duration", "voltage_limit"]
@@ -185,7 +187,38 @@ public enum ProtocolFile {
         }
         return ImpedanceStep(
             control: control, startFrequency_Hz: start, endFrequency_Hz: end, pointsPerDecade: pointsPerDecade,
-            amplitude: amplitude)
+            amplitude: amplitude, fit: try impedanceFit(reader, step: node))
+    }
+
+    /// The optional `circuit:`, `interface:` and `weighting:` keys of an impedance step.
+    private static func impedanceFit(_ reader: MappingReader, step: LocatedNode) throws(FileError)
+        -> ImpedanceFitSpecification?
+    {
+        guard let circuitNode = reader.optional("circuit") else {
+            for key in ["interface", "weighting"] where reader.has(key) {
+                throw reader.optional(key)!.error("`\(key)` needs a `circuit` to fit")
+            }
+            return nil
+        }
+        let text = try circuitNode.string()
+        let circuit: EquivalentCircuit
+        do {
+            circuit = try EquivalentCircuit(parsing: text)
+        } catch {
+            var located = circuitNode.error(error.problem, value: text, allowed: CircuitSyntaxError.allowed)
+            located.column = circuitNode.column.map { $0 + error.position - 1 }
+            throw located
+        }
+        var specification = ImpedanceFitSpecification(circuit: circuit)
+        if let interfaceNode = reader.optional("interface") {
+            let resistors = circuit.elements.filter { $0.kind == .resistor }.map(\.name)
+            specification.interfaceElement = try interfaceNode.word(allowed: resistors)
+        }
+        if let weightingNode = reader.optional("weighting") {
+            let word = try weightingNode.word(allowed: FitWeighting.allCases.map(\.rawValue))
+            specification.weighting = FitWeighting(rawValue: word)!
+        }
+        return specification
     }
 
     private static func loop(_ node: LocatedNode) throws(FileError) -> LoopStep {

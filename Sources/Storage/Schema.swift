@@ -134,6 +134,7 @@ enum Schema {
                     ALTER TABLE runs ADD COLUMN cell_off_confirmed_s REAL;
                     """)
         }
+        migrator.registerMigration("v5: impedance fits", migrate: RunStore.createImpedanceFitsTable)
         return migrator
     }
 }
