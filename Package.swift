@@ -91,8 +91,9 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Domain", "ProtocolFiles", "Engine", "Instruments", "Simulation", "Storage", "Control",
-                "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging, serviceLifecycle,
+                "Domain", "ProtocolFiles", "Engine", "ImpedanceAnalysis", "Instruments", "Simulation", "Storage",
+                "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
+                serviceLifecycle,
                 unixSignals,
             ],
             swiftSettings: swiftSettings

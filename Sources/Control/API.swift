@@ -160,6 +160,8 @@ public struct SpectrumInfo: Sendable, Hashable, Codable {
     /// Z' at the highest and at the lowest frequency measured.
     public var real_high_frequency_Ohm: Double
     public var real_low_frequency_Ohm: Double
+    /// The fit of the circuit the step names, once made.
+    public var fit: SpectrumFitInfo?
 
     public init(step: Int, cycle: Int, points: [ImpedancePoint]) {
         self.step = step
@@ -171,6 +173,27 @@ public struct SpectrumInfo: Sendable, Hashable, Codable {
         let byFrequency = points.sorted { $0.frequency_Hz < $1.frequency_Hz }
         real_high_frequency_Ohm = byFrequency.last?.real_Ohm ?? 0
         real_low_frequency_Ohm = byFrequency.first?.real_Ohm ?? 0
+    }
+}
+
+/// The equivalent-circuit fit of one spectrum, as status shows it (the whole fit: `cellrig fit RUN --json`).
+public struct SpectrumFitInfo: Sendable, Hashable, Codable {
+    public var circuit: String
+    /// The element taken as the interface and its resistance per interface (a symmetric cell's ASR / 2).
+    public var interface_element: String?
+    public var interface_Ohm_cm2: Double?
+    public var interface_error_Ohm_cm2: Double?
+    public var reduced_chi_square: Double
+    /// False when the lin-KK check says the spectrum is not worth fitting.
+    public var kramers_kronig_consistent: Bool
+
+    public init(_ fit: ImpedanceFitResult) {
+        circuit = fit.circuit.description
+        interface_element = fit.interface?.element
+        interface_Ohm_cm2 = fit.interface?.perInterface_Ohm_cm2
+        interface_error_Ohm_cm2 = fit.interface?.perInterfaceStandardError_Ohm_cm2
+        reduced_chi_square = fit.reducedChiSquare
+        kramers_kronig_consistent = fit.kramersKronig.isConsistent
     }
 }
 

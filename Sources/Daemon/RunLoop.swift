@@ -2,6 +2,7 @@ import Control
 import ControlServer
 import Domain
 import Engine
+import ImpedanceAnalysis
 import Instruments
 import Logging
 import Simulation
@@ -49,6 +50,8 @@ actor RunLoop {
     private var cellOffCommand: Duration?
     private var cellOffConfirmed: Duration?
     private var latestRecorded: RecordedSample?
+    /// Fits running in the background; the run's end waits for them, so their events are in its record.
+    private var fitTasks: [Task<Void, Never>] = []
     private var lastPublish = ContinuousClock.now
     /// The plan's expected cell time, for the share done.
     private let plannedDuration_s: Double
@@ -103,7 +106,9 @@ actor RunLoop {
         await carryOut(engine.start(at: 0))
         for blind in settings.blindCriteria {
             let verdict = Verdict(criterion: blind.criterion, action: .warn, reason: blind.reason, time_s: 0)
-            record(RunEvent(kind: .verdict, time_s: 0, message: "\(blind.criterion): warn: \(blind.reason)", verdict: verdict))
+            record(
+                RunEvent(
+                    kind: .verdict, time_s: 0, message: "\(blind.criterion): warn: \(blind.reason)", verdict: verdict))
         }
         try? store.setState(.running, runID: runID)
         while !engine.isFinished {
@@ -216,12 +221,41 @@ actor RunLoop {
             do {
                 try store.appendSpectrum(
                     runID: runID, stepIndex: spectrum.stepIndex, cycle: spectrum.cycle, points: spectrum.points)
+                fitInBackground(spectrum)
             } catch {
                 logger.critical("run \(runID): storing the spectrum failed: \(error)")
                 recordFault("storing the impedance spectrum of step \(spectrum.stepIndex) failed: \(error)")
             }
         }
         for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
+    }
+
+    /// Fits the circuit the impedance step names (if any) off the loop, stores the fit, and records its result
+    /// as an event. A spectrum that cannot be fitted is an event too, never a fault of the run.
+    private func fitInBackground(_ spectrum: RecordedSpectrum) {
+        guard engine.plan.steps.indices.contains(spectrum.stepIndex) else { return }
+        let step = engine.plan.steps[spectrum.stepIndex]
+        guard step.impedanceFit != nil else { return }
+        let (area_cm2, threeElectrode, store, runID) = (engine.plan.area_cm2, engine.threeElectrode, store, runID)
+        let time_s = engine.latestTime_s
+        fitTasks.append(
+            Task.detached {
+                let message: String
+                do {
+                    if let fit = try ImpedanceFitter.fitMeasuredSpectrum(
+                        spectrum.points, step: step, area_cm2: area_cm2, threeElectrode: threeElectrode)
+                    {
+                        try store.saveImpedanceFit(fit, runID: runID, stepIndex: spectrum.stepIndex)
+                        message = "step \(spectrum.stepIndex): \(fit.summary)"
+                    } else {
+                        message = "step \(spectrum.stepIndex): no circuit to fit"
+                    }
+                } catch {
+                    message = "step \(spectrum.stepIndex): the spectrum could not be fitted: \(error)"
+                }
+                await self.record(
+                    RunEvent(kind: .impedanceFitted, time_s: time_s, message: message, stepIndex: spectrum.stepIndex))
+            })
     }
 
     /// Records an event that did not come from the engine.
@@ -346,6 +380,7 @@ actor RunLoop {
         } catch {
             logger.error("run \(runID): finishing the run on the instrument failed: \(error)")
         }
+        for task in fitTasks { await task.value }
         // Samples the instrument sent while it stopped are the run's too: recorded after its end, unjudged.
         for sample in await galvanostat.takePendingSamples() {
             record(engine.recordLate(clock.place(sample, now: ContinuousClock.now)))
@@ -354,7 +389,8 @@ actor RunLoop {
         writer.close()
         var outcome = engine.outcome ?? RunOutcome(state: .faulted, reason: "the run loop ended without an outcome")
         if let failure = writer.failure, outcome.state != .faulted {
-            outcome = RunOutcome(state: .faulted, reason: "storage failed: \(failure) (the run had ended: \(outcome.reason))")
+            outcome = RunOutcome(
+                state: .faulted, reason: "storage failed: \(failure) (the run had ended: \(outcome.reason))")
         }
         outcome.reactionTime_s = cellOffCommand?.seconds
         outcome.cellOffConfirmedTime_s = cellOffConfirmed?.seconds

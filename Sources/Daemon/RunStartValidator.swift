@@ -1,5 +1,5 @@
-import ControlServer
 import Control
+import ControlServer
 import Domain
 import Engine
 import ProtocolFiles

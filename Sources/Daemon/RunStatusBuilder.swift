@@ -20,8 +20,15 @@ struct RunStatusBuilder {
         let samples = try progress?.samples ?? store.sampleCount(runID: runID)
         let flagged = try store.flaggedSampleCounts(runID: runID)
         let isSimulated = try store.instruments(runID: runID).contains { $0.port == "in-process" }
+        let fits = Dictionary(
+            try store.impedanceFits(runID: runID).map { ($0.stepIndex, $0.result) },
+            uniquingKeysWith: { first, _ in first })
         let spectra = Dictionary(grouping: try store.spectra(runID: runID), by: \.stepIndex).sorted { $0.key < $1.key }
-            .map { step, stored in SpectrumInfo(step: step, cycle: stored[0].cycle, points: stored.map(\.point)) }
+            .map { step, stored in
+                var info = SpectrumInfo(step: step, cycle: stored[0].cycle, points: stored.map(\.point))
+                info.fit = fits[step].map(SpectrumFitInfo.init)
+                return info
+            }
         return RunStatus(
             id: run.id, state: run.state.rawValue, protocol_name: run.protocolName, protocol_file: run.protocolFile,
             protocol_sha256: run.protocolSHA256, rig: run.rigID, cell_label: run.cellLabel, area_cm2: run.area_cm2,

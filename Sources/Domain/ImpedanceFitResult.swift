@@ -200,3 +200,20 @@ public struct ImpedanceFitResult: Sendable, Hashable, Codable {
     /// The fitted values in the order of ``EquivalentCircuit/parameterNames``.
     public var values: [Double] { parameters.map(\.value) }
 }
+
+extension ImpedanceFitResult {
+    /// One line for a run's events: the circuit, the interfacial resistance and whether the spectrum passed lin-KK.
+    public var summary: String {
+        var text = "fit \(circuit)"
+        if let interface, let per = interface.perInterface_Ohm_cm2 {
+            text += ": interface \(interface.element) \(formatNumber(per, significantDigits: 4)) Ohm cm2"
+            if let error = interface.perInterfaceStandardError_Ohm_cm2 {
+                text += " +/- \(formatNumber(error, significantDigits: 2))"
+            }
+            text += interface.interfacesInSeries == 2 ? " per interface" : ""
+        }
+        text += "; reduced chi-square \(formatNumber(reducedChiSquare, significantDigits: 3))"
+        text += kramersKronig.isConsistent ? "; lin-KK consistent" : "; lin-KK flags the spectrum: do not trust the fit"
+        return text
+    }
+}

@@ -86,6 +86,8 @@ public struct RunEvent: Sendable, Hashable, Codable {
         case runStarted = "run-started"
         case stepStarted = "step-started"
         case impedanceMeasured = "impedance-measured"
+        /// An impedance step's spectrum was fitted with the step's circuit (or could not be).
+        case impedanceFitted = "impedance-fitted"
         case stepEnded = "step-ended"
         case verdict
         case fault

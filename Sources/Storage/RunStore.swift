@@ -23,7 +23,8 @@ public final class RunStore: Sendable {
             pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator.migrate(pool)
         } catch {
-            throw StorageError(path: path, cause: StorageError.Cause(error), detail: "cannot open for writing: \(error)")
+            throw StorageError(
+                path: path, cause: StorageError.Cause(error), detail: "cannot open for writing: \(error)")
         }
     }
 

@@ -104,7 +104,8 @@ enum Schema {
                     ) WITHOUT ROWID
                     """)
         }
-        migrator.registerMigration("v4: sample flags, nullable readings, discarded readings, cell-off confirmation") { db in
+        migrator.registerMigration("v4: sample flags, nullable readings, discarded readings, cell-off confirmation") {
+            db in
             // A reading the instrument sent as a non-finite number is stored as NULL with its flag, so the samples
             // table is rebuilt without NOT NULL on the readings (SQLite cannot drop a column constraint in place).
             try db.execute(

@@ -79,7 +79,9 @@ struct SampleQualityTests {
         // The rig's own warnings (an optional guard it cannot feed) are about the rig, not the samples.
         let live = result.final.verdicts.filter { !$0.reason.contains("judges nothing") }
             .map { "\($0.criterion) \($0.action) \($0.time_s)" }
-        let replayed = report.verdicts.map { "\($0.verdict.criterion) \($0.verdict.action.rawValue) \($0.verdict.time_s)" }
+        let replayed = report.verdicts.map {
+            "\($0.verdict.criterion) \($0.verdict.action.rawValue) \($0.verdict.time_s)"
+        }
         #expect(replayed == live)
         let liveSteps = try result.store.steps(runID: result.runID)
         let replayedSteps = Dictionary(
@@ -204,7 +206,8 @@ struct RunHubTests {
         if case .disconnected(let reason) = messages.first {
             #expect(reason.contains("disconnected"))
         } else {
-            Issue.record("the slow follower gets a disconnection message, got \(messages.first.map { "\($0)" } ?? "none")")
+            Issue.record(
+                "the slow follower gets a disconnection message, got \(messages.first.map { "\($0)" } ?? "none")")
         }
         var otherCount = 0
         for await _ in other { otherCount += 1 }

@@ -167,7 +167,8 @@ struct SampleQualityStorageTests {
         }
         _ = try await store.append(RunRecordBatch(samples: [sample(5)]), runID: runID)
         let outcome = try await store.append(
-            RunRecordBatch(samples: (0..<10).map(sample), events: [(0, RunEvent(kind: .fault, time_s: 1, message: "x"))]),
+            RunRecordBatch(
+                samples: (0..<10).map(sample), events: [(0, RunEvent(kind: .fault, time_s: 1, message: "x"))]),
             runID: runID)
         #expect(outcome.storedSamples == 9)
         #expect(outcome.rejected.map(\.key) == [5], "\(outcome.rejected)")
@@ -185,7 +186,11 @@ struct SampleQualityStorageTests {
         let reader = try RunStore(readOnlyPath: path)
         let error = #expect(throws: StorageError.self) {
             try reader.append(
-                runID: 1, samples: [RecordedSample(seq: 0, sample: InstrumentSample(time_s: 0, current_A: 0, voltage_V: 0), stepIndex: 0, cycle: 0)],
+                runID: 1,
+                samples: [
+                    RecordedSample(
+                        seq: 0, sample: InstrumentSample(time_s: 0, current_A: 0, voltage_V: 0), stepIndex: 0, cycle: 0)
+                ],
                 steps: [], events: [])
         }
         #expect(error?.cause == .readOnly)
