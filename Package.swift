@@ -141,7 +141,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-daemon",
-            dependencies: ["Daemon", "Domain", "Control", "Storage", logging],
+            dependencies: ["Daemon", "Domain", "Control", "Storage", grdb, logging],
             swiftSettings: swiftSettings
         ),
 

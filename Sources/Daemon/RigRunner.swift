@@ -2,6 +2,7 @@ import Control
 import ControlServer
 import Domain
 import Engine
+import Instruments
 import Logging
 import Simulation
 import Storage
@@ -118,8 +119,9 @@ actor RigRunner {
             await session.close()
             throw ControlFailure(status: 503, "cannot record the run's start: \(error)")
         }
+        let engine = validated.engine(voltageResolution_V: await session.galvanostat.voltageResolution_V)
         let loop = RunLoop(
-            runID: runID, engine: validated.engine, session: session, galvanostat: await session.galvanostat,
+            runID: runID, engine: engine, session: session, galvanostat: await session.galvanostat,
             settings: RunLoop.Settings(
                 samplingInterval_s: testProtocol.samplingInterval_s, onInstrumentLoss: testProtocol.onInstrumentLoss,
                 blindCriteria: validated.blindCriteria),

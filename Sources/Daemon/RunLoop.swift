@@ -31,32 +31,32 @@ actor RunLoop {
     let runID: Int64
     /// The run's live position, readable without waiting for the loop.
     let progress: ProgressBoard
-    private var engine: RunEngine
-    private let session: InstrumentSession
-    private var galvanostat: any Galvanostat
-    private let settings: Settings
-    private var clock: RunClock
-    private var recorder = RunRecorder()
-    private let writer: StorageWriter
-    private let store: RunStore
-    private let hub: RunHub
-    private let logger: Logger
-    private var stopRequest: (state: RunState, reason: String)?
+    var engine: RunEngine
+    let session: InstrumentSession
+    var galvanostat: any Galvanostat
+    let settings: Settings
+    var clock: RunClock
+    var recorder = RunRecorder()
+    let writer: StorageWriter
+    let store: RunStore
+    let hub: RunHub
+    let logger: Logger
+    var stopRequest: (state: RunState, reason: String)?
     /// Whether the instrument makes the loop wait for its samples (real time); each batch is then stored at once.
-    private var instrumentPaces = false
+    var instrumentPaces = false
     /// When the batch being ingested arrived from the instrument.
-    private var batchArrival = ContinuousClock.now
+    var batchArrival = ContinuousClock.now
     /// For a stop: from the tripping batch's arrival to the cell-off command, and to the instrument's confirmation.
-    private var cellOffCommand: Duration?
-    private var cellOffConfirmed: Duration?
-    private var latestRecorded: RecordedSample?
+    var cellOffCommand: Duration?
+    var cellOffConfirmed: Duration?
+    var latestRecorded: RecordedSample?
     /// Fits running in the background; the run's end waits for them, so their events are in its record.
-    private var fitTasks: [Task<Void, Never>] = []
-    private var lastPublish = ContinuousClock.now
+    var fitTasks: [Task<Void, Never>] = []
+    var lastPublish = ContinuousClock.now
     /// The plan's expected cell time, for the share done.
-    private let plannedDuration_s: Double
+    let plannedDuration_s: Double
     /// How often a paused run reopens the ports of an instrument that went away.
-    private let reconnectInterval: Duration
+    let reconnectInterval: Duration
 
     init(
         runID: Int64, engine: RunEngine, session: InstrumentSession, galvanostat: any Galvanostat, settings: Settings,
@@ -94,7 +94,7 @@ actor RunLoop {
 
     /// Hands everything buffered to storage and waits until it is on disk (after operator commands, so their
     /// events are stored when the command returns).
-    private func flushAndWait() async {
+    func flushAndWait() async {
         await writer.submit(recorder.takeBatch())
         await writer.drain()
     }
@@ -138,7 +138,7 @@ actor RunLoop {
     }
 
     /// Feeds a batch to the engine, sample by sample, until the engine commands the instrument or the batch ends.
-    private func ingest(_ batch: [InstrumentSample]) async {
+    func ingest(_ batch: [InstrumentSample]) async {
         var index = batch.startIndex
         while index < batch.endIndex, !engine.isFinished {
             let sample = clock.place(batch[index], now: batchArrival)
@@ -161,7 +161,7 @@ actor RunLoop {
 
     /// Carries out what the engine commanded, then records what it produced and the samples measured before the
     /// command took effect. A refused command ends the run as faulted, at open circuit.
-    private func carryOut(_ output: EngineOutput, lateSamples: [InstrumentSample] = []) async {
+    func carryOut(_ output: EngineOutput, lateSamples: [InstrumentSample] = []) async {
         var refusal: (command: InstrumentCommand, error: any Error)?
         var spectrum: [ImpedancePoint]?
         for command in output.commands {
@@ -201,7 +201,7 @@ actor RunLoop {
 
     /// Records the samples the driver read while a command changed the output (a MethodSCRIPT script it aborted):
     /// measured under the previous output, so late and unjudged.
-    private func recordPendingSamples() async {
+    func recordPendingSamples() async {
         for sample in await galvanostat.takePendingSamples() {
             record(engine.recordLate(clock.place(sample, now: ContinuousClock.now)))
         }
@@ -210,7 +210,7 @@ actor RunLoop {
     // MARK: - Recording
 
     /// Buffers the engine's output, stores its spectrum, and publishes its events.
-    private func record(_ output: EngineOutput) {
+    func record(_ output: EngineOutput) {
         recorder.record(output, now: batchArrival)
         // The live position shows the latest reading with finite values (JSON has no NaN).
         if let recorded = output.recorded, recorded.sample.current_A.isFinite, recorded.sample.voltage_V.isFinite {
@@ -230,151 +230,33 @@ actor RunLoop {
         for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
     }
 
-    /// Fits the circuit the impedance step names (if any) off the loop, stores the fit, and records its result
-    /// as an event. A spectrum that cannot be fitted is an event too, never a fault of the run.
-    private func fitInBackground(_ spectrum: RecordedSpectrum) {
-        guard engine.plan.steps.indices.contains(spectrum.stepIndex) else { return }
-        let step = engine.plan.steps[spectrum.stepIndex]
-        guard step.impedanceFit != nil else { return }
-        let (area_cm2, threeElectrode, store, runID) = (engine.plan.area_cm2, engine.threeElectrode, store, runID)
-        let time_s = engine.latestTime_s
-        fitTasks.append(
-            Task.detached {
-                let message: String
-                do {
-                    if let fit = try ImpedanceFitter.fitMeasuredSpectrum(
-                        spectrum.points, step: step, area_cm2: area_cm2, threeElectrode: threeElectrode)
-                    {
-                        try store.saveImpedanceFit(fit, runID: runID, stepIndex: spectrum.stepIndex)
-                        message = "step \(spectrum.stepIndex): \(fit.summary)"
-                    } else {
-                        message = "step \(spectrum.stepIndex): no circuit to fit"
-                    }
-                } catch {
-                    message = "step \(spectrum.stepIndex): the spectrum could not be fitted: \(error)"
-                }
-                await self.record(
-                    RunEvent(kind: .impedanceFitted, time_s: time_s, message: message, stepIndex: spectrum.stepIndex))
-            })
-    }
-
     /// Records an event that did not come from the engine.
-    private func record(_ event: RunEvent) {
+    func record(_ event: RunEvent) {
         recorder.record(event, now: ContinuousClock.now)
         hub.publish(.event(EventInfo(runID: runID, event)), runID: runID)
     }
 
-    private func recordFault(_ message: String) {
+    func recordFault(_ message: String) {
         record(RunEvent(kind: .fault, time_s: engine.latestTime_s, message: message))
     }
 
     /// Hands the buffer to storage when it is due, or at once when the instrument paces the run.
-    private func flushIfDue() async {
+    func flushIfDue() async {
         guard !recorder.isEmpty, instrumentPaces || recorder.isDue(now: ContinuousClock.now) else { return }
         await writer.submit(recorder.takeBatch())
     }
 
-    private func notePause(_ paused: Bool) {
+    func notePause(_ paused: Bool) {
         try? store.setState(paused ? .paused : .running, runID: runID)
         publishProgress(force: true)
         logger.notice("run \(runID) \(paused ? "paused at open circuit" : "resumed")")
-    }
-
-    // MARK: - Progress
-
-    /// Updates the live position (samples counted are samples on disk) and, at most every 200 ms, publishes it to
-    /// live followers.
-    private func publishProgress(force: Bool) {
-        var current = progress.current
-        if let recorded = latestRecorded, engine.plan.steps.indices.contains(recorded.stepIndex) {
-            let step = engine.plan.steps[recorded.stepIndex]
-            current.step = step.index
-            current.cycle = step.cycle
-            current.kind = step.kind.rawValue
-            current.current_density_mA_cm2 = step.currentDensity_mA_cm2
-            current.current_A = recorded.sample.current_A
-            current.voltage_V = recorded.sample.voltage_V
-            current.voltage_we_re_V = recorded.sample.voltageWERE_V
-            current.time_s = recorded.sample.time_s
-            current.fraction_done = plannedDuration_s > 0 ? min(1, recorded.sample.time_s / plannedDuration_s) : 0
-        }
-        current.samples = writer.storedSamples
-        progress.update(current)
-        let now = ContinuousClock.now
-        guard force || now - lastPublish >= .milliseconds(200) else { return }
-        lastPublish = now
-        hub.publish(.progress(current), runID: runID)
-    }
-
-    // MARK: - Lost instruments
-
-    /// Decides what an instrument failure means: with `on_instrument_loss: pause` and a lost port, the run waits
-    /// at open circuit for the instrument (true: go on looping); otherwise the run ends as faulted (false).
-    private func continueAfterLoss(_ error: any Error) async -> Bool {
-        if settings.onInstrumentLoss == .pause, Self.isLoss(error), session.canReconnect {
-            if await pauseUntilReconnected(after: error) { return true }
-            if let stop = stopRequest {
-                await carryOut(engine.end(stop.state, reason: stop.reason))
-                return false
-            }
-        }
-        recordFault("instrument: \(error)")
-        await carryOut(engine.end(.faulted, reason: "instrument fault: \(error)"))
-        return false
-    }
-
-    /// Whether `error` means the instrument's port went away (rather than a refusal or a garbled reply).
-    private static func isLoss(_ error: any Error) -> Bool {
-        (error as? InstrumentError)?.code == .disconnected || error is InstrumentUnavailable
-    }
-
-    /// Pauses the run after its instrument went away and reopens the rig's ports every ``reconnectInterval`` until
-    /// they answer; returns true once they do (the run stays paused until the operator resumes it) and false when
-    /// a stop request ended the wait.
-    private func pauseUntilReconnected(after error: any Error) async -> Bool {
-        let lost = ContinuousClock.now
-        let latest_s = engine.latestTime_s
-        engine.suspend(
-            Verdict(
-                criterion: "instrument", action: .pause, reason: "the instrument's port went away: \(error)",
-                time_s: latest_s))
-        recordFault(
-            "instrument lost: \(error); the run is paused at open circuit while cellrigd reopens the port every "
-                + "\(reconnectInterval)")
-        notePause(true)
-        await flushAndWait()
-        try? await galvanostat.openCircuit()  // the port is gone; an instrument still there obeys
-        logger.warning("run \(runID): instrument lost; reopening the rig's ports every \(reconnectInterval)")
-        while stopRequest == nil {
-            try? await Task.sleep(for: reconnectInterval)
-            guard stopRequest == nil else { return false }
-            let identities: [InstrumentIdentity]
-            do {
-                identities = try await session.reopen(
-                    samplingInterval_s: settings.samplingInterval_s, threeElectrode: engine.threeElectrode)
-            } catch {
-                continue
-            }
-            galvanostat = await session.galvanostat
-            clock.instrumentReopened(latest_s: latest_s, lost: lost)
-            try? store.appendInstruments(identities, runID: runID)
-            let names = identities.map { "\($0.model) \($0.serialNumber) on \($0.port)" }.joined(separator: ", ")
-            record(
-                RunEvent(
-                    kind: .operatorCommand, time_s: latest_s,
-                    message: "instrument reconnected: \(names); the run stays paused at open circuit until resumed"))
-            await flushAndWait()
-            logger.notice("run \(runID): instrument reconnected (\(names)); waiting for resume")
-            return true
-        }
-        return false
     }
 
     // MARK: - The end
 
     /// Ends the run on the instrument (cell off, instrument idle), records what it still held, flushes, stores the
     /// outcome and closes the ports.
-    private func finish() async -> RunOutcome {
+    func finish() async -> RunOutcome {
         do {
             try await galvanostat.finishRun()
         } catch {
@@ -407,33 +289,5 @@ actor RunLoop {
         publishProgress(force: true)
         logger.info("run \(runID) \(outcome.state.rawValue): \(outcome.reason); \(writer.storedSamples) samples stored")
         return outcome
-    }
-}
-
-/// A run's live position, shared between its loop (which writes it) and status requests (which read it without
-/// waiting for the loop).
-final class ProgressBoard: Sendable {
-    private let state: Mutex<RunProgress>
-
-    init(_ initial: RunProgress) {
-        state = Mutex(initial)
-    }
-
-    var current: RunProgress { state.withLock { $0 } }
-
-    func update(_ progress: RunProgress) {
-        state.withLock { $0 = progress }
-    }
-}
-
-extension RunProgress {
-    /// The position of a run that is starting: its first step, nothing measured yet.
-    init(starting runID: Int64, plan: StepPlan) {
-        let first = plan.steps.first
-        self.init(
-            run_id: runID, step: 0, steps: plan.steps.count, cycle: first?.cycle ?? 0,
-            kind: first?.kind.rawValue ?? "rest", current_density_mA_cm2: first?.currentDensity_mA_cm2 ?? 0,
-            current_A: first?.current_A ?? 0, voltage_V: 0, voltage_we_re_V: nil, time_s: 0, samples: 0,
-            fraction_done: 0)
     }
 }

@@ -35,6 +35,16 @@ struct ValidatedStart: Sendable {
     let engine: RunEngine
     /// Optional criteria that will judge nothing on this rig, each with the reason, for the run's record.
     let blindCriteria: [(criterion: String, reason: String)]
+
+    /// The engine for the run, with what the prepared instruments told about their readings (the galvanostat's
+    /// voltage resolution, which the criteria take as their noise floor).
+    func engine(voltageResolution_V: Double?) -> RunEngine {
+        guard let voltageResolution_V else { return engine }
+        var context = RunContext(cell: cell, conditions: testProtocol.conditions)
+        context.voltageResolution_V = voltageResolution_V
+        // The same protocol and cell built it once already, so it builds again.
+        return (try? RunEngine(protocol: testProtocol, area_cm2: cell.electrodeArea_cm2, context: context)) ?? engine
+    }
 }
 
 /// Checks a start request against a rig before anything is opened or stored. Pure: every refusal is a 400 that says
