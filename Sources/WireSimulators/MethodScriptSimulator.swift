@@ -251,7 +251,7 @@ public actor MethodScriptSimulator: WireSimulator {
                 packagesSent += 1
                 if cellIsOn { packagesSentWithCellOn += 1 }
                 if let limit = faults.hangUpAfterPackages, packagesSent >= limit {
-                    await waitForHostToCatchUp()
+                    await waitUntilHostHasReadEverything()
                     await transport?.close()
                     return .aborted
                 }
@@ -420,6 +420,8 @@ public actor MethodScriptSimulator: WireSimulator {
         while halted, !abortRequested, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
     }
 
+    /// Waits until the host has read what was sent (the unread byte count on its side reaches 0): paces the
+    /// simulator at unlimited speed.
     private func waitForHostToCatchUp() async {
         guard let backlogReporting = transport as? any OutputBacklogReporting else {
             await Task.yield()
@@ -429,6 +431,18 @@ public actor MethodScriptSimulator: WireSimulator {
         while await backlogReporting.unreadOutputByteCount() > 0, !abortRequested, !portGone, !Task.isCancelled {
             try? await Task.sleep(for: pause)
             pause = min(pause * 2, .milliseconds(20))
+        }
+    }
+
+    /// Waits until the host has surely read everything sent, before an unplug. The kernel hands written bytes to
+    /// the host's side asynchronously, so an empty queue right after a write can mean "not there yet" as well as
+    /// "read": the queue must be seen empty three times over 30 ms.
+    private func waitUntilHostHasReadEverything() async {
+        guard let backlogReporting = transport as? any OutputBacklogReporting else { return }
+        var emptyChecks = 0
+        while emptyChecks < 3, !abortRequested, !portGone, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+            emptyChecks = await backlogReporting.unreadOutputByteCount() > 0 ? 0 : emptyChecks + 1
         }
     }
 
