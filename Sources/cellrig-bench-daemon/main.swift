@@ -109,8 +109,10 @@ print("  throughput       \(String(format: "%.0f", daemonRate)) samples per seco
 print("  plain SQLite     \(String(format: "%.0f", plainRate)) rows per second (same rows, prepared insert, same run)")
 print("  ratio            \(String(format: "%.2f", daemonRate / plainRate)) (daemon path / plain inserts)")
 if let reaction = final.reaction_time_ms {
-    print("  reaction         \(String(format: "%.3f", reaction)) ms from the tripping sample's arrival to the cell-off command")
+    let text = String(format: "%.3f", reaction)
+    print("  reaction         \(text) ms from the tripping sample's arrival to the cell-off command")
 }
 if let confirmed = final.cell_off_confirmed_ms {
-    print("  cell off         \(String(format: "%.3f", confirmed)) ms from the same arrival to the instrument's confirmation")
+    let text = String(format: "%.3f", confirmed)
+    print("  cell off         \(text) ms from the same arrival to the instrument's confirmation")
 }
