@@ -91,10 +91,9 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Domain", "ProtocolFiles", "Engine", "ImpedanceAnalysis", "Instruments", "Simulation", "Storage",
-                "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
-                serviceLifecycle,
-                unixSignals,
+                "Domain", "ProtocolFiles", "Engine", "Replay", "ImpedanceAnalysis", "Instruments", "Simulation",
+                "Storage", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
+                serviceLifecycle, unixSignals,
             ],
             swiftSettings: swiftSettings
         ),

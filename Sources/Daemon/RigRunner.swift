@@ -4,8 +4,19 @@ import Domain
 import Engine
 import Instruments
 import Logging
+import ProtocolFiles
 import Simulation
 import Storage
+
+/// What every run of the daemon uses: the database, the outcome journal beside it, the live hub, the log.
+struct RunServices: Sendable {
+    let store: RunStore
+    let journal: OutcomeJournal
+    /// Outcomes the database did not take, reported by the API until they are recorded.
+    let pendingOutcomes: PendingOutcomes
+    let hub: RunHub
+    var logger: Logger
+}
 
 /// Owns one rig and at most one run on it at a time. A fault in one rig never touches another.
 ///
@@ -31,16 +42,23 @@ actor RigRunner {
     /// Samples each finished simulated run's instrument produced, by run id: the instrument's side of the count
     /// that tests compare with the database.
     private(set) var simulatorSampleCounts: [Int64: Int] = [:]
+    /// The current each finished simulated run's instrument was left driving, by run id (0: the cell is off).
+    private(set) var simulatorFinalCurrents: [Int64: Double] = [:]
     /// How often a paused run reopens the ports of an instrument that went away.
     private(set) var reconnectInterval: Duration = .seconds(2)
 
-    init(rig: RigDescription, store: RunStore, hub: RunHub, logger: Logger) {
+    private let services: RunServices
+
+    init(rig: RigDescription, services: RunServices) {
         self.rig = rig
-        self.store = store
-        self.hub = hub
-        var logger = logger
+        self.store = services.store
+        self.hub = services.hub
+        var logger = services.logger
         logger[metadataKey: "rig"] = .string(rig.id)
         self.logger = logger
+        var rigServices = services
+        rigServices.logger = logger
+        self.services = rigServices
     }
 
     /// Sets how often a paused run reopens lost ports (tests shorten it).
@@ -125,15 +143,91 @@ actor RigRunner {
             settings: RunLoop.Settings(
                 samplingInterval_s: testProtocol.samplingInterval_s, onInstrumentLoss: testProtocol.onInstrumentLoss,
                 blindCriteria: validated.blindCriteria),
-            store: store, hub: hub, logger: logger, reconnectInterval: reconnectInterval)
+            services: services, reconnectInterval: reconnectInterval)
         logger.info("run \(runID) started: \(testProtocol.name) on \(validated.cell.label ?? "unlabelled cell")")
+        launch(loop, session: session)
+        return runID
+    }
+
+    /// Runs `loop` in a task of its own; the rig is busy until it ends.
+    private func launch(_ loop: RunLoop, session: InstrumentSession) {
+        let runID = loop.runID
         let task = Task {
             let outcome = await loop.run()
             await self.runEnded(runID: runID)
             return outcome
         }
         activeRun = ActiveRun(loop: loop, task: task, session: session)
-        return runID
+    }
+
+    // MARK: - Restarts
+
+    /// Continues run `runID`, which a restart interrupted, on this rig: rebuilds its engine from the database, opens
+    /// and prepares the instruments (a simulated cell is brought back to where it stood), and runs the loop from the
+    /// interrupted step. `byHand` (an operator's `cellrig resume`) overrides `on_restart: abort`.
+    func restore(runID: Int64, byHand: Bool) async throws {
+        if let activeRun {
+            throw ControlFailure.conflict("rig '\(rig.id)' is busy with run \(activeRun.loop.runID)")
+        }
+        guard !starting else { throw ControlFailure.conflict("rig '\(rig.id)' is busy starting another run") }
+        starting = true
+        defer { starting = false }
+        guard let recorded = try store.recordedProtocol(runID: runID) else {
+            throw ControlFailure.notFound("no run \(runID)")
+        }
+        let testProtocol: TestProtocol
+        do {
+            testProtocol = try ProtocolFile.parse(recorded.text, file: recorded.file, parameters: recorded.parameters)
+        } catch {
+            throw ControlFailure(status: 500, "run \(runID)'s recorded protocol no longer parses: \(error)")
+        }
+        if testProtocol.onRestart == .abort, !byHand {
+            throw ControlFailure.conflict(
+                "run \(runID)'s protocol says on_restart: abort; resume it by hand with `cellrig resume \(runID)`")
+        }
+        let session: InstrumentSession
+        do {
+            session = try await InstrumentSession.open(rig: rig, cell: recorded.cell, testProtocol: testProtocol)
+        } catch let unavailable as InstrumentUnavailable {
+            throw ControlFailure(status: 503, unavailable.description)
+        }
+        let restored: RestoredRun
+        do {
+            let identities = try await session.prepare(
+                samplingInterval_s: testProtocol.samplingInterval_s, threeElectrode: testProtocol.threeElectrode)
+            restored = try RunRestorer.restore(
+                runID: runID, store: store, voltageResolution_V: await session.galvanostat.voltageResolution_V)
+            try store.appendInstruments(identities, runID: runID)
+        } catch {
+            await session.close()
+            throw error as? ControlFailure ?? ControlFailure(status: 503, "rig '\(rig.id)': \(error)")
+        }
+        if let outcome = restored.engine.outcome {
+            // The run had reached its end before the daemon could record it.
+            await session.close()
+            try store.finishRun(runID, outcome: outcome)
+            logger.notice("run \(runID) had already ended (\(outcome.state.rawValue)); its end is recorded now")
+            return
+        }
+        await session.simulated?.fastForward(
+            through: restored.outputs, sampleCount: restored.storedSamples)
+        try store.reopenRun(runID)
+        let loop = RunLoop(
+            runID: runID, engine: restored.engine, session: session, galvanostat: await session.galvanostat,
+            settings: RunLoop.Settings(
+                samplingInterval_s: testProtocol.samplingInterval_s, onInstrumentLoss: testProtocol.onInstrumentLoss,
+                blindCriteria: []),
+            services: services, reconnectInterval: reconnectInterval,
+            beginning: .afterRestart(
+                RunLoop.RestartPlan(
+                    policy: testProtocol.onRestart, gap_s: restored.gap_s,
+                    levelBeforeGap_V: restored.levelBeforeGap_V, byHand: byHand)),
+            storedSamples: restored.storedSamples, storedEvents: restored.storedEvents,
+            storedInputs: restored.storedInputs)
+        let policy = testProtocol.onRestart.rawValue
+        logger.notice(
+            "run \(runID) continues after a restart (\(restored.storedSamples) samples on disk, on_restart: \(policy))")
+        launch(loop, session: session)
     }
 
     /// Clears the rig once its run has ended, and tells live followers how it ended.
@@ -141,9 +235,11 @@ actor RigRunner {
         guard let ended = activeRun, ended.loop.runID == runID else { return }
         if let simulated = ended.session.simulated {
             simulatorSampleCounts[runID] = await simulated.producedSampleCount
+            simulatorFinalCurrents[runID] = await simulated.appliedCurrent_A
         }
         activeRun = nil
-        if let status = try? await RunStatusBuilder(store: store).status(runID: runID, progress: nil, truth: nil) {
+        let builder = RunStatusBuilder(store: store, pendingOutcomes: services.pendingOutcomes)
+        if let status = try? await builder.status(runID: runID, progress: nil, truth: nil) {
             hub.publish(.end(status), runID: runID)
         }
     }

@@ -34,8 +34,9 @@ extension RunLoop {
     func pauseUntilReconnected(after error: any Error) async -> Bool {
         let lost = ContinuousClock.now
         let latest_s = engine.latestTime_s
-        engine.suspend(
-            Verdict(
+        _ = apply(
+            .suspend, reason: "the instrument's port went away",
+            verdict: Verdict(
                 criterion: "instrument", action: .pause, reason: "the instrument's port went away: \(error)",
                 time_s: latest_s))
         recordFault(

@@ -36,9 +36,15 @@ actor RunLoop {
     var galvanostat: any Galvanostat
     let settings: Settings
     var clock: RunClock
-    var recorder = RunRecorder()
+    var recorder: RunRecorder
+    let beginning: Beginning
+    /// After a restart: the first samples under current, to compare with the level before the gap.
+    var shortCheck: (levelBeforeGap_V: Double, highest_V: Double, remaining: Int)?
     let writer: StorageWriter
     let store: RunStore
+    /// Where the outcome goes when the database cannot take it.
+    let journal: OutcomeJournal
+    let pendingOutcomes: PendingOutcomes
     let hub: RunHub
     let logger: Logger
     var stopRequest: (state: RunState, reason: String)?
@@ -58,17 +64,41 @@ actor RunLoop {
     /// How often a paused run reopens the ports of an instrument that went away.
     let reconnectInterval: Duration
 
+    /// How the loop begins: a new run from its first step, or a run a restart interrupted.
+    enum Beginning: Sendable {
+        case fresh
+        case afterRestart(RestartPlan)
+    }
+
+    /// What a resumed run needs to continue where it stood.
+    struct RestartPlan: Sendable {
+        /// `resume` continues the step, `restart-step` runs it again from its start.
+        let policy: RestartPolicy
+        /// Wall time the run was away, when known.
+        let gap_s: Double?
+        /// The step's |voltage| before the gap, to recognise a cell that shorted meanwhile.
+        let levelBeforeGap_V: Double?
+        /// Whether an operator asked for it (`cellrig resume`) rather than the daemon's start.
+        let byHand: Bool
+    }
+
     init(
         runID: Int64, engine: RunEngine, session: InstrumentSession, galvanostat: any Galvanostat, settings: Settings,
-        store: RunStore, hub: RunHub, logger: Logger, reconnectInterval: Duration
+        services: RunServices, reconnectInterval: Duration, beginning: Beginning = .fresh, storedSamples: Int = 0,
+        storedEvents: Int = 0, storedInputs: Int = 0
     ) {
+        let (store, hub, logger) = (services.store, services.hub, services.logger)
+        self.journal = services.journal
+        self.pendingOutcomes = services.pendingOutcomes
+        self.beginning = beginning
+        self.recorder = RunRecorder(firstEventSeq: storedEvents, firstInputSeq: storedInputs)
         self.runID = runID
         self.engine = engine
         self.session = session
         self.galvanostat = galvanostat
         self.settings = settings
         self.clock = RunClock(samplingInterval_s: settings.samplingInterval_s)
-        self.writer = StorageWriter(store: store, runID: runID)
+        self.writer = StorageWriter(store: store, runID: runID, alreadyStored: storedSamples)
         self.store = store
         self.hub = hub
         self.logger = logger
@@ -87,7 +117,7 @@ actor RunLoop {
     /// Continues a paused run: the engine re-applies the step's current.
     func resume() async throws(ControlFailure) {
         guard engine.isPaused, !engine.isFinished else { throw .conflict("run \(runID) is not paused") }
-        await carryOut(engine.resume())
+        await carryOut(apply(.resume, reason: "resumed by the operator"))
         notePause(false)
         await flushAndWait()
     }
@@ -103,14 +133,19 @@ actor RunLoop {
 
     /// Runs the run to its end and returns how it ended (already stored).
     func run() async -> RunOutcome {
-        await carryOut(engine.start(at: 0))
+        switch beginning {
+        case .fresh:
+            await carryOut(engine.start(at: 0))
+        case .afterRestart(let plan):
+            await continueAfterRestart(plan)
+        }
         for blind in settings.blindCriteria {
             let verdict = Verdict(criterion: blind.criterion, action: .warn, reason: blind.reason, time_s: 0)
             record(
                 RunEvent(
                     kind: .verdict, time_s: 0, message: "\(blind.criterion): warn: \(blind.reason)", verdict: verdict))
         }
-        try? store.setState(.running, runID: runID)
+        if !engine.isFinished { try? store.setState(engine.isPaused ? .paused : .running, runID: runID) }
         while !engine.isFinished {
             if let stop = stopRequest {
                 await carryOut(engine.end(stop.state, reason: stop.reason))
@@ -143,6 +178,17 @@ actor RunLoop {
         while index < batch.endIndex, !engine.isFinished {
             let sample = clock.place(batch[index], now: batchArrival)
             let wasPaused = engine.isPaused
+            // After a restart, the first sample under current is compared with the level before the gap before the
+            // criteria see it: a cell that shorted meanwhile ends the run as not resumed, not as a short found now.
+            if shortCheck != nil, let refusal = judgeAfterRestart(sample) {
+                let ended = engine.end(.interrupted, reason: refusal)
+                record(engine.ingest(sample))
+                index += 1
+                var late = Array(batch[index...])
+                if !late.isEmpty, await galvanostat.rewind(toSampleAt: batch[index - 1].time_s) { late = [] }
+                await carryOut(ended, lateSamples: late)
+                return
+            }
             let output = engine.ingest(sample)
             index += 1
             guard !output.commands.isEmpty else {
@@ -230,6 +276,13 @@ actor RunLoop {
         for event in output.events { hub.publish(.event(EventInfo(runID: runID, event)), runID: runID) }
     }
 
+    /// Gives the engine an input from outside the samples and records it, so a replay takes the same course.
+    func apply(_ kind: RunInput.Kind, reason: String, verdict: Verdict? = nil) -> EngineOutput {
+        let input = engine.input(kind, reason: reason, verdict: verdict)
+        recorder.record(input, now: ContinuousClock.now)
+        return engine.apply(input)
+    }
+
     /// Records an event that did not come from the engine.
     func record(_ event: RunEvent) {
         recorder.record(event, now: ContinuousClock.now)
@@ -283,7 +336,14 @@ actor RunLoop {
         do {
             try store.finishRun(runID, outcome: outcome, discardedReadings: discarded)
         } catch {
-            logger.critical("run \(runID): cannot record the outcome: \(error)")
+            logger.critical("run \(runID): cannot record the outcome in the database: \(error)")
+            pendingOutcomes.keep(outcome, runID: runID)
+            do {
+                try journal.append(.init(runID: runID, outcome: outcome, discardedReadings: discarded))
+                logger.notice("run \(runID): its outcome is kept in \(journal.path) for the next start to record")
+            } catch {
+                logger.critical("run \(runID): cannot keep the outcome in \(journal.path) either: \(error)")
+            }
         }
         await session.close()
         publishProgress(force: true)

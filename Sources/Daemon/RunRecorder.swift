@@ -15,9 +15,14 @@ struct RunRecorder {
 
     private var batch = RunRecordBatch()
     private var eventCount = 0
+    private var inputCount = 0
     private var oldestPending: ContinuousClock.Instant?
 
-    init() {
+    /// A recorder whose first event and input take sequence numbers `firstEventSeq` and `firstInputSeq` (a resumed
+    /// run continues its own).
+    init(firstEventSeq: Int = 0, firstInputSeq: Int = 0) {
+        eventCount = firstEventSeq
+        inputCount = firstInputSeq
         batch.samples.reserveCapacity(batchSize)
     }
 
@@ -27,7 +32,8 @@ struct RunRecorder {
     /// Whether the buffer should go to storage now.
     func isDue(now: ContinuousClock.Instant) -> Bool {
         guard let oldestPending else { return false }
-        return batch.samples.count >= batchSize || !batch.events.isEmpty || now - oldestPending >= maximumDelay
+        return batch.samples.count >= batchSize || !batch.events.isEmpty || !batch.inputs.isEmpty
+            || now - oldestPending >= maximumDelay
     }
 
     var isEmpty: Bool { batch.isEmpty }
@@ -43,6 +49,13 @@ struct RunRecorder {
     /// Takes an event that did not come from the engine (a fault, a reconnection).
     mutating func record(_ event: RunEvent, now: ContinuousClock.Instant) {
         append(event)
+        if oldestPending == nil { oldestPending = now }
+    }
+
+    /// Takes an input the run loop gave the engine from outside the samples.
+    mutating func record(_ input: RunInput, now: ContinuousClock.Instant) {
+        batch.inputs.append((inputCount, input))
+        inputCount += 1
         if oldestPending == nil { oldestPending = now }
     }
 

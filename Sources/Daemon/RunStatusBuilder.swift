@@ -7,10 +7,17 @@ import Storage
 /// Assembles a ``RunStatus`` from the database, with live progress and ground truth when the run is active.
 struct RunStatusBuilder {
     let store: RunStore
+    /// Outcomes the database did not take (a full disk); they win over the stored state.
+    var pendingOutcomes: PendingOutcomes?
 
     func status(runID: Int64, progress: RunProgress?, truth: [GroundTruthEvent]?) async throws -> RunStatus {
-        guard let run = try store.run(id: runID) else {
+        guard var run = try store.run(id: runID) else {
             throw StatusError.noSuchRun(runID)
+        }
+        if !run.state.isFinal, let pending = pendingOutcomes?[runID] {
+            run.state = pending.state
+            run.endReason = pending.reason
+            run.ccd_mA_cm2 = pending.ccd_mA_cm2
         }
         let events = try store.events(runID: runID)
         let verdicts = events.filter { $0.kind == .verdict }.compactMap(\.verdict).map(VerdictInfo.init)

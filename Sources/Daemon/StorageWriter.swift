@@ -35,25 +35,38 @@ final class StorageWriter: Sendable {
     private let shared = Shared()
     private let batches: AsyncStream<RunRecordBatch>.Continuation
 
-    init(store: RunStore, runID: Int64) {
+    /// A writer for run `runID`, which already has `alreadyStored` samples on disk (a resumed run).
+    init(store: RunStore, runID: Int64, alreadyStored: Int = 0) {
         let (stream, continuation) = AsyncStream.makeStream(of: RunRecordBatch.self)
         batches = continuation
         let shared = self.shared
+        shared.state.withLock { $0.storedSamples = alreadyStored }
         Task {
+            // Batches a failed write (a full disk) left unwritten, oldest first: later batches wait behind them, so
+            // the stored samples never have a gap; each new batch tries them again first.
+            var unwritten: [RunRecordBatch] = []
             for await batch in stream {
                 var failure: Failure?
                 var stored = 0
-                do {
-                    let outcome = try await store.append(batch, runID: runID)
-                    stored = outcome.storedSamples
-                    if !outcome.rejected.isEmpty {
-                        let shown = outcome.rejected.prefix(3).map(\.description).joined(separator: "; ")
+                unwritten.append(batch)
+                while let next = unwritten.first {
+                    do {
+                        let outcome = try await store.append(next, runID: runID)
+                        unwritten.removeFirst()
+                        stored += outcome.storedSamples
+                        if !outcome.rejected.isEmpty {
+                            let shown = outcome.rejected.prefix(3).map(\.description).joined(separator: "; ")
+                            failure = Failure(
+                                description: "storage refused \(outcome.rejected.count) of the batch's rows (the "
+                                    + "others are stored): \(shown)", nothingWritten: false)
+                        }
+                    } catch {
+                        let waiting = unwritten.map(\.samples.count).reduce(0, +)
                         failure = Failure(
-                            description: "storage refused \(outcome.rejected.count) of the batch's rows (the "
-                                + "others are stored): \(shown)", nothingWritten: false)
+                            description: "\(error) (\(waiting) samples wait in memory to be written)",
+                            nothingWritten: true)
+                        break
                     }
-                } catch {
-                    failure = Failure(description: "\(error)", nothingWritten: true)
                 }
                 let waiters = shared.state.withLock { state in
                     state.queued -= 1

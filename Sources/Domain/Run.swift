@@ -163,3 +163,31 @@ public struct GroundTruthEvent: Sendable, Hashable, Codable {
         self.currentDensity_mA_cm2 = currentDensity_mA_cm2
     }
 }
+
+/// Something from outside the samples that changed a run's course: a pause for a lost instrument or a restart, an
+/// operator's resume, a step run again after a restart. Stored with the number of samples before it, so a replay
+/// of a stored run takes the same course as the live run.
+public struct RunInput: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// The run paused at open circuit for a reason outside the criteria.
+        case suspend
+        /// The paused step's current was applied again.
+        case resume
+        /// The current step started again from its beginning.
+        case restartStep = "restart-step"
+    }
+
+    public var kind: Kind
+    /// How many samples the run had recorded when it came.
+    public var afterSamples: Int
+    public var reason: String
+    /// For a suspend: the verdict that paused the run.
+    public var verdict: Verdict?
+
+    public init(kind: Kind, afterSamples: Int, reason: String, verdict: Verdict? = nil) {
+        self.kind = kind
+        self.afterSamples = afterSamples
+        self.reason = reason
+        self.verdict = verdict
+    }
+}

@@ -320,6 +320,41 @@ public struct RunEngine: Sendable {
         return output
     }
 
+    /// Starts the current step again from its beginning at the latest sample's time: its charge and clock count
+    /// afresh (a run interrupted by a restart, with `on_restart: restart-step`). Does nothing when the run is
+    /// finished or no step runs.
+    public mutating func restartCurrentStep(reason: String) -> EngineOutput {
+        var output = EngineOutput()
+        guard !isFinished, let record = currentStep else { return output }
+        pause = nil
+        output.events.append(
+            RunEvent(
+                kind: .operatorCommand, time_s: latestTime_s,
+                message: "\(reason): step \(record.step.index) starts again from its beginning",
+                stepIndex: record.step.index))
+        begin(stepAt: record.step.index, time_s: latestTime_s, into: &output)
+        return output
+    }
+
+    /// The input that ``apply(_:)`` would take now: `kind` with this run's sample count, to store beside the run.
+    public func input(_ kind: RunInput.Kind, reason: String, verdict: Verdict? = nil) -> RunInput {
+        RunInput(kind: kind, afterSamples: sampleCount, reason: reason, verdict: verdict)
+    }
+
+    /// Takes an input from outside the samples (see ``RunInput``): the daemon and a replay of a stored run call this
+    /// alike, so both take the same course.
+    public mutating func apply(_ input: RunInput) -> EngineOutput {
+        switch input.kind {
+        case .suspend:
+            suspend(
+                input.verdict
+                    ?? Verdict(criterion: "operator", action: .pause, reason: input.reason, time_s: latestTime_s))
+            return EngineOutput()
+        case .resume: return resume(reason: input.reason)
+        case .restartStep: return restartCurrentStep(reason: input.reason)
+        }
+    }
+
     /// Ends the run on an operator's abort, a fault or a shutdown; the cell goes to open circuit.
     public mutating func end(_ state: RunState, reason: String) -> EngineOutput {
         var output = EngineOutput()

@@ -9,7 +9,7 @@ public enum ProtocolFile {
 
     static let topLevelKeys = [
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
-        "conditions", "steps", "stop", "on_instrument_loss",
+        "conditions", "steps", "stop", "on_instrument_loss", "on_restart",
     ]
     static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
     static let impedanceKeys = [
@@ -73,10 +73,20 @@ public enum ProtocolFile {
             }
             onInstrumentLoss = policy
         }
+        var onRestart = RestartPolicy.resume
+        if let node = top.optional("on_restart") {
+            let text = try node.string()
+            guard let policy = RestartPolicy(rawValue: text) else {
+                throw node.error(
+                    "unknown restart policy", value: text,
+                    allowed: RestartPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            onRestart = policy
+        }
         return TestProtocol(
             schema: schema, name: name, summary: summary, reference: reference, parameters: resolved,
             threeElectrode: threeElectrode, samplingInterval_s: interval, conditions: conditions, steps: steps,
-            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss)
+            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss, onRestart: onRestart)
     }
 
     /// The declared parameters with their defaults, replaced by the caller's values.

@@ -28,6 +28,9 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
 
     public var groundTruth: [GroundTruthEvent] { model.groundTruth }
 
+    /// The current the simulated instrument drives now (0 at open circuit).
+    public var appliedCurrent_A: Double { current_A }
+
     public func identify() async throws -> InstrumentIdentity {
         InstrumentIdentity(
             role: "galvanostat", model: "cellrig simulated galvanostat (\(type(of: model)))", firmware: "cellrig",
@@ -107,6 +110,40 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
         return true
     }
 
+    /// What the run loop had the instrument do, for ``fastForward(through:sampleCount:)``.
+    public enum Output: Sendable, Hashable {
+        case current(Double)
+        case openCircuit
+        case spectrum(ImpedanceSettings)
+    }
+
+    /// Brings a fresh simulator to where an interrupted run's instrument stood: replays the outputs the run had it
+    /// apply, each after the number of samples it came after, then measures up to `sampleCount` samples. The cell
+    /// model is deterministic, so its state (and its clock) is exactly that after the run's last stored sample: the
+    /// simulated cell does not forget what happened to it when the daemon restarts. Call after `configure`.
+    public func fastForward(through outputs: [(samplesBefore: Int, output: Output)], sampleCount: Int) {
+        var produced = 0
+        for (samplesBefore, output) in outputs {
+            while produced < min(samplesBefore, sampleCount) {
+                _ = produceSample()
+                produced += 1
+            }
+            switch output {
+            case .current(let current): current_A = current
+            case .openCircuit: current_A = 0
+            case .spectrum(let settings):
+                current_A = 0
+                time_s = model.measureSpectrum(settings, startTime_s: time_s).last?.time_s ?? time_s
+            }
+        }
+        while produced < sampleCount {
+            _ = produceSample()
+            produced += 1
+        }
+        lastBatch = nil
+        wallStart = nil
+    }
+
     /// Most samples one ``nextSamples()`` hands over.
     public static let batchLimit = 64
 
@@ -124,7 +161,8 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     private func waitUntilDue() async throws {
         if case .factor(let factor) = speed {
             let clock = ContinuousClock()
-            let start = wallStart ?? clock.now
+            // Cell time so far counts as already paced (a simulator brought forward to a resumed run's time).
+            let start = wallStart ?? clock.now.advanced(by: .seconds(-time_s / factor))
             wallStart = start
             let due = start.advanced(by: .seconds((time_s + interval_s) / factor))
             try await clock.sleep(until: due, tolerance: nil)

@@ -63,6 +63,31 @@ extension RunStore {
         }
     }
 
+    /// SQLite's own check of the file: `["ok"]` for a sound database, else what it found.
+    public func integrityCheck() throws -> [String] {
+        try pool.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    /// A run's inputs from outside the samples (pauses, resumes, restarted steps), in order.
+    public func inputs(runID: Int64) throws -> [RunInput] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM run_inputs WHERE run_id = ? ORDER BY seq", arguments: [runID])
+                .map { row in
+                    let verdictText: String? = row["verdict"]
+                    return RunInput(
+                        kind: RunInput.Kind(rawValue: row["kind"]) ?? .suspend, afterSamples: row["after_samples"],
+                        reason: row["reason"], verdict: try verdictText.map { try decodeJSON(Verdict.self, from: $0) })
+                }
+        }
+    }
+
+    /// How many events a run has stored (the next event's sequence number).
+    public func eventCount(runID: Int64) throws -> Int {
+        try pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE run_id = ?", arguments: [runID]) ?? 0
+        }
+    }
+
     public func sampleCount(runID: Int64) throws -> Int {
         try pool.read { db in
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM samples WHERE run_id = ?", arguments: [runID]) ?? 0
@@ -162,6 +187,7 @@ extension RunStore {
             createdAt: parseTimestamp(createdText) ?? Date(timeIntervalSince1970: 0),
             endedAt: endedText.flatMap(parseTimestamp), endReason: row["end_reason"], ccd_mA_cm2: row["ccd_mA_cm2"],
             plannedSteps: row["planned_steps"], reactionTime_s: row["reaction_time_s"],
-            cellOffConfirmed_s: row["cell_off_confirmed_s"], discardedReadings: row["discarded_readings"])
+            cellOffConfirmed_s: row["cell_off_confirmed_s"], discardedReadings: row["discarded_readings"],
+            lastWrittenAt: (row["last_written_at"] as String?).flatMap(parseTimestamp))
     }
 }

@@ -142,6 +142,8 @@ extension RunStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """
         let now = timestamp(Date())
+        // When the run was last written: after a crash, the time since is how long the run was away.
+        try db.execute(sql: "UPDATE runs SET last_written_at = ? WHERE id = ?", arguments: [now, runID])
         let eventCached = keepingGoing ? nil : try db.cachedStatement(sql: eventSQL)
         for (seq, event) in batch.events {
             try insertRow(
@@ -149,6 +151,18 @@ extension RunStore {
                 [
                     runID, seq, event.time_s, now, event.kind.rawValue, event.stepIndex, event.message,
                     try event.verdict.map { try json($0) },
+                ])
+        }
+        let inputSQL = """
+            INSERT INTO run_inputs (run_id, seq, after_samples, kind, reason, verdict) VALUES (?, ?, ?, ?, ?, ?)
+            """
+        let inputCached = keepingGoing ? nil : try db.cachedStatement(sql: inputSQL)
+        for (seq, input) in batch.inputs {
+            try insertRow(
+                "run_inputs", seq, sql: inputSQL, cached: inputCached,
+                [
+                    runID, seq, input.afterSamples, input.kind.rawValue, input.reason,
+                    try input.verdict.map { try json($0) },
                 ])
         }
         return rejected
@@ -198,7 +212,28 @@ extension RunStore {
         }
     }
 
+    /// Makes an interrupted run active again (it is being resumed): state `running`, no end time or reason.
+    public func reopenRun(_ runID: Int64) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE runs SET state = 'running', ended_at = NULL, end_reason = NULL WHERE id = ?",
+                arguments: [runID])
+        }
+    }
+
+    /// Marks a run interrupted, with the reason (a restart that could not resume it).
+    public func markInterrupted(_ runID: Int64, reason: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
+                arguments: [timestamp(Date()), reason, runID])
+        }
+    }
+
     /// Marks runs left `starting`/`running` by a daemon that died as `interrupted`; returns their ids.
+    ///
+    /// Runs a shutdown interrupted (``markForResumeOnStart(_:)``) are returned too, with their marks cleared: both
+    /// kinds follow their protocol's `on_restart` once the daemon runs again.
     public func interruptAbandonedRuns(reason: String) throws -> [Int64] {
         try write { db in
             let ids = try Int64.fetchAll(
@@ -208,7 +243,21 @@ extension RunStore {
                     sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
                     arguments: [timestamp(Date()), reason, id])
             }
-            return ids
+            let marked = try Int64.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE resume_on_start = 1 AND state = 'interrupted' ORDER BY id")
+            try db.execute(sql: "UPDATE runs SET resume_on_start = 0 WHERE resume_on_start = 1")
+            return (ids + marked).sorted()
+        }
+    }
+
+    /// Marks runs a graceful shutdown interrupted, so the next daemon resumes them as their protocols say.
+    public func markForResumeOnStart(_ runIDs: [Int64]) throws {
+        guard !runIDs.isEmpty else { return }
+        try write { db in
+            for id in runIDs {
+                try db.execute(
+                    sql: "UPDATE runs SET resume_on_start = 1 WHERE id = ? AND state = 'interrupted'", arguments: [id])
+            }
         }
     }
 }

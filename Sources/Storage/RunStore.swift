@@ -12,14 +12,21 @@ public final class RunStore: Sendable {
     public let path: String
     let pool: DatabasePool
 
-    /// Opens (creating if needed) the database at `path` for writing.
-    public init(path: String) throws {
+    /// Opens (creating if needed) the database at `path` for writing. With `maximumSize_bytes`, SQLite refuses to
+    /// grow the file beyond it (a cap on the disk the database may take), as a full disk would.
+    public init(path: String, maximumSize_bytes: Int? = nil) throws {
         self.path = path
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             var configuration = Configuration()
             configuration.busyMode = .timeout(5)
+            if let maximumSize_bytes {
+                configuration.prepareDatabase { db in
+                    let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+                    try db.execute(sql: "PRAGMA max_page_count = \(max(1, maximumSize_bytes / pageSize))")
+                }
+            }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Schema.migrator.migrate(pool)
         } catch {

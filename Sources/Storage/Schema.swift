@@ -136,6 +136,25 @@ enum Schema {
                     """)
         }
         migrator.registerMigration("v5: impedance fits", migrate: RunStore.createImpedanceFitsTable)
+        migrator.registerMigration("v6: last write time and inputs of runs") { db in
+            // After a crash, the wall time a run was away is the time since its last stored batch.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN last_written_at TEXT")
+            // Runs a graceful shutdown (an upgrade, a reboot) interrupted, for the next daemon to resume.
+            try db.execute(sql: "ALTER TABLE runs ADD COLUMN resume_on_start INTEGER NOT NULL DEFAULT 0")
+            // Pauses and resumes from outside the samples, so a replay takes the live run's course.
+            try db.execute(
+                sql: """
+                    CREATE TABLE run_inputs (
+                        run_id INTEGER NOT NULL REFERENCES runs(id),
+                        seq INTEGER NOT NULL,
+                        after_samples INTEGER NOT NULL,
+                        kind TEXT NOT NULL,
+                        reason TEXT NOT NULL,
+                        verdict TEXT,
+                        PRIMARY KEY (run_id, seq)
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }
 }

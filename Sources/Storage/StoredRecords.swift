@@ -56,6 +56,8 @@ public struct StoredRun: Sendable, Hashable {
     public var cellOffConfirmed_s: Double?
     /// Lines or packages the instruments sent that could not be turned into samples.
     public var discardedReadings: Int
+    /// Wall time of the run's latest stored batch.
+    public var lastWrittenAt: Date?
 }
 
 /// An impedance point as stored in the `impedance` table, with the step that measured it.
@@ -112,14 +114,18 @@ public struct RunRecordBatch: Sendable {
     public var samples: [RecordedSample]
     public var steps: [StepRecordRow]
     public var events: [(seq: Int, event: RunEvent)]
+    /// Inputs from outside the samples, with their sequence numbers.
+    public var inputs: [(seq: Int, input: RunInput)]
 
     public init(
-        samples: [RecordedSample] = [], steps: [StepRecordRow] = [], events: [(seq: Int, event: RunEvent)] = []
+        samples: [RecordedSample] = [], steps: [StepRecordRow] = [], events: [(seq: Int, event: RunEvent)] = [],
+        inputs: [(seq: Int, input: RunInput)] = []
     ) {
         self.samples = samples
         self.steps = steps
         self.events = events
+        self.inputs = inputs
     }
 
-    public var isEmpty: Bool { samples.isEmpty && steps.isEmpty && events.isEmpty }
+    public var isEmpty: Bool { samples.isEmpty && steps.isEmpty && events.isEmpty && inputs.isEmpty }
 }
