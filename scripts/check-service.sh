@@ -26,7 +26,12 @@ give_up() {
     exit 1
 }
 
-[ "$(id -u)" -eq 0 ] || give_up "needs root (it boots a container with systemd-nspawn); run: sudo make check-service"
+if [ "$(id -u)" -ne 0 ]; then
+    # Like the package installs of `make deps`: as root, or through sudo.
+    command -v sudo >/dev/null 2>&1 ||
+        give_up "needs root (it boots a container with systemd-nspawn) and there is no sudo; run it as root"
+    exec sudo "$0" "$@"
+fi
 if ! command -v systemd-nspawn >/dev/null 2>&1; then
     echo "check-service: installing Debian's systemd-container package for systemd-nspawn"
     apt-get update -qq || true
@@ -184,17 +189,29 @@ if started=$(run start "$protocols/stripping-3e.yaml" --rig sim-serial --set cur
         sleep 0.2
     done
     check "the sim-serial run recorded only $samples samples through the pseudo-terminals" test "$samples" -ge 20
-    check "cellrig abort of the sim-serial run failed" run abort "$serial_run"
 else
     fail "cellrig start on sim-serial failed under systemd: $started"
     journal
 fi
 
-# A clean stop within TimeoutStopSec: the daemon exits by itself after SIGTERM, not by systemd's SIGKILL.
-check "systemctl stop cellrigd failed" inside timeout 120 systemctl stop cellrigd cellrig-sim
+# A clean stop within TimeoutStopSec, with the sim-serial run still going: the daemon ends the run, puts the cell
+# at open circuit and exits by itself after SIGTERM, before systemd's SIGKILL.
+stop_started=$(date +%s.%N)
+check "systemctl stop cellrigd failed" inside timeout 120 systemctl stop cellrigd
+stop_seconds=$(awk -v a="$stop_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+echo "check-service: systemctl stop cellrigd during a run took $stop_seconds s (TimeoutStopSec=30)"
 check "cellrigd did not stop cleanly: $(inside systemctl show -p Result,ExecMainCode,ExecMainStatus cellrigd | tr '\n' ' ')" \
     test "$(inside systemctl show -p Result --value cellrigd)" = success
-if [ "$failed" -gt 0 ]; then journal; fi
+if [ -n "${serial_run:-}" ]; then
+    serial_state=$(inside sqlite3 /var/lib/cellrig/cellrig.sqlite "select state from runs where id = $serial_run" 2>&1)
+    echo "check-service: the sim-serial run active at the stop is now: $serial_state"
+    check "the run active at the stop is still marked running ($serial_state)" test "$serial_state" != running
+fi
+check "systemctl stop cellrig-sim failed" inside timeout 120 systemctl stop cellrig-sim
+# The services' journal: on a failure, or when asked (CHECK_SERVICE_JOURNAL=1 make check-service).
+if [ "$failed" -gt 0 ] || [ -n "${CHECK_SERVICE_JOURNAL:-}" ]; then
+    inside journalctl --no-pager -o short-precise -u cellrigd -u cellrig-sim | grep -v 'thread priority' >&2 || true
+fi
 
 echo "check-service: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
