@@ -194,6 +194,15 @@ else
     journal
 fi
 
+# make uninstall refuses while the service runs (it would pull the programs from under it).
+repository=$(pwd)
+if inside make -C "$repository" --no-print-directory uninstall >"$layers/uninstall" 2>&1; then
+    fail "make uninstall went ahead while cellrigd was running"
+else
+    check "make uninstall refused a running cellrigd without saying to stop it first" \
+        grep -q 'disable --now cellrigd' "$layers/uninstall"
+fi
+
 # A clean stop within TimeoutStopSec, with the sim-serial run still going: the daemon ends the run, puts the cell
 # at open circuit and exits by itself after SIGTERM, before systemd's SIGKILL.
 stop_started=$(date +%s.%N)
@@ -208,6 +217,18 @@ if [ -n "${serial_run:-}" ]; then
     check "the run active at the stop is still marked running ($serial_state)" test "$serial_state" != running
 fi
 check "systemctl stop cellrig-sim failed" inside timeout 120 systemctl stop cellrig-sim
+
+# Once stopped, make uninstall removes the programs and units and keeps the database.
+check "make uninstall failed with the services stopped" inside make -C "$repository" --no-print-directory uninstall
+uninstalled() {
+    ! inside test -e /usr/local/bin/cellrigd && ! inside test -e /etc/systemd/system/cellrigd.service
+}
+unit_gone() {
+    test "$(inside systemctl show -p LoadState --value cellrigd)" = not-found
+}
+check "make uninstall left cellrigd or its unit" uninstalled
+check "make uninstall removed the database" inside test -s /var/lib/cellrig/cellrig.sqlite
+check "systemd still knows cellrigd.service after uninstall" unit_gone
 # The services' journal: on a failure, or when asked (CHECK_SERVICE_JOURNAL=1 make check-service).
 if [ "$failed" -gt 0 ] || [ -n "${CHECK_SERVICE_JOURNAL:-}" ]; then
     inside journalctl --no-pager -o short-precise -u cellrigd -u cellrig-sim | grep -v 'thread priority' >&2 || true
