@@ -10,14 +10,15 @@ import UnixSignals
 /// The daemon's composition root: the database, one ``RigRunner`` per rig, and the control server, run as a
 /// `ServiceGroup`. SIGTERM or SIGINT shut it down gracefully: the control server stops accepting requests,
 /// every running run is ended as `interrupted` with its cell at open circuit and its data flushed.
-public final class CellRigDaemon: ControlBackend {
+public final class CellRigDaemon: Sendable {
     public let configuration: DaemonConfiguration
     let store: RunStore
     let journal: OutcomeJournal
     let pendingOutcomes = PendingOutcomes()
     let hub = RunHub()
-    let runners: [String: RigRunner]
-    let rigOrder: [String]
+    let runners: RigRegistry
+    /// What every run uses (the database, the journal, the live hub, the log); new rigs of a reload get it too.
+    let services: RunServices
     let logger: Logger
     private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
@@ -30,12 +31,8 @@ public final class CellRigDaemon: ControlBackend {
         Self.recordJournaledOutcomes(journal, store: store, logger: logger)
         let services = RunServices(
             store: store, journal: journal, pendingOutcomes: pendingOutcomes, hub: hub, logger: logger)
-        var runners: [String: RigRunner] = [:]
-        for rig in configuration.rigs {
-            runners[rig.id] = RigRunner(rig: rig, services: services)
-        }
-        self.runners = runners
-        rigOrder = configuration.rigs.map(\.id)
+        self.services = services
+        runners = RigRegistry(configuration.rigs.map { RigRunner(rig: $0, services: services) })
         interruptedAtStart = try store.interruptAbandonedRuns(reason: "the daemon stopped while the run was active")
         if !interruptedAtStart.isEmpty {
             logger.warning(
@@ -44,45 +41,9 @@ public final class CellRigDaemon: ControlBackend {
         }
     }
 
-    /// Records the outcomes an earlier daemon could not write to the database (a full disk), then blanks the journal.
-    private static func recordJournaledOutcomes(_ journal: OutcomeJournal, store: RunStore, logger: Logger) {
-        guard let entries = try? journal.entries(), !entries.isEmpty else { return }
-        do {
-            for entry in entries {
-                try store.finishRun(entry.runID, outcome: entry.outcome, discardedReadings: entry.discardedReadings)
-                logger.notice("run \(entry.runID): its outcome, kept while the database could not take it, is recorded")
-            }
-            try journal.clear()
-        } catch {
-            logger.error("the outcomes kept in \(journal.path) cannot be recorded yet: \(error)")
-        }
-    }
-
     /// Runs an earlier daemon left active; they are resumed (or not) by their protocol's `on_restart` once the
     /// daemon runs.
     let interruptedAtStart: [Int64]
-
-    /// Continues the runs an earlier daemon left active, each on its rig, as their protocols' `on_restart` says. A
-    /// run that cannot continue stays interrupted, with the reason.
-    func resumeInterruptedRuns() async {
-        for runID in interruptedAtStart {
-            guard let run = try? store.run(id: runID) else { continue }
-            guard let runner = runners[run.rigID] else {
-                try? store.markInterrupted(
-                    runID,
-                    reason: "the daemon stopped while the run was active; its rig '\(run.rigID)' is no longer "
-                        + "configured")
-                continue
-            }
-            do {
-                try await runner.restore(runID: runID, byHand: false)
-            } catch {
-                logger.warning("run \(runID) stays interrupted: \(error)")
-                try? store.markInterrupted(
-                    runID, reason: "the daemon stopped while the run was active; not resumed: \(error)")
-            }
-        }
-    }
 
     /// Runs until SIGTERM/SIGINT (or until `shutdown` is triggered by the caller's service group).
     public func run(signals: [UnixSignal] = [.sigterm, .sigint]) async throws {
@@ -98,17 +59,24 @@ public final class CellRigDaemon: ControlBackend {
             .init(service: RigsService(daemon: self)),
             .init(service: server),
         ]
+        if signals.contains(.sigterm) {
+            services.append(.init(service: ReloadService(daemon: self)))
+        }
         if let interval = SystemdNotifier.watchdogInterval() {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: services,
-                gracefulShutdownSignals: signals, cancellationSignals: [], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: signals, cancellationSignals: [], logger: logger)
+        // Shorter than the unit's TimeoutStopSec (30 s), so systemd never kills a daemon still ending its runs.
+        groupConfiguration.maximumGracefulShutdownDuration = Self.shutdownDeadline
+        let group = ServiceGroup(configuration: groupConfiguration)
         serviceGroup.withLock { $0 = group }
         try await group.run()
         notifier.notify("STOPPING=1")
     }
+
+    /// The longest a graceful shutdown may take before the service group cancels what is left.
+    static let shutdownDeadline: Duration = .seconds(20)
 
     /// Shuts the daemon down as SIGTERM does: stop serving, end active runs at open circuit, flush.
     public func shutdown() async {
@@ -118,10 +86,18 @@ public final class CellRigDaemon: ControlBackend {
     /// Ends every running run as interrupted (cell to open circuit, data flushed).
     func interruptAll(reason: String) async {
         var interrupted: [Int64] = []
-        for runner in runners.values { if let runID = await runner.runningRunID { interrupted.append(runID) } }
+        for runner in runners.all { if let runID = await runner.runningRunID { interrupted.append(runID) } }
         await withTaskGroup(of: Void.self) { group in
-            for runner in runners.values {
-                group.addTask { try? await runner.requestStop(runID: nil, state: .interrupted, reason: reason) }
+            for runner in runners.all {
+                group.addTask { [logger] in
+                    // A rig that takes long to end its run is named, so a slow shutdown says who held it up.
+                    let slow = Task {
+                        try await Task.sleep(for: .seconds(5))
+                        logger.warning("shutting down: rig '\(runner.rigID)' is still ending its run")
+                    }
+                    try? await runner.requestStop(runID: nil, state: .interrupted, reason: reason)
+                    slow.cancel()
+                }
             }
         }
         // The next daemon resumes them as their protocols' on_restart says.
@@ -130,84 +106,6 @@ public final class CellRigDaemon: ControlBackend {
         } catch {
             logger.error("runs \(interrupted) cannot be marked for resuming at the next start: \(error)")
         }
-    }
-
-    // MARK: - ControlBackend
-
-    public func health() async -> HealthInfo {
-        HealthInfo(version: CellRigVersion.current, database: configuration.databasePath, rigs: runners.count)
-    }
-
-    public func rigs() async -> [RigInfo] {
-        var infos: [RigInfo] = []
-        for id in rigOrder { if let runner = runners[id] { infos.append(await runner.info) } }
-        return infos
-    }
-
-    public func runs() async throws -> [RunStatus] {
-        var statuses: [RunStatus] = []
-        for run in try store.runs(limit: 50) { statuses.append(try await status(runID: run.id)) }
-        return statuses
-    }
-
-    public func startRun(_ request: StartRunRequest) async throws -> RunStatus {
-        guard let runner = runners[request.rig] else {
-            throw ControlFailure.notFound(
-                "no rig '\(request.rig)'; rigs here: \(rigOrder.joined(separator: ", "))")
-        }
-        let runID = try await runner.start(request)
-        return try await status(runID: runID)
-    }
-
-    public func status(runID: Int64) async throws -> RunStatus {
-        do {
-            let runner = await runner(of: runID)
-            let progress = await runner?.progress(runID: runID)
-            let truth = await runner?.liveGroundTruth(runID: runID)
-            return try await RunStatusBuilder(store: store, pendingOutcomes: pendingOutcomes)
-                .status(runID: runID, progress: progress, truth: truth)
-        } catch RunStatusBuilder.StatusError.noSuchRun(let id) {
-            throw ControlFailure.notFound("no run \(id)")
-        }
-    }
-
-    public func abort(runID: Int64) async throws -> RunStatus {
-        guard let runner = await runner(of: runID) else {
-            let current = try await status(runID: runID)
-            throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
-        }
-        try await runner.requestStop(runID: runID, state: .aborted, reason: "aborted by the operator")
-        return try await status(runID: runID)
-    }
-
-    public func resume(runID: Int64) async throws -> RunStatus {
-        guard let runner = await runner(of: runID) else {
-            let current = try await status(runID: runID)
-            guard current.state == RunState.interrupted.rawValue, let rigRunner = runners[current.rig] else {
-                throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
-            }
-            // An interrupted run continues by hand, whatever its protocol's on_restart says.
-            try await rigRunner.restore(runID: runID, byHand: true)
-            return try await status(runID: runID)
-        }
-        try await runner.resume(runID: runID)
-        return try await status(runID: runID)
-    }
-
-    public func live(runID: Int64) async throws -> AsyncStream<LiveMessage> {
-        let stream = hub.subscribe(runID: runID)
-        let current = try await status(runID: runID)
-        if current.isFinal {
-            hub.publish(.end(current), runID: runID)
-        } else if let progress = current.progress {
-            hub.publish(.progress(progress), runID: runID)
-        }
-        return stream
-    }
-
-    private func runner(of runID: Int64) async -> RigRunner? {
-        for runner in runners.values where await runner.runningRunID == runID { return runner }
-        return nil
     }
 }
 
@@ -238,5 +136,17 @@ struct RigsService: Service {
         await daemon.interruptAll(
             reason:
                 "the daemon was asked to shut down; the next start resumes the run as its protocol's on_restart says")
+    }
+}
+
+/// Reloads the rig folder on SIGHUP (`systemctl reload cellrigd`), until the daemon shuts down.
+struct ReloadService: Service {
+    let daemon: CellRigDaemon
+
+    func run() async throws {
+        let hangUps = await UnixSignalsSequence(trapping: .sighup)
+        try? await cancelWhenGracefulShutdown {
+            for await _ in hangUps { await daemon.reload() }
+        }
     }
 }

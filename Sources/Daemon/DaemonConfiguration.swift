@@ -11,6 +11,8 @@ public struct DaemonConfiguration: Sendable {
     public var socketMode: UInt32
     /// The most disk the database may take; beyond it writes fail as on a full disk (nil: no cap).
     public var maximumDatabaseSize_bytes: Int?
+    /// The folder the rigs were read from, read again on SIGHUP (nil: the built-in rig, nothing to reload).
+    public var rigDirectory: String?
 
     public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
         self.socketPath = socketPath
@@ -32,6 +34,45 @@ public struct DaemonConfiguration: Sendable {
         let rig = try RigFile.parse(text, file: file)
         try SimulatedCells.validate(rig, rigFile: file)
         return rig
+    }
+
+    /// Every `*.yaml` file of `directory` as a rig, and the files that could not be read, each with its error: a
+    /// reload keeps going past a bad file. Rig ids must be unique (a later file reusing an id is an error).
+    public static func loadRigsFileByFile(directory: String) -> (rigs: [RigDescription], errors: [FileError]) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted()
+        } catch {
+            let problem = "cannot list the rig directory: \(error.localizedDescription)"
+            return ([], [FileError(file: directory, problem: problem)])
+        }
+        var rigs: [RigDescription] = []
+        var errors: [FileError] = []
+        for name in names {
+            let path = (directory as NSString).appendingPathComponent(name)
+            do {
+                let rig = try loadRig(text: try readRigFile(path), file: path)
+                if rigs.contains(where: { $0.id == rig.id }) {
+                    throw FileError(
+                        file: path, key: "id", value: rig.id, problem: "rig id '\(rig.id)' is used by another file")
+                }
+                rigs.append(rig)
+            } catch let error as FileError {
+                errors.append(error)
+            } catch {
+                errors.append(FileError(file: path, problem: "\(error)"))
+            }
+        }
+        return (rigs, errors)
+    }
+
+    private static func readRigFile(_ path: String) throws(FileError) -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw FileError(file: path, problem: "cannot read: \(error.localizedDescription)")
+        }
     }
 
     /// Loads every `*.yaml` file of `directory` as a rig; rig ids must be unique.

@@ -24,7 +24,14 @@ struct RunServices: Sendable {
 /// (pure), ``InstrumentSession`` opens and prepares the instruments, and a ``RunLoop`` runs the run to its end.
 /// The rig holds no port between runs.
 actor RigRunner {
-    let rig: RigDescription
+    /// The rig as its file describes it; a reload changes it when the rig is idle, else when its run ends.
+    private(set) var rig: RigDescription
+    /// The rig's id, which never changes.
+    nonisolated let rigID: String
+    /// A new description from a reload, waiting for the active run to end.
+    private var pendingDescription: RigDescription?
+    /// Set when a reload removed the rig's file while it ran: it takes no new run.
+    private(set) var retired = false
     private let store: RunStore
     private let hub: RunHub
     private let logger: Logger
@@ -51,6 +58,7 @@ actor RigRunner {
 
     init(rig: RigDescription, services: RunServices) {
         self.rig = rig
+        self.rigID = rig.id
         self.store = services.store
         self.hub = services.hub
         var logger = services.logger
@@ -67,6 +75,25 @@ actor RigRunner {
     }
 
     var runningRunID: Int64? { activeRun?.loop.runID }
+
+    var isIdle: Bool { activeRun == nil && !starting }
+
+    /// Takes a reloaded description: now when the rig is idle (returns true), else when its run ends.
+    func reloadDescription(_ description: RigDescription) -> Bool {
+        guard description != rig else { return true }
+        guard isIdle else {
+            pendingDescription = description
+            return false
+        }
+        rig = description
+        pendingDescription = nil
+        return true
+    }
+
+    /// The rig's file is gone: it takes no new run, and its active run, if any, goes on to its end.
+    func retire() {
+        retired = true
+    }
 
     func progress(runID: Int64) -> RunProgress? {
         guard let activeRun, activeRun.loop.runID == runID else { return nil }
@@ -98,6 +125,9 @@ actor RigRunner {
             throw ControlFailure.conflict("rig '\(rig.id)' is busy with run \(activeRun.loop.runID); abort it or wait")
         }
         guard !starting else { throw ControlFailure.conflict("rig '\(rig.id)' is busy starting another run") }
+        guard !retired else {
+            throw ControlFailure.notFound("rig '\(rig.id)' was removed from the rig folder; it takes no new run")
+        }
         let validated = try RunStartValidator(rig: rig).validate(request)
         starting = true
         defer { starting = false }
@@ -238,6 +268,11 @@ actor RigRunner {
             simulatorFinalCurrents[runID] = await simulated.appliedCurrent_A
         }
         activeRun = nil
+        if let pending = pendingDescription {
+            rig = pending
+            pendingDescription = nil
+            logger.notice("rig '\(rig.id)': the description reloaded during run \(runID) now applies")
+        }
         let builder = RunStatusBuilder(store: store, pendingOutcomes: services.pendingOutcomes)
         if let status = try? await builder.status(runID: runID, progress: nil, truth: nil) {
             hub.publish(.end(status), runID: runID)

@@ -12,7 +12,9 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         abstract: "Run battery-test protocols on the rigs, record everything to SQLite, serve the control socket.",
         discussion: """
             Without --rigs the daemon drives the built-in simulated rig (rigs/sim.yaml), so it runs without hardware.
-            SIGTERM or SIGINT end active runs as 'interrupted' with the cell at open circuit.
+            SIGTERM or SIGINT end active runs as 'interrupted' with the cell at open circuit; the next start resumes
+            them as their protocols' on_restart says. SIGHUP reads the --rigs folder again: new rigs appear, changed
+            idle rigs change, a rig with an active run keeps its description until the run ends.
             """,
         version: CellRigVersion.current)
 
@@ -68,8 +70,9 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         let socketDirectory = URL(fileURLWithPath: socketPath).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
 
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions)
+        configuration.rigDirectory = rigs
         let daemon = try CellRigDaemon(configuration: configuration, logger: logger)
         if check {
             print(

@@ -17,7 +17,8 @@ struct RunningDaemon {
     let directory: URL
 
     static func start(
-        rigs: [RigDescription]? = nil, directory: URL? = nil, maximumDatabaseSize_bytes: Int? = nil
+        rigs: [RigDescription]? = nil, directory: URL? = nil, maximumDatabaseSize_bytes: Int? = nil,
+        rigDirectory: String? = nil
     ) async throws -> RunningDaemon {
         let directory = try directory ?? TestSupport.scratchDirectory()
         var configuration = DaemonConfiguration(
@@ -25,6 +26,7 @@ struct RunningDaemon {
             databasePath: directory.appendingPathComponent("cellrig.sqlite").path,
             rigs: try rigs ?? [DaemonConfiguration.embeddedSimulatedRig()])
         configuration.maximumDatabaseSize_bytes = maximumDatabaseSize_bytes
+        configuration.rigDirectory = rigDirectory
         let daemon = try CellRigDaemon(configuration: configuration, logger: Logger(label: "test"))
         let task = Task { try await daemon.run(signals: []) }
         let client = ControlClient(socketPath: configuration.socketPath)

@@ -1,0 +1,83 @@
+import Control
+import ControlServer
+import Domain
+import Storage
+
+/// The control API, answered from the rigs and the database.
+extension CellRigDaemon: ControlBackend {
+    public func health() async -> HealthInfo {
+        HealthInfo(version: CellRigVersion.current, database: configuration.databasePath, rigs: runners.count)
+    }
+
+    public func rigs() async -> [RigInfo] {
+        var infos: [RigInfo] = []
+        for runner in runners.all { infos.append(await runner.info) }
+        return infos
+    }
+
+    public func runs() async throws -> [RunStatus] {
+        var statuses: [RunStatus] = []
+        for run in try store.runs(limit: 50) { statuses.append(try await status(runID: run.id)) }
+        return statuses
+    }
+
+    public func startRun(_ request: StartRunRequest) async throws -> RunStatus {
+        guard let runner = runners[request.rig] else {
+            throw ControlFailure.notFound(
+                "no rig '\(request.rig)'; rigs here: \(runners.ids.joined(separator: ", "))")
+        }
+        let runID = try await runner.start(request)
+        return try await status(runID: runID)
+    }
+
+    public func status(runID: Int64) async throws -> RunStatus {
+        do {
+            let runner = await runner(of: runID)
+            let progress = await runner?.progress(runID: runID)
+            let truth = await runner?.liveGroundTruth(runID: runID)
+            return try await RunStatusBuilder(store: store, pendingOutcomes: pendingOutcomes)
+                .status(runID: runID, progress: progress, truth: truth)
+        } catch RunStatusBuilder.StatusError.noSuchRun(let id) {
+            throw ControlFailure.notFound("no run \(id)")
+        }
+    }
+
+    public func abort(runID: Int64) async throws -> RunStatus {
+        guard let runner = await runner(of: runID) else {
+            let current = try await status(runID: runID)
+            throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
+        }
+        try await runner.requestStop(runID: runID, state: .aborted, reason: "aborted by the operator")
+        return try await status(runID: runID)
+    }
+
+    public func resume(runID: Int64) async throws -> RunStatus {
+        guard let runner = await runner(of: runID) else {
+            let current = try await status(runID: runID)
+            guard current.state == RunState.interrupted.rawValue, let rigRunner = runners[current.rig] else {
+                throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
+            }
+            // An interrupted run continues by hand, whatever its protocol's on_restart says.
+            try await rigRunner.restore(runID: runID, byHand: true)
+            return try await status(runID: runID)
+        }
+        try await runner.resume(runID: runID)
+        return try await status(runID: runID)
+    }
+
+    public func live(runID: Int64) async throws -> AsyncStream<LiveMessage> {
+        let stream = hub.subscribe(runID: runID)
+        let current = try await status(runID: runID)
+        if current.isFinal {
+            hub.publish(.end(current), runID: runID)
+        } else if let progress = current.progress {
+            hub.publish(.progress(progress), runID: runID)
+        }
+        return stream
+    }
+
+    func runner(of runID: Int64) async -> RigRunner? {
+        for runner in runners.all where await runner.runningRunID == runID { return runner }
+        return nil
+    }
+}
