@@ -2,7 +2,7 @@
 SWIFT ?= swift
 FORMAT_PATHS = Sources Tests Package.swift
 
-.PHONY: all deps test-deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial install clean
+.PHONY: all deps test-deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial soak soak-files install clean
 
 all: build
 
@@ -44,6 +44,19 @@ bench-daemon: deps
 
 bench-serial: deps
 	$(SWIFT) run -c release cellrig-bench-serial
+
+# Soak: long randomised runs to do before a release, never part of `make test`. Each step is its own target and
+# prints its own figures; add a step by appending its target to SOAK_STEPS.
+SOAK_STEPS = soak-files
+SOAK_FUZZ_CASES ?= 5000
+
+soak: $(SOAK_STEPS)
+
+# Thousands of mutated protocol, rig and CSV files (fixed seed; CELLRIG_FUZZ_SEED=N for others), each timed (no case
+# may take a second), and a 72 h recording at 0.1 s (2.6 M rows) streamed through the sample CSV reader.
+soak-files: deps
+	$(SWIFT) build --build-tests
+	CELLRIG_FUZZ_CASES=$(SOAK_FUZZ_CASES) $(SWIFT) test --skip-build --filter FileFuzzTests
 
 PREFIX ?= /usr/local
 install: deps
