@@ -163,6 +163,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FileFuzzTests",
+            dependencies: ["TestSupport", "ProtocolFiles", "Replay", "Engine", "Domain"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "SimulationTests",
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
             swiftSettings: swiftSettings

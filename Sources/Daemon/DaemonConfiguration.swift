@@ -90,12 +90,8 @@ public struct DaemonConfiguration: Sendable {
         var rigs: [RigDescription] = []
         for name in names {
             let path = (directory as NSString).appendingPathComponent(name)
-            let text: String
-            do {
-                text = try String(contentsOfFile: path, encoding: .utf8)
-            } catch {
-                throw FileError(file: path, problem: "cannot read: \(error.localizedDescription)")
-            }
+            // Read as bytes within the rig-file limit, checked as UTF-8 (an error names the bad byte's line).
+            let text = try SourceText.read(path: path)
             let rig = try loadRig(text: text, file: path)
             if rigs.contains(where: { $0.id == rig.id }) {
                 throw FileError(

@@ -88,10 +88,12 @@ public struct ImpedanceStep: Sendable, Hashable, Codable {
     public var amplitude: ImpedanceAmplitude
     /// The equivalent circuit to fit to the spectrum, if the protocol names one.
     public var fit: ImpedanceFitSpecification?
+    /// Where the step was written, when it was read from a file.
+    public var position: SourcePosition?
 
     public init(
         control: ImpedanceControl, startFrequency_Hz: Double, endFrequency_Hz: Double, pointsPerDecade: Int,
-        amplitude: ImpedanceAmplitude, fit: ImpedanceFitSpecification? = nil
+        amplitude: ImpedanceAmplitude, fit: ImpedanceFitSpecification? = nil, position: SourcePosition? = nil
     ) {
         self.control = control
         self.startFrequency_Hz = startFrequency_Hz
@@ -99,6 +101,7 @@ public struct ImpedanceStep: Sendable, Hashable, Codable {
         self.pointsPerDecade = pointsPerDecade
         self.amplitude = amplitude
         self.fit = fit
+        self.position = position
     }
 
     /// The settings for an electrode of `area_cm2` (a current density amplitude becomes amperes).

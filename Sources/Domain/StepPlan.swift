@@ -65,15 +65,30 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     public var platesWorkingElectrode: Bool { current_A < 0 }
 }
 
-/// Why a protocol cannot be expanded into steps for a given cell.
+/// Why a protocol cannot be expanded into steps for a given cell, with the position of the declaration at fault
+/// when the protocol was read from a file.
 public struct PlanError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The problem, and what is allowed.
     public var message: String
+    /// The step, loop or schedule that caused it; nil for problems of the request (the electrode area).
+    public var position: SourcePosition?
 
-    public init(_ message: String) {
+    public init(_ message: String, at position: SourcePosition? = nil) {
         self.message = message
+        self.position = position
     }
 
-    public var description: String { message }
+    /// An error about the declaration at `position`; without a position (a protocol built in code), the message
+    /// names `key` instead.
+    init(_ message: String, at position: SourcePosition?, key: String) {
+        self.init(position == nil ? "\(key): \(message)" : message, at: position)
+    }
+
+    /// `line:column: key: message`, or the message alone without a position.
+    public var description: String { position.map { "\($0): \(message)" } ?? message }
+
+    /// `file:line:column: key: message`, the shape of every other error about a protocol file.
+    public func description(file: String) -> String { SourcePosition.locate(message, at: position, in: file) }
 }
 
 /// The concrete steps of a protocol for one cell: loops unrolled, schedules evaluated, densities converted.
@@ -90,40 +105,77 @@ public struct StepPlan: Sendable, Hashable, Codable {
     }
 
     /// Expands `testProtocol` for a working electrode of `area_cm2`.
+    ///
+    /// The number of steps is computed first (``stepCount(of:)``), so a protocol beyond ``maximumStepCount`` is
+    /// refused before a single step is built.
     public init(expanding testProtocol: TestProtocol, area_cm2: Double) throws(PlanError) {
         guard area_cm2 > 0, area_cm2.isFinite else {
             throw PlanError("the electrode area must be a positive number of cm2, got \(area_cm2)")
         }
         self.area_cm2 = area_cm2
         var steps: [PlannedStep] = []
+        steps.reserveCapacity(try Self.stepCount(of: testProtocol.steps))
         for (position, step) in testProtocol.steps.enumerated() {
+            let location = step.position?.key ?? "steps[\(position)]"
             switch step {
             case .rest, .galvanostatic, .impedance:
                 steps.append(
                     try Self.plan(
                         step, index: steps.count, cycle: 0, stepInCycle: 0, loop: nil, area_cm2: area_cm2,
-                        where: "steps[\(position)]"))
+                        where: location))
             case .loop(let loop):
-                guard let cycles = loop.effectiveCycleCount else {
-                    throw PlanError(
-                        "steps[\(position)]: the loop has no end: give it `cycles` or give each schedule with "
-                            + "an `increment` a `maximum`")
-                }
+                // stepCount(of:) has checked that the loop ends, within the cap.
+                let cycles = loop.effectiveCycleCount ?? 0
                 for cycle in 1...max(cycles, 1) where cycles > 0 {
                     for (inner, innerStep) in loop.steps.enumerated() {
                         steps.append(
                             try Self.plan(
                                 innerStep, index: steps.count, cycle: cycle, stepInCycle: inner + 1,
-                                loop: loop, area_cm2: area_cm2, where: "steps[\(position)].loop.steps[\(inner)]"))
-                        if steps.count > Self.maximumStepCount {
-                            throw PlanError(
-                                "steps[\(position)]: the loop unrolls to more than \(Self.maximumStepCount) steps")
-                        }
+                                loop: loop, area_cm2: area_cm2,
+                                where: innerStep.position?.key ?? "\(location).loop.steps[\(inner)]"))
                     }
                 }
             }
         }
         self.steps = steps
+    }
+
+    /// The number of steps `steps` unroll to, computed without unrolling them: one per plain step, cycles times
+    /// inner steps per loop. Throws, citing the step at fault, for a loop without an end and for a total beyond
+    /// ``maximumStepCount`` (the arithmetic cannot overflow).
+    public static func stepCount(of steps: [ProtocolStep]) throws(PlanError) -> Int {
+        var total = 0
+        for (index, step) in steps.enumerated() {
+            let count: Int
+            var detail = ""
+            if case .loop(let loop) = step {
+                guard let cycles = loop.effectiveCycleCount else {
+                    throw PlanError(
+                        "the loop has no end: give it `cycles` or give each schedule with an `increment` a "
+                            + "`maximum`",
+                        at: step.position, key: "steps[\(index)]")
+                }
+                let (product, overflow) = cycles.multipliedReportingOverflow(by: loop.steps.count)
+                count = overflow ? Int.max : product
+                detail =
+                    "this loop runs \(cycles == Int.max ? "more than 9e18" : String(cycles)) cycles of "
+                    + "\(loop.steps.count) steps"
+            } else {
+                count = 1
+                detail = "this is step \(total + 1)"
+            }
+            let (sum, overflow) = total.addingReportingOverflow(count)
+            guard !overflow, sum <= maximumStepCount else {
+                throw PlanError(
+                    "the protocol unrolls to more than \(maximumStepCount) steps (\(detail)"
+                        + (total > 0 ? ", after \(total) steps before it" : "") + "); allowed: at most "
+                        + "\(maximumStepCount) steps in all: lower `cycles` or a schedule's `maximum`, or raise its "
+                        + "`increment`",
+                    at: step.position, key: "steps[\(index)]")
+            }
+            total = sum
+        }
+        return total
     }
 
     private static func plan(
@@ -140,7 +192,8 @@ public struct StepPlan: Sendable, Hashable, Codable {
                 let setting = galvanostatic.current ?? loop?.schedule(for: galvanostatic.role)?.setting(forCycle: cycle)
             else {
                 throw PlanError(
-                    "\(location): no current for cycle \(cycle); give the step a current or the loop a schedule")
+                    "no current for cycle \(cycle); give the step a current or the loop a schedule",
+                    at: galvanostatic.position, key: location)
             }
             let magnitude_A = abs(setting.amperes(area_cm2: area_cm2))
             let signed_A: Double
@@ -170,8 +223,8 @@ public struct StepPlan: Sendable, Hashable, Codable {
                 index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .impedance, current_A: 0,
                 currentDensity_mA_cm2: 0, impedance: impedance.settings(area_cm2: area_cm2),
                 impedanceFit: impedance.fit)
-        case .loop:
-            throw PlanError("\(location): a loop cannot contain another loop")
+        case .loop(let inner):
+            throw PlanError("a loop cannot contain another loop", at: inner.position, key: location)
         }
     }
 }

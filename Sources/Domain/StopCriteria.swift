@@ -5,11 +5,17 @@ public struct CriterionDeclaration: Sendable, Hashable, Codable {
     /// `optional: true` in the protocol: a rig that does not measure what the criterion needs may still run the
     /// protocol (the criterion then judges nothing). Otherwise such a rig refuses the run at start.
     public var isOptional: Bool
+    /// Where the criterion was written, when it was read from a file: errors found when it is built cite it.
+    public var position: SourcePosition?
 
-    public init(name: String, parameters: [String: CriterionValue] = [:], isOptional: Bool = false) {
+    public init(
+        name: String, parameters: [String: CriterionValue] = [:], isOptional: Bool = false,
+        position: SourcePosition? = nil
+    ) {
         self.name = name
         self.parameters = parameters
         self.isOptional = isOptional
+        self.position = position
     }
 
     public init(from decoder: any Decoder) throws {
@@ -17,6 +23,7 @@ public struct CriterionDeclaration: Sendable, Hashable, Codable {
         name = try container.decode(String.self, forKey: .name)
         parameters = try container.decode([String: CriterionValue].self, forKey: .parameters)
         isOptional = try container.decodeIfPresent(Bool.self, forKey: .isOptional) ?? false
+        position = try container.decodeIfPresent(SourcePosition.self, forKey: .position)
     }
 
     /// The quantity value of a parameter, falling back to the catalogue default.

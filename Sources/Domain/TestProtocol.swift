@@ -86,14 +86,27 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
     case loop(LoopStep)
     /// One impedance spectrum (potentiostatic or galvanostatic EIS).
     case impedance(ImpedanceStep)
+
+    /// Where the step was written, when it was read from a file.
+    public var position: SourcePosition? {
+        switch self {
+        case .rest(let step): step.position
+        case .galvanostatic(let step): step.position
+        case .loop(let step): step.position
+        case .impedance(let step): step.position
+        }
+    }
 }
 
 /// Open circuit (no current) for `duration_s`.
 public struct RestStep: Sendable, Hashable, Codable {
     public var duration_s: Double
+    /// Where the step was written, when it was read from a file.
+    public var position: SourcePosition?
 
-    public init(duration_s: Double) {
+    public init(duration_s: Double, position: SourcePosition? = nil) {
         self.duration_s = duration_s
+        self.position = position
     }
 }
 
@@ -133,6 +146,29 @@ public enum CurrentSetting: Sendable, Hashable, Codable {
         case .density_mA_cm2(let density): density
         }
     }
+
+    /// The number as written, with its sign, in A or mA/cm2.
+    public var signedValue: Double {
+        switch self {
+        case .current_A(let value), .density_mA_cm2(let value): value
+        }
+    }
+
+    /// The signed value when `other` is of the same kind (both currents or both densities), else nil.
+    func value(ifSameKindAs other: CurrentSetting) -> Double? {
+        switch (self, other) {
+        case (.current_A(let value), .current_A), (.density_mA_cm2(let value), .density_mA_cm2): value
+        default: nil
+        }
+    }
+
+    /// A setting of the same kind with another value.
+    func withValue(_ value: Double) -> CurrentSetting {
+        switch self {
+        case .current_A: .current_A(value)
+        case .density_mA_cm2: .density_mA_cm2(value)
+        }
+    }
 }
 
 /// How much charge ends a step: per electrode area, or absolute.
@@ -165,56 +201,88 @@ public struct GalvanostaticStep: Sendable, Hashable, Codable {
     public var duration_s: Double?
     /// The step ends when the magnitude of the controlled voltage reaches this value.
     public var voltageLimit_V: Double?
+    /// Where the step was written, when it was read from a file.
+    public var position: SourcePosition?
 
     public init(
         role: GalvanostaticRole, current: CurrentSetting? = nil, capacity: CapacityLimit? = nil,
-        duration_s: Double? = nil, voltageLimit_V: Double? = nil
+        duration_s: Double? = nil, voltageLimit_V: Double? = nil, position: SourcePosition? = nil
     ) {
         self.role = role
         self.current = current
         self.capacity = capacity
         self.duration_s = duration_s
         self.voltageLimit_V = voltageLimit_V
+        self.position = position
     }
 }
 
 /// Per-cycle currents: first the listed values, then each cycle adds `increment` until `maximum`.
+///
+/// The number of cycles is computed, never counted: a schedule to `1e300 mA/cm2` is known to be far too long at
+/// once, without stepping through it.
 public struct CurrentSchedule: Sendable, Hashable, Codable {
     public var values: [CurrentSetting]
     public var increment: CurrentSetting?
     /// The last value the schedule may reach (by magnitude); the loop ends after it.
     public var maximum: CurrentSetting?
+    /// Where the schedule was written, when it was read from a file.
+    public var position: SourcePosition?
 
-    public init(values: [CurrentSetting], increment: CurrentSetting? = nil, maximum: CurrentSetting? = nil) {
+    public init(
+        values: [CurrentSetting], increment: CurrentSetting? = nil, maximum: CurrentSetting? = nil,
+        position: SourcePosition? = nil
+    ) {
         self.values = values
         self.increment = increment
         self.maximum = maximum
+        self.position = position
     }
 
     /// The setting for cycle `cycle` (1-based), or nil when the schedule has run past its maximum or its list.
     public func setting(forCycle cycle: Int) -> CurrentSetting? {
         precondition(cycle >= 1, "cycles are numbered from 1")
         if cycle <= values.count { return values[cycle - 1] }
-        guard let increment, let last = values.last else { return nil }
-        let steps = Double(cycle - values.count)
-        let next: CurrentSetting
-        switch (last, increment) {
-        case (.current_A(let base), .current_A(let step)): next = .current_A(roundedToGrid(base + steps * step))
-        case (.density_mA_cm2(let base), .density_mA_cm2(let step)):
-            next = .density_mA_cm2(roundedToGrid(base + steps * step))
-        default: return nil
+        guard let increment, let last = values.last, let base = last.value(ifSameKindAs: increment) else {
+            return nil
         }
-        if let maximum, next.magnitude > maximum.magnitude * (1 + 1e-9) { return nil }
-        return next
+        let steps = cycle - values.count
+        if let extra = cyclesAfterList, steps > extra { return nil }
+        let next = roundedToGrid(base + Double(steps) * increment.signedValue)
+        return last.withValue(next)
     }
 
-    /// The number of cycles the schedule defines, or nil when it is unbounded (increment without maximum).
+    /// The number of cycles the schedule defines, or nil when it is unbounded (increment without maximum, or an
+    /// increment of zero). Saturates at `Int.max`.
     public var cycleCount: Int? {
-        if increment == nil { return values.count }
-        guard maximum != nil else { return nil }
-        var cycle = values.count
-        while setting(forCycle: cycle + 1) != nil { cycle += 1 }
-        return cycle
+        guard increment != nil else { return values.count }
+        guard let extra = cyclesAfterList else { return nil }
+        let (total, overflow) = values.count.addingReportingOverflow(extra)
+        return overflow ? Int.max : total
+    }
+
+    /// How many increments follow the listed values before the magnitude passes `maximum` (with a relative slack of
+    /// 1e-9 for decimal steps), or nil without an end. Values move monotonically, so this is the largest k for which
+    /// every one of `last + 1 * increment` ... `last + k * increment` lies within +/- maximum.
+    private var cyclesAfterList: Int? {
+        guard let increment else { return 0 }
+        guard let last = values.last, let base = last.value(ifSameKindAs: increment) else { return 0 }
+        let step = increment.signedValue
+        guard step != 0 else {
+            // The same value for ever: endless unless it is already beyond the maximum.
+            if let maximum, abs(base) > maximum.magnitude * (1 + 1e-9) { return 0 }
+            return nil
+        }
+        guard let maximum else { return nil }
+        let limit = maximum.magnitude * (1 + 1e-9)
+        // Distances along the direction the schedule moves in.
+        let along = step > 0 ? base : -base
+        let stride = abs(step)
+        guard along.isFinite, stride.isFinite, limit.isFinite, along + stride <= limit, along + stride >= -limit else {
+            return 0
+        }
+        let count = ((limit - along) / stride).rounded(.down)
+        return count >= 9e18 ? Int.max : Int(count)
     }
 }
 
@@ -250,16 +318,19 @@ public struct LoopStep: Sendable, Hashable, Codable {
     /// Schedule for `strip` inner steps (overrides `current`).
     public var strippingCurrent: CurrentSchedule?
     public var steps: [ProtocolStep]
+    /// Where the loop was written, when it was read from a file.
+    public var position: SourcePosition?
 
     public init(
         cycles: Int? = nil, current: CurrentSchedule? = nil, platingCurrent: CurrentSchedule? = nil,
-        strippingCurrent: CurrentSchedule? = nil, steps: [ProtocolStep]
+        strippingCurrent: CurrentSchedule? = nil, steps: [ProtocolStep], position: SourcePosition? = nil
     ) {
         self.cycles = cycles
         self.current = current
         self.platingCurrent = platingCurrent
         self.strippingCurrent = strippingCurrent
         self.steps = steps
+        self.position = position
     }
 
     /// The schedule that supplies the current of an inner step with this role.

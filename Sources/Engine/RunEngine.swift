@@ -113,14 +113,14 @@ public struct RunEngine: Sendable {
         do {
             plan = try StepPlan(expanding: testProtocol, area_cm2: area_cm2)
         } catch {
-            throw EngineSetupError(message: error.message)
+            throw EngineSetupError(message: error.message, position: error.position)
         }
         var criteria: [any StopCriterion] = []
         for declaration in testProtocol.stopCriteria {
             do {
                 criteria.append(try CriterionFactory.make(declaration, context: context))
             } catch {
-                throw EngineSetupError(message: error.message)
+                throw EngineSetupError(message: error.message, position: declaration.position)
             }
         }
         self.init(plan: plan, threeElectrode: testProtocol.threeElectrode, criteria: criteria, context: context)
@@ -456,8 +456,20 @@ public struct RunEngine: Sendable {
     }
 }
 
-/// Why an engine could not be built for a protocol (plan or criteria).
+/// Why an engine could not be built for a protocol (plan or criteria), with the position of the step or criterion
+/// at fault when the protocol was read from a file.
 public struct EngineSetupError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
-    public var description: String { message }
+    public var position: SourcePosition?
+
+    public init(message: String, position: SourcePosition? = nil) {
+        self.message = message
+        self.position = position
+    }
+
+    /// `line:column: key: message`, or the message alone without a position.
+    public var description: String { position.map { "\($0): \(message)" } ?? message }
+
+    /// `file:line:column: key: message`, the shape of every other error about a protocol file.
+    public func description(file: String) -> String { SourcePosition.locate(message, at: position, in: file) }
 }

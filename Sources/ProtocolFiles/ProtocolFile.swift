@@ -59,6 +59,11 @@ public enum ProtocolFile {
         guard !stepNodes.isEmpty else { throw stepsNode.error("a protocol needs at least one step") }
         var steps: [ProtocolStep] = []
         for node in stepNodes { steps.append(try step(node, insideLoop: false)) }
+        do {
+            _ = try StepPlan.stepCount(of: steps)
+        } catch {
+            throw FileError(error, file: file, otherwise: stepsNode)
+        }
         var criteria: [CriterionDeclaration] = []
         if let stopNode = top.optional("stop") {
             for node in try stopNode.list() { criteria.append(try criterion(node)) }
@@ -94,7 +99,9 @@ public enum ProtocolFile {
         -> [String: String]
     {
         var values: [String: String] = [:]
+        var declaration = root
         if root.isMapping, let node = try root.mapping(allowedKeys: topLevelKeys).optional("parameters") {
+            declaration = node
             let names = try node.keys()
             let reader = try node.mapping(allowedKeys: names)
             for name in names {
@@ -109,7 +116,7 @@ public enum ProtocolFile {
             guard values[name] != nil else {
                 let known = values.keys.sorted()
                 throw FileError(
-                    file: root.file, key: "parameters", value: name,
+                    file: root.file, line: declaration.line, column: declaration.column, key: "parameters", value: name,
                     problem: "the protocol has no parameter '\(name)'",
                     allowed: known.isEmpty
                         ? "none: this protocol declares no parameters" : known.joined(separator: ", "))
@@ -119,21 +126,31 @@ public enum ProtocolFile {
         return values
     }
 
-    private static func step(_ node: LocatedNode, insideLoop: Bool) throws(FileError) -> ProtocolStep {
+    static func step(_ node: LocatedNode, insideLoop: Bool) throws(FileError) -> ProtocolStep {
         let (name, body) = try node.singleKeyEntry(allowed: stepNames, what: "step")
         guard let body else { throw node.error("step '\(name)' needs its settings, e.g. `\(name): {...}`") }
+        // The step's position is where its name is written: `- loop:` is line and column of `loop`.
+        let position = SourcePosition(line: node.node.line, column: node.node.column, key: body.path)
         switch name {
         case "rest":
             let reader = try body.mapping(allowedKeys: ["duration"])
-            return .rest(RestStep(duration_s: try reader.required("duration").quantity(.time, range: timeRange)))
+            return .rest(
+                RestStep(
+                    duration_s: try reader.required("duration").quantity(.time, range: timeRange), position: position))
         case "impedance":
-            return .impedance(try impedance(body))
+            var step = try impedance(body)
+            step.position = position
+            return .impedance(step)
         case "loop":
             guard !insideLoop else { throw node.error("a loop cannot contain another loop") }
-            return .loop(try loop(body))
+            var step = try loop(body)
+            step.position = position
+            return .loop(step)
         default:
             let role = GalvanostaticRole(rawValue: name)!
-            return .galvanostatic(try galvanostatic(body, role: role, insideLoop: insideLoop))
+            var step = try galvanostatic(body, role: role, insideLoop: insideLoop)
+            step.position = position
+            return .galvanostatic(step)
         }
     }
 
@@ -231,87 +248,13 @@ public enum ProtocolFile {
         return specification
     }
 
-    private static func loop(_ node: LocatedNode) throws(FileError) -> LoopStep {
-        let reader = try node.mapping(allowedKeys: loopKeys)
-        var loop = LoopStep(steps: [])
-        loop.cycles = try reader.optional("cycles")?.integer(range: 1...100_000)
-        loop.current = try reader.optional("current").map { node throws(FileError) in try schedule(node) }
-        loop.platingCurrent = try reader.optional("plating_current").map { node throws(FileError) in try schedule(node)
-        }
-        loop.strippingCurrent = try reader.optional("stripping_current").map { node throws(FileError) in
-            try schedule(node)
-        }
-        let stepsNode = try reader.required("steps")
-        for child in try stepsNode.list() { loop.steps.append(try step(child, insideLoop: true)) }
-        guard !loop.steps.isEmpty else { throw stepsNode.error("a loop needs at least one step") }
-        for role in loop.usedRoles where loop.schedule(for: role) == nil {
-            let key = role == .plate ? "plating_current" : role == .strip ? "stripping_current" : "current"
-            throw node.error(
-                "a `\(role.rawValue)` step has no current and the loop has no `\(key)` or `current` schedule")
-        }
-        if loop.effectiveCycleCount == nil {
-            throw node.error(
-                "the loop has no end", allowed: "`cycles: N`, or a `maximum` on every schedule with an `increment`")
-        }
-        return loop
-    }
-
-    /// A schedule is either one value (the same every cycle) or `{start|values, increment, maximum}`.
-    private static func schedule(_ node: LocatedNode) throws(FileError) -> CurrentSchedule {
-        let dimensions: [Dimension] = [.currentDensity, .current]
-        if node.isScalar {
-            let value = try setting(node.quantity(oneOf: dimensions))
-            return CurrentSchedule(values: [value], increment: value.zero)
-        }
-        let reader = try node.mapping(allowedKeys: scheduleKeys)
-        var entries: [(node: LocatedNode, quantity: Quantity)] = []
-        if reader.has("start"), reader.has("values") { throw node.error("give either `start` or `values`, not both") }
-        if let start = reader.optional("start") {
-            entries.append((start, try start.quantity(oneOf: dimensions)))
-        } else if let list = reader.optional("values") {
-            for item in try list.list() { entries.append((item, try item.quantity(oneOf: dimensions))) }
-            if entries.isEmpty { throw list.error("`values` needs at least one value") }
-        } else {
-            throw node.error("missing `start` or `values`")
-        }
-        let values = entries.map(\.quantity)
-        let incrementNode = reader.optional("increment")
-        let maximumNode = reader.optional("maximum")
-        let increment = try incrementNode?.quantity(oneOf: dimensions)
-        let maximum = try maximumNode?.quantity(oneOf: dimensions)
-        if let incrementNode, let increment { entries.append((incrementNode, increment)) }
-        if let maximumNode, let maximum { entries.append((maximumNode, maximum)) }
-        let first = entries[0].quantity
-        if let mismatch = entries.first(where: { $0.quantity.dimension != first.dimension }) {
-            throw mismatch.node.error(
-                "this is \(mismatch.quantity.dimension.phrase) but the schedule starts with "
-                    + "\(first.dimension.phrase) (\(first))",
-                value: try? mismatch.node.scalarText(expecting: "a value"),
-                allowed: "units of \(first.dimension.phrase): \(first.dimension.acceptedUnits.joined(separator: ", "))")
-        }
-        if maximum != nil, increment == nil {
-            throw reader.optional("maximum")!.error("`maximum` needs an `increment`")
-        }
-        if let increment, increment.value == 0 {
-            throw reader.optional("increment")!.error("`increment` must not be zero", value: increment.description)
-        }
-        if let maximum, let last = values.last, abs(maximum.value) < abs(last.value) {
-            throw reader.optional("maximum")!.error(
-                "`maximum` (\(maximum)) is below the last listed value (\(last))", value: maximum.description)
-        }
-        return CurrentSchedule(
-            values: values.map(setting), increment: increment.map(setting), maximum: maximum.map(setting))
-    }
-
-    private static func setting(_ quantity: Quantity) -> CurrentSetting {
-        quantity.dimension == .current ? .current_A(quantity.value) : .density_mA_cm2(quantity.value)
-    }
-
     private static func criterion(_ node: LocatedNode) throws(FileError) -> CriterionDeclaration {
         let names = CriterionCatalogue.all.map(\.name)
         let (name, body) = try node.singleKeyEntry(allowed: names, what: "stop criterion")
         let spec = CriterionCatalogue.spec(named: name)!
-        var declaration = CriterionDeclaration(name: name)
+        var declaration = CriterionDeclaration(
+            name: name,
+            position: SourcePosition(line: node.node.line, column: node.node.column, key: join(node.path, name)))
         guard let body else { return declaration }
         // `optional` is allowed where it means something: on criteria that need a measurement the rig may lack.
         let generalKeys = spec.needs.isEmpty ? [] : ["optional"]
@@ -333,12 +276,16 @@ public enum ProtocolFile {
     }
 }
 
-extension CurrentSetting {
-    var isNegative: Bool {
-        switch self {
-        case .current_A(let value), .density_mA_cm2(let value): value < 0
-        }
+extension FileError {
+    /// A plan's error about a protocol read from `file`, at the declaration it names, else at `node`.
+    init(_ error: PlanError, file: String, otherwise node: LocatedNode) {
+        let position = error.position ?? node.position
+        self.init(file: file, line: position.line, column: position.column, key: position.key, problem: error.message)
     }
+}
+
+extension CurrentSetting {
+    var isNegative: Bool { signedValue < 0 }
 
     var zero: CurrentSetting {
         switch self {

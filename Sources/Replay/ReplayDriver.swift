@@ -75,7 +75,7 @@ public struct ReplayDriver: Sendable {
                 engine: try RunEngine(protocol: testProtocol, area_cm2: area_cm2, context: context),
                 samplingInterval_s: testProtocol.samplingInterval_s)
         } catch {
-            throw ReplaySetupError(message: "\(file): \(error.message)")
+            throw ReplaySetupError(message: error.description(file: file))
         }
     }
 

@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 
 /// Why a sample CSV cannot be read: the line (1 is the header), the column and what was wrong.
 public struct SampleCSVError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -6,6 +7,8 @@ public struct SampleCSVError: Error, Sendable, Hashable, CustomStringConvertible
     public var line: Int
     public var column: String?
     public var message: String
+    /// The offset in the file of the byte at fault, for errors about bytes (invalid UTF-8, a line beyond its limit).
+    public var byteOffset: Int? = nil
 
     public var description: String {
         let columnText = column.map { ", column '\($0)'" } ?? ""
@@ -17,6 +20,13 @@ public struct SampleCSVError: Error, Sendable, Hashable, CustomStringConvertible
 public struct SampleCSVFile: Sendable {
     public var metadata: CSVMetadata
     public var samples: [InstrumentSample]
+
+    /// Reads what is left of `stream`.
+    public init(stream: SampleCSVStream) throws(SampleCSVError) {
+        var stream = stream
+        metadata = stream.metadata
+        samples = try stream.remainingSamples()
+    }
 }
 
 /// Reads samples from CSV text whose header names its columns.
@@ -60,6 +70,14 @@ public struct SampleCSVReader: Sendable {
         self.positions = positions
     }
 
+    /// Longest header or data line accepted, in bytes: a row of samples is under 200 bytes.
+    public static let maximumLineLength = 64 * 1024
+    /// Longest `#` metadata line accepted, in bytes: `protocol_text` holds a whole protocol (at most 256 KiB) as a
+    /// JSON string.
+    public static let maximumMetadataLineLength = 2 * 1024 * 1024
+    /// Bytes read from a file at a time; a stream holds at most one line and one such chunk.
+    public static let readChunkSize = 64 * 1024
+
     /// Reads all samples of CSV text (header first); blank lines are skipped.
     public static func samples(in text: String, source: String) throws(SampleCSVError) -> [InstrumentSample] {
         try read(text, source: source).samples
@@ -67,41 +85,16 @@ public struct SampleCSVReader: Sendable {
 
     /// Reads the metadata block and all samples of CSV text; blank lines are skipped.
     public static func read(_ text: String, source: String) throws(SampleCSVError) -> SampleCSVFile {
-        var samples: [InstrumentSample] = []
-        var metadata = CSVMetadata()
-        var reader: SampleCSVReader?
-        var previousTime: Double?
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            let trimmed = line.last == "\r" ? line.dropLast() : line
-            if trimmed.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
-            guard let current = reader else {
-                if trimmed.first == "#" {
-                    try metadata.read(trimmed, line: lineNumber, source: source)
-                    continue
-                }
-                reader = try SampleCSVReader(header: trimmed, source: source, line: lineNumber)
-                continue
-            }
-            let sample = try current.sample(from: trimmed, line: lineNumber)
-            // A late sample was measured before the output changed and arrived after: its time may lie behind.
-            if !sample.flags.contains(.late) {
-                if let previousTime, sample.time_s < previousTime {
-                    throw SampleCSVError(
-                        source: source, line: lineNumber, column: "time_s",
-                        message:
-                            "time goes backwards (\(sample.time_s) after \(previousTime)); rows must be in time order")
-                }
-                previousTime = sample.time_s
-            }
-            samples.append(sample)
-        }
-        guard reader != nil else {
-            throw SampleCSVError(
-                source: source, line: max(lineNumber, 1), column: nil, message: "the file has no header line")
-        }
-        return SampleCSVFile(metadata: metadata, samples: samples)
+        try SampleCSVFile(
+            stream: SampleCSVStream(lines: CSVLines(bytes: Array(text.utf8), source: source), source: source))
+    }
+
+    /// Reads the metadata block and all samples of the CSV file at `path`, streaming it: memory holds the samples
+    /// and one line of text, never the whole file.
+    public static func read(contentsOfFile path: String, source: String? = nil) throws(SampleCSVError)
+        -> SampleCSVFile
+    {
+        try SampleCSVFile(stream: SampleCSVStream(path: path, source: source ?? path))
     }
 
     /// Parses one data row.
@@ -157,4 +150,89 @@ public struct SampleCSVReader: Sendable {
             return trimmed
         }
     }
+}
+
+/// Reads a sample CSV one sample at a time: the metadata block and the header when it is opened, then each row as it
+/// is asked for. A file of millions of rows takes constant memory; a line longer than
+/// ``SampleCSVReader/maximumLineLength`` (``SampleCSVReader/maximumMetadataLineLength`` for `#` lines before the
+/// header) is refused without reading the rest of it.
+public struct SampleCSVStream {
+    /// The file's metadata block (empty when it has none).
+    public private(set) var metadata = CSVMetadata()
+    private var lines: CSVLines
+    private let reader: SampleCSVReader
+    private var previousTime: Double?
+
+    /// Opens the file at `path` and reads its metadata block and header.
+    public init(path: String, source: String? = nil) throws(SampleCSVError) {
+        let name = source ?? path
+        let handle: FileHandle
+        do {
+            handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        } catch {
+            throw SampleCSVError(
+                source: name, line: 1, column: nil, message: "cannot read: \(error.localizedDescription)")
+        }
+        try self.init(lines: CSVLines(fileHandle: handle, source: name), source: name)
+    }
+
+    /// Reads from an open file handle (standard input), which stays open.
+    public init(fileHandle: FileHandle, source: String) throws(SampleCSVError) {
+        try self.init(lines: CSVLines(fileHandle: fileHandle, source: source), source: source)
+    }
+
+    init(lines: CSVLines, source: String) throws(SampleCSVError) {
+        self.lines = lines
+        var metadata = CSVMetadata()
+        var lastLine = 0
+        while let line = try self.lines.next(limit: Self.limitBeforeHeader) {
+            lastLine = line.number
+            if Self.isBlank(line.text) { continue }
+            if line.text.first == "#" {
+                try metadata.read(line.text, line: line.number, source: source)
+                continue
+            }
+            self.metadata = metadata
+            reader = try SampleCSVReader(header: line.text, source: source, line: line.number)
+            return
+        }
+        throw SampleCSVError(
+            source: source, line: max(lastLine, 1), column: nil, message: "the file has no header line")
+    }
+
+    /// The next sample, or nil at the end of the file.
+    public mutating func next() throws(SampleCSVError) -> InstrumentSample? {
+        while let line = try lines.next(limit: { _ in SampleCSVReader.maximumLineLength }) {
+            if Self.isBlank(line.text) { continue }
+            let sample = try reader.sample(from: line.text, line: line.number)
+            // A late sample was measured before the output changed and arrived after: its time may lie behind.
+            if !sample.flags.contains(.late) {
+                if let previousTime, sample.time_s < previousTime {
+                    throw SampleCSVError(
+                        source: reader.source, line: line.number, column: "time_s",
+                        message:
+                            "time goes backwards (\(sample.time_s) after \(previousTime)); rows must be in time order")
+                }
+                previousTime = sample.time_s
+            }
+            return sample
+        }
+        return nil
+    }
+
+    /// Every sample left in the file.
+    public mutating func remainingSamples() throws(SampleCSVError) -> [InstrumentSample] {
+        var samples: [InstrumentSample] = []
+        while let sample = try next() { samples.append(sample) }
+        return samples
+    }
+
+    /// The most bytes of the file held in memory at once so far.
+    public var largestBufferHeld: Int { lines.largestBufferHeld }
+
+    private static func limitBeforeHeader(_ first: UInt8?) -> Int {
+        first == UInt8(ascii: "#") ? SampleCSVReader.maximumMetadataLineLength : SampleCSVReader.maximumLineLength
+    }
+
+    private static func isBlank(_ text: Substring) -> Bool { text.allSatisfy { $0 == " " || $0 == "\t" } }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Control
 import Domain
 import Foundation
+import ProtocolFiles
 
 /// `cellrig`: the command-line client of cellrigd, and offline tools for protocol files and recorded data.
 @main
@@ -65,11 +66,13 @@ struct CommandFailure: Error, CustomStringConvertible {
     }
 }
 
-func readText(_ path: String) throws -> String {
+/// Reads a text file the operator named, checked as UTF-8 (an error names the bad byte's line and column), within
+/// `limit` bytes: by default the limit of protocol files, which is all this reads but impedance CSVs.
+func readText(_ path: String, limit: Int = FileLimits.maximumFileSize) throws -> String {
     do {
-        return try String(contentsOfFile: path, encoding: .utf8)
+        return try SourceText.read(path: path, limit: limit)
     } catch {
-        throw CommandFailure("\(path): cannot read: \(error.localizedDescription)")
+        throw CommandFailure(error.description)
     }
 }
 

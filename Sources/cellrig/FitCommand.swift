@@ -147,7 +147,7 @@ struct Fit: ParsableCommand {
         }
         let file: (metadata: CSVMetadata, spectra: [ImpedanceCSVSpectrum])
         do {
-            file = try ImpedanceCSVReader.read(try readText(input), source: input)
+            file = try ImpedanceCSVReader.read(try readText(input, limit: 64 << 20), source: input)
         } catch let error as SampleCSVError {
             throw CommandFailure(error.description)
         }

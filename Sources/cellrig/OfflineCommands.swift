@@ -31,6 +31,9 @@ struct Validate: ParsableCommand {
                 print(
                     "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(areaCm2)) cm2"
                 )
+            } catch let error as EngineSetupError {
+                failures += 1
+                printError(error.description(file: file))
             } catch {
                 failures += 1
                 printError("\(error)")
@@ -63,7 +66,7 @@ struct Plan: ParsableCommand {
         do {
             plan = try StepPlan(expanding: testProtocol, area_cm2: areaCm2)
         } catch {
-            throw CommandFailure("\(file): \(error.message)")
+            throw CommandFailure(error.description(file: file))
         }
         if json {
             try printJSON(plan.steps.map(PlanRow.init))

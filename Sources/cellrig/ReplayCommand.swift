@@ -115,15 +115,13 @@ struct ReplayRun: ParsableCommand {
             try store.forEachSample(runID: runID) { samples.append($0.sample) }
             return (samples, stored.area_cm2, try store.recordedProtocol(runID: runID), nil)
         }
-        let text: String
-        if input == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        } else {
-            text = try readText(input)
-        }
         let file: SampleCSVFile
         do {
-            file = try SampleCSVReader.read(text, source: input == "-" ? "standard input" : input)
+            // Streamed: memory holds the samples and one line of text, never the whole file.
+            file =
+                input == "-"
+                ? try SampleCSVFile(stream: SampleCSVStream(fileHandle: .standardInput, source: "standard input"))
+                : try SampleCSVReader.read(contentsOfFile: input)
         } catch {
             throw CommandFailure(error.description)
         }

@@ -1,5 +1,7 @@
-import Domain
+import TestSupport
 import Testing
+
+@testable import Domain
 
 @Suite("Current schedules and step plans")
 struct StepPlanTests {
@@ -71,5 +73,55 @@ struct StepPlanTests {
     func area() {
         let testProtocol = TestProtocol(name: "rest", steps: [.rest(RestStep(duration_s: 1))])
         #expect(throws: PlanError.self) { try StepPlan(expanding: testProtocol, area_cm2: 0) }
+    }
+}
+
+@Suite("Schedule lengths are computed, not counted")
+struct ScheduleArithmeticTests {
+    /// The schedule's cycles as they were counted before issue 11: step on until a value's magnitude passes the
+    /// maximum. Only for schedules short enough to count.
+    func counted(_ schedule: CurrentSchedule) -> Int {
+        guard let last = schedule.values.last, let increment = schedule.increment, let maximum = schedule.maximum else {
+            return schedule.values.count
+        }
+        var extra = 0
+        while abs(roundedToGrid(last.signedValue + Double(extra + 1) * increment.signedValue))
+            <= maximum.magnitude * (1 + 1e-9)
+        {
+            extra += 1
+        }
+        return schedule.values.count + extra
+    }
+
+    @Test("the computed count equals the counted one for decimal schedules as files write them")
+    func matchesCounting() {
+        var random = SplitMix64(seed: 11)
+        let steps = [0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2.5]
+        for _ in 0..<2000 {
+            let sign: Double = Bool.random(using: &random) ? 1 : -1
+            let increment = steps.randomElement(using: &random)!
+            let start = Double(Int.random(in: 0...40, using: &random)) * steps.randomElement(using: &random)!
+            let maximum =
+                start + Double(Int.random(in: 0...3000, using: &random)) * increment
+                + [0, increment / 2, increment * 0.999_999].randomElement(using: &random)!
+            let schedule = CurrentSchedule(
+                values: [.density_mA_cm2(sign * start)], increment: .density_mA_cm2(sign * increment),
+                maximum: .density_mA_cm2(sign * maximum))
+            #expect(schedule.cycleCount == counted(schedule), "\(schedule)")
+            let count = schedule.cycleCount ?? 0
+            #expect(schedule.setting(forCycle: count) != nil && schedule.setting(forCycle: count + 1) == nil)
+        }
+    }
+
+    @Test("an increment of zero never ends; no maximum never ends; currents and densities do not mix")
+    func degenerate() {
+        #expect(CurrentSchedule(values: [.current_A(1e-3)], increment: .current_A(0)).cycleCount == nil)
+        #expect(
+            CurrentSchedule(values: [.current_A(1e-3)], increment: .current_A(0), maximum: .current_A(2e-3)).cycleCount
+                == nil)
+        #expect(CurrentSchedule(values: [.current_A(1e-3)], increment: .current_A(1e-3)).cycleCount == nil)
+        let mixed = CurrentSchedule(
+            values: [.current_A(1e-3)], increment: .density_mA_cm2(1), maximum: .density_mA_cm2(5))
+        #expect(mixed.cycleCount == 1 && mixed.setting(forCycle: 2) == nil)
     }
 }

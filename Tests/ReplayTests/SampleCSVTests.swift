@@ -1,5 +1,7 @@
 import Domain
+import Foundation
 import Replay
+import TestSupport
 import Testing
 
 @Suite("Sample CSV reader")
@@ -72,5 +74,85 @@ struct SampleCSVTests {
             try SampleCSVReader.samples(in: "time_s,current_A,voltage_V\n1,0,inf\n", source: "x.csv")
         }
         #expect(infinite.line == 2 && infinite.column == "voltage_V")
+    }
+}
+
+@Suite("Sample CSV reader: bounded memory for any file")
+struct BoundedSampleCSVTests {
+    let header = "time_s,current_A,voltage_V\n"
+
+    func scratchFile(_ name: String, _ text: String, size: UInt64? = nil) throws -> (URL, String) {
+        let directory = try TestSupport.scratchDirectory()
+        let path = directory.appendingPathComponent(name).path
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)))
+        if let size {
+            // Sparse: the rest of the file reads as zero bytes and takes no disk.
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: size)
+            try handle.close()
+        }
+        return (directory, path)
+    }
+
+    @Test("a single line of 100 MB is refused after reading one line's limit of it")
+    func hugeLine() throws {
+        let (directory, path) = try scratchFile("huge.csv", header + "1,0,0\n", size: 100_000_000)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var stream = try SampleCSVStream(path: path, source: "huge.csv")
+        #expect(try stream.next()?.time_s == 1)
+        let error = try #require(throws: SampleCSVError.self) { _ = try stream.next() }
+        #expect(error.line == 3 && error.byteOffset == 33 + SampleCSVReader.maximumLineLength, "\(error)")
+        #expect(error.description.hasPrefix("huge.csv: line 3: the line is longer than 65536 bytes"))
+        #expect(stream.largestBufferHeld <= SampleCSVReader.maximumLineLength + 2 * SampleCSVReader.readChunkSize)
+    }
+
+    @Test("a metadata line may hold a whole protocol; beyond 2 MiB, or a data row beyond 64 KiB, is refused")
+    func lineLimits() throws {
+        let protocolText = String(repeating: "# a protocol line of some length\n", count: 4000)
+        var metadata = CSVMetadata()
+        metadata.protocolText = protocolText
+        let file = try SampleCSVReader.read(metadata.text + header + "1,0,0\n", source: "m.csv")
+        #expect(file.metadata.protocolText == protocolText && file.samples.count == 1)
+        let longMetadata = "# note: \"" + String(repeating: "x", count: 3 << 20) + "\"\n"
+        let metadataError = try #require(throws: SampleCSVError.self) {
+            try SampleCSVReader.read(longMetadata + header, source: "m.csv")
+        }
+        #expect(metadataError.line == 1 && metadataError.message.contains("longer than 2097152 bytes"))
+        let longRow = header + "1,0," + String(repeating: "0", count: 70_000) + "\n"
+        let rowError = try #require(throws: SampleCSVError.self) { try SampleCSVReader.read(longRow, source: "r.csv") }
+        #expect(rowError.line == 2 && rowError.byteOffset == header.utf8.count + 65_536)
+    }
+
+    @Test("invalid UTF-8 names the line, the character and the byte offset")
+    func invalidUTF8() throws {
+        var bytes = Array((header + "1,0,0\n2,0,").utf8)
+        bytes += [0xFF]
+        bytes += Array("0\n".utf8)
+        let (directory, path) = try scratchFile("bad.csv", "")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+        let error = try #require(throws: SampleCSVError.self) { try SampleCSVReader.read(contentsOfFile: path) }
+        #expect(error.line == 3 && error.byteOffset == 37, "\(error)")
+        #expect(error.message.contains("at character 5 (byte 0xFF never appears in UTF-8"), "\(error)")
+    }
+
+    @Test("a long recording streams from its file: every row read, memory bounded by the chunk size")
+    func streaming() throws {
+        var text = header
+        let rows = 100_000
+        text.reserveCapacity(rows * 24)
+        for index in 0..<rows { text += "\(Double(index) * 0.1),-0.000196,-0.0\(index % 10)\n" }
+        let (directory, path) = try scratchFile("long.csv", text)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var stream = try SampleCSVStream(path: path)
+        var count = 0
+        var last = -1.0
+        while let sample = try stream.next() {
+            count += 1
+            last = sample.time_s
+        }
+        #expect(count == rows && last == Double(rows - 1) * 0.1)
+        #expect(text.utf8.count > 20 * SampleCSVReader.readChunkSize)
+        #expect(stream.largestBufferHeld <= 2 * SampleCSVReader.readChunkSize)
     }
 }

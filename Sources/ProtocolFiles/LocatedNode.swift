@@ -1,15 +1,14 @@
 import Domain
-import Yams
 
 /// A YAML node with the file it came from and its path from the document root, for error messages.
 struct LocatedNode {
-    let node: Node
+    let node: YAMLNode
     let file: String
     let path: String
     /// Values of the protocol's `parameters:`, substituted where a scalar reads `$name`.
     var parameters: [String: String] = [:]
 
-    func child(_ node: Node, path childPath: String) -> LocatedNode {
+    func child(_ node: YAMLNode, path childPath: String) -> LocatedNode {
         LocatedNode(node: node, file: file, path: childPath, parameters: parameters)
     }
 
@@ -21,11 +20,14 @@ struct LocatedNode {
         guard let mapping = node.mapping else {
             throw error("expected a mapping (key: value pairs), found \(kindName)")
         }
-        return mapping.map { $0.key.scalar?.string ?? "" }
+        return mapping.map { $0.key.scalar ?? "" }
     }
 
-    var line: Int? { node.mark?.line }
-    var column: Int? { node.mark?.column }
+    var line: Int? { node.line }
+    var column: Int? { node.column }
+
+    /// Where this node is, for declarations that keep their position past parsing.
+    var position: SourcePosition { SourcePosition(line: node.line, column: node.column, key: path) }
 
     func error(_ problem: String, value: String? = nil, allowed: String? = nil) -> FileError {
         FileError(
@@ -34,10 +36,9 @@ struct LocatedNode {
 
     /// The scalar text, or an error saying a single value was expected.
     func scalarText(expecting what: String) throws(FileError) -> String {
-        guard let scalar = node.scalar else {
+        guard let text = node.scalar else {
             throw error("expected \(what), found \(kindName)")
         }
-        let text = scalar.string
         guard text.hasPrefix("$") else { return text }
         let name = String(text.dropFirst())
         guard let value = parameters[name] else {
@@ -51,11 +52,10 @@ struct LocatedNode {
     }
 
     var kindName: String {
-        switch node {
+        switch node.content {
         case .scalar: "a single value"
         case .mapping: "a mapping (key: value pairs)"
         case .sequence: "a list"
-        case .alias: "an alias"
         }
     }
 
@@ -71,13 +71,24 @@ struct LocatedNode {
         } catch {
             throw self.error("'\(text)' is not valid: \(error.problemSummary)", value: text, allowed: error.expectation)
         }
-        if let range, !range.contains(quantity.value) {
-            let unit = quantity.dimension.canonicalUnit
-            throw self.error(
-                "'\(text)' is out of range", value: text,
-                allowed: "\(formatNumber(range.lowerBound)) to \(formatNumber(range.upperBound)) \(unit)")
-        }
+        if let range { try check(quantity, text: text, in: range) }
         return quantity
+    }
+
+    /// A current (A) or a current density (mA/cm2), each within its own range.
+    func current(currentRange: ClosedRange<Double>, densityRange: ClosedRange<Double>) throws(FileError) -> Quantity {
+        let quantity = try quantity(oneOf: [.currentDensity, .current])
+        let text = try scalarText(expecting: "a current or current density")
+        try check(quantity, text: text, in: quantity.dimension == .current ? currentRange : densityRange)
+        return quantity
+    }
+
+    private func check(_ quantity: Quantity, text: String, in range: ClosedRange<Double>) throws(FileError) {
+        guard !range.contains(quantity.value) else { return }
+        let unit = quantity.dimension.canonicalUnit
+        throw error(
+            "'\(text)' is out of range", value: text,
+            allowed: "\(formatNumber(range.lowerBound)) to \(formatNumber(range.upperBound)) \(unit)")
     }
 
     func integer(range: ClosedRange<Int>) throws(FileError) -> Int {
@@ -124,17 +135,17 @@ struct LocatedNode {
         guard let mapping = node.mapping else {
             throw error("expected a mapping (key: value pairs), found \(kindName)")
         }
-        var entries: [(key: String, keyNode: Node, value: Node)] = []
+        let allowed = Set(allowedKeys)
+        var entries: [String: YAMLNode] = [:]
         for (keyNode, value) in mapping {
-            let key = keyNode.scalar?.string ?? ""
+            let key = keyNode.scalar ?? ""
             let located = child(keyNode, path: join(path, key))
-            guard allowedKeys.contains(key) else {
+            guard allowed.contains(key) else {
                 throw located.error("unknown key '\(key)'", value: key, allowed: allowedKeys.joined(separator: ", "))
             }
-            if entries.contains(where: { $0.key == key }) {
+            guard entries.updateValue(value, forKey: key) == nil else {
                 throw located.error("key '\(key)' is given twice")
             }
-            entries.append((key, keyNode, value))
         }
         return MappingReader(owner: self, entries: entries)
     }
@@ -143,16 +154,15 @@ struct LocatedNode {
     func singleKeyEntry(allowed names: [String], what: String) throws(FileError) -> (name: String, value: LocatedNode?)
     {
         if let scalar = node.scalar {
-            guard names.contains(scalar.string) else {
-                throw error(
-                    "unknown \(what) '\(scalar.string)'", value: scalar.string, allowed: names.joined(separator: ", "))
+            guard names.contains(scalar) else {
+                throw error("unknown \(what) '\(scalar)'", value: scalar, allowed: names.joined(separator: ", "))
             }
-            return (scalar.string, nil)
+            return (scalar, nil)
         }
         guard let mapping = node.mapping, mapping.count == 1, let (keyNode, value) = mapping.first else {
             throw error("expected one \(what) written as `name: {...}`", allowed: names.joined(separator: ", "))
         }
-        let name = keyNode.scalar?.string ?? ""
+        let name = keyNode.scalar ?? ""
         guard names.contains(name) else {
             let located = child(keyNode, path: path)
             throw located.error("unknown \(what) '\(name)'", value: name, allowed: names.joined(separator: ", "))
@@ -164,10 +174,10 @@ struct LocatedNode {
 /// The entries of one YAML mapping whose keys have been checked against an allowed list.
 struct MappingReader {
     let owner: LocatedNode
-    let entries: [(key: String, keyNode: Node, value: Node)]
+    let entries: [String: YAMLNode]
 
     func optional(_ key: String) -> LocatedNode? {
-        entries.first { $0.key == key }.map { owner.child($0.value, path: join(owner.path, key)) }
+        entries[key].map { owner.child($0, path: join(owner.path, key)) }
     }
 
     func required(_ key: String) throws(FileError) -> LocatedNode {
@@ -175,10 +185,10 @@ struct MappingReader {
         return node
     }
 
-    func has(_ key: String) -> Bool { entries.contains { $0.key == key } }
+    func has(_ key: String) -> Bool { entries[key] != nil }
 }
 
-private func join(_ path: String, _ key: String) -> String {
+func join(_ path: String, _ key: String) -> String {
     path.isEmpty ? key : "\(path).\(key)"
 }
 
@@ -192,33 +202,10 @@ extension QuantityError {
     }
 }
 
-/// Parses YAML text into the root node, turning syntax errors into ``FileError``s with line and column.
+/// Parses YAML text into the root node, within ``FileLimits``; every error has a line and column.
 func parseRoot(_ text: String, file: String) throws(FileError) -> LocatedNode {
-    let root: Node?
-    do {
-        root = try Yams.compose(yaml: text)
-    } catch let error as YamlError {
-        throw FileError(yamlError: error, file: file)
-    } catch {
-        throw FileError(file: file, problem: "cannot read YAML: \(error)")
+    guard let root = try YAMLComposer.compose(text, file: file) else {
+        throw FileError(file: file, line: 1, column: 1, problem: "the file is empty")
     }
-    guard let root else { throw FileError(file: file, line: 1, column: 1, problem: "the file is empty") }
     return LocatedNode(node: root, file: file, path: "")
-}
-
-extension FileError {
-    init(yamlError: YamlError, file: String) {
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let detail = context.map { "\(problem) (\($0.text) at line \($0.mark.line))" } ?? problem
-            self.init(file: file, line: mark.line, column: mark.column, problem: "YAML syntax: \(detail)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            self.init(
-                file: file, line: context.mark.line, column: context.mark.column,
-                problem: "YAML: keys given twice: \(duplicates.joined(separator: ", "))")
-        default:
-            self.init(file: file, problem: "YAML: \(yamlError)")
-        }
-    }
 }
