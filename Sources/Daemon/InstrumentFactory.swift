@@ -25,7 +25,7 @@ struct PressureSensorFailure: Error, Sendable, CustomStringConvertible {
 /// run and plugged back in is found again by the next run, even under another `/dev/ttyACM*` name when the
 /// rig names it by `/dev/serial/by-id/...` or `usb:VID:PID:SERIAL`.
 enum InstrumentFactory {
-    /// Opens the rig's galvanostat and pressure sensor. Throws ``InstrumentUnavailable`` naming the port.
+    /// Opens the rig's galvanostat, pressure sensor and temperature controller. Throws ``InstrumentUnavailable`` naming the port.
     static func open(_ rig: RigDescription) async throws -> SerialRigInstruments {
         let galvanostat: any Galvanostat
         let galvanostatPort: OpenedPort
@@ -52,7 +52,22 @@ enum InstrumentFactory {
             pressure = SerialRigInstruments.PressureSensor(
                 sensor: makeForceSensor(sensor.driver, transport: port.transport), port: port, configuration: sensor)
         }
-        return SerialRigInstruments(galvanostat: galvanostat, galvanostatPort: galvanostatPort, pressure: pressure)
+        var temperature: SerialRigInstruments.TemperatureControl?
+        if let controller = rig.temperatureController {
+            let port: OpenedPort
+            do {
+                port = try openPort(controller.line, role: "temperature controller", rig: rig.id)
+            } catch {
+                await galvanostatPort.transport.close()
+                await pressure?.port.transport.close()
+                throw error
+            }
+            temperature = SerialRigInstruments.TemperatureControl(
+                controller: ModbusTemperatureController(transport: port.transport, configuration: controller),
+                port: port, configuration: controller)
+        }
+        return SerialRigInstruments(
+            galvanostat: galvanostat, galvanostatPort: galvanostatPort, pressure: pressure, temperature: temperature)
     }
 
     private static func makeForceSensor(_ driver: PressureSensorConfiguration.Driver, transport: any ByteTransport)
@@ -103,6 +118,7 @@ enum InstrumentFactory {
         var lines: [(String, SerialLineConfiguration)] = []
         if let line = rig.galvanostat.line { lines.append(("galvanostat", line)) }
         if let sensor = rig.pressureSensor { lines.append(("pressure sensor", sensor.line)) }
+        if let controller = rig.temperatureController { lines.append(("temperature controller", controller.line)) }
         for (role, line) in lines {
             do {
                 _ = try SerialPortSpec(parsing: line.port).resolve(among: try listSerialPorts())

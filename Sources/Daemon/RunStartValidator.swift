@@ -10,6 +10,8 @@ struct RigCapabilities: Sendable, Hashable {
     var measures: Set<MeasuredQuantity>
     /// Whether its galvanostat measures impedance spectra.
     var measuresImpedance: Bool
+    /// Whether it has a temperature controller that `set_temperature` steps can set.
+    var controlsTemperature: Bool
 
     init(_ rig: RigDescription) {
         switch rig.galvanostat {
@@ -24,6 +26,9 @@ struct RigCapabilities: Sendable, Hashable {
             measures = rig.pressureSensor == nil ? [] : [.stackPressure]
             measuresImpedance = false
         }
+        // A temperature controller's process value fills every sample's temperature.
+        if rig.temperatureController != nil { measures.insert(.temperature) }
+        controlsTemperature = rig.temperatureController != nil
     }
 }
 

@@ -15,7 +15,8 @@ import Transport
 /// leaves the samples until the next attempt with the previous reading flagged ``SampleFlags/pressureStale`` (or
 /// none, flagged ``SampleFlags/pressureMissing``); a reading beyond the sensor's capacity or not a number is kept
 /// as read and flagged ``SampleFlags/pressureImplausible``, and one at the run's start refuses the run. A sensor
-/// whose port went away is lost like the galvanostat.
+/// whose port went away is lost like the galvanostat. The temperature controller, when the rig has one, is read the
+/// same way into every sample's `temperature_C` (`SerialRigInstruments+Temperature.swift`).
 actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
     /// The force sensor and how its readings become pressures.
     struct PressureSensor: Sendable {
@@ -39,11 +40,19 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
     /// The cell time of the latest attempt to read the sensor, and whether it failed.
     private var lastPressureAttempt: (time_s: Double, failed: Bool)?
     private var closed = false
+    /// The temperature controller and its latest reading and attempt.
+    let temperature: TemperatureControl?
+    var lastTemperatureReading: (time_s: Double, temperature_C: Double)?
+    var lastTemperatureAttempt: (time_s: Double, failed: Bool)?
 
-    init(galvanostat: any Galvanostat, galvanostatPort: InstrumentFactory.OpenedPort, pressure: PressureSensor?) {
+    init(
+        galvanostat: any Galvanostat, galvanostatPort: InstrumentFactory.OpenedPort, pressure: PressureSensor?,
+        temperature: TemperatureControl? = nil
+    ) {
         self.galvanostat = galvanostat
         self.galvanostatPort = galvanostatPort
         self.pressure = pressure
+        self.temperature = temperature
     }
 
     /// The galvanostat's identity (the run records ``identifyAll()``).
@@ -67,6 +76,7 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
             identity.port = pressure.port.recordedName
             identities.append(identity)
         }
+        if let identity = try await temperatureIdentity() { identities.append(identity) }
         return identities
     }
 
@@ -76,6 +86,7 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         lastPressureReading = nil
         lastPressureAttempt = nil
         try await galvanostat.configure(samplingInterval_s: samplingInterval_s, limits: limits)
+        try await checkTemperatureController()
         guard let pressure else { return }
         let force_N: Double
         do {
@@ -110,13 +121,13 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
     }
 
     func nextSample() async throws -> InstrumentSample {
-        try await withPressure(try await galvanostat.nextSample())
+        try await withReadings(try await galvanostat.nextSample())
     }
 
     /// The galvanostat's batch, each sample with its pressure as ``nextSample()`` gives it.
     func nextSamples() async throws -> [InstrumentSample] {
         var samples: [InstrumentSample] = []
-        for sample in try await galvanostat.nextSamples() { samples.append(try await withPressure(sample)) }
+        for sample in try await galvanostat.nextSamples() { samples.append(try await withReadings(sample)) }
         return samples
     }
 
@@ -146,8 +157,15 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
     }
 
     /// Ends the run on the galvanostat (MethodSCRIPT: aborts its script and switches the cell off, measuring nothing).
+    /// The heater follows the rig's `at_run_end` after the cell is off, even when switching the cell off failed.
     func finishRun() async throws {
-        try await galvanostat.finishRun()
+        do {
+            try await galvanostat.finishRun()
+        } catch {
+            try? await finishTemperatureControl()
+            throw error
+        }
+        try await finishTemperatureControl()
     }
 
     /// The galvanostat's queued samples, each given its pressure as ``nextSample()`` gives it. A sample is never
@@ -157,13 +175,19 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         var samples = await galvanostat.takePendingSamples()
         for index in samples.indices {
             do {
-                samples[index] = try await withPressure(samples[index])
+                samples[index] = try await withReadings(samples[index])
             } catch {
                 lastPressureAttempt = (samples[index].time_s, true)
-                samples[index] = withLatestPressure(samples[index])
+                lastTemperatureAttempt = (samples[index].time_s, true)
+                samples[index] = withLatestTemperature(withLatestPressure(samples[index]))
             }
         }
         return samples
+    }
+
+    /// `sample` with the stack pressure and the temperature, each read when due.
+    private func withReadings(_ sample: InstrumentSample) async throws -> InstrumentSample {
+        try await withTemperature(try await withPressure(sample))
     }
 
     /// `sample` with the stack pressure, reading the sensor when the reading interval has passed (in cell time)
@@ -216,5 +240,6 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         try? await (galvanostat as? MethodScriptGalvanostat)?.abortScript()
         await galvanostatPort.transport.close()
         await pressure?.port.transport.close()
+        await temperature?.port.transport.close()
     }
 }

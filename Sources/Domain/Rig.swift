@@ -174,11 +174,15 @@ public struct RigDescription: Sendable, Hashable, Codable {
     public var galvanostat: GalvanostatConfiguration
     /// The stack-pressure sensor, if the rig has one; its reading becomes every sample's `pressure_MPa`.
     public var pressureSensor: PressureSensorConfiguration?
+    /// The temperature controller, if the rig has one; its reading becomes every sample's `temperature_C`.
+    public var temperatureController: TemperatureControllerConfiguration?
 
     public init(
         id: String, name: String, cell: CellDescription, limits: HardwareLimits,
-        galvanostat: GalvanostatConfiguration, pressureSensor: PressureSensorConfiguration? = nil
+        galvanostat: GalvanostatConfiguration, pressureSensor: PressureSensorConfiguration? = nil,
+        temperatureController: TemperatureControllerConfiguration? = nil
     ) {
+        self.temperatureController = temperatureController
         self.id = id
         self.name = name
         self.cell = cell

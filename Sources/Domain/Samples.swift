@@ -17,16 +17,23 @@ public struct SampleFlags: OptionSet, Sendable, Hashable, Codable {
     public static let pressureStale = SampleFlags(rawValue: 1 << 4)
     /// The pressure reading is physically implausible (non-finite, or far outside what the sensor can read).
     public static let pressureImplausible = SampleFlags(rawValue: 1 << 5)
+    /// The rig has a temperature controller, but no reading belongs to this sample (it did not answer).
+    public static let temperatureMissing = SampleFlags(rawValue: 1 << 6)
+    /// The temperature is an older reading carried over because a new one failed.
+    public static let temperatureStale = SampleFlags(rawValue: 1 << 7)
 
     /// Flags that keep a sample out of charge integration and out of the criteria's judgement.
     public static let unjudged: SampleFlags = [.overload, .nonFinite, .late]
     /// Flags that keep a sample's pressure out of the stack-pressure guard.
     public static let pressureUnusable: SampleFlags = [.pressureMissing, .pressureStale, .pressureImplausible]
+    /// Flags that keep a sample's temperature out of a `wait` step's judgement.
+    public static let temperatureUnusable: SampleFlags = [.temperatureMissing, .temperatureStale]
 
     /// Every flag with the name it has in exports, the API and the docs, in bit order.
     public static let named: [(flag: SampleFlags, name: String)] = [
         (.overload, "overload"), (.nonFinite, "non-finite"), (.late, "late"), (.pressureMissing, "pressure-missing"),
         (.pressureStale, "pressure-stale"), (.pressureImplausible, "pressure-implausible"),
+        (.temperatureMissing, "temperature-missing"), (.temperatureStale, "temperature-stale"),
     ]
 
     /// The names of the flags set, in bit order (`["overload", "late"]`).

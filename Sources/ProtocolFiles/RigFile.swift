@@ -2,7 +2,9 @@ import Domain
 
 /// Reads rig descriptions (`rigs/*.yaml`, schema 1): the cell on the rig, its instruments and their limits.
 public enum RigFile {
-    static let topLevelKeys = ["schema", "id", "name", "cell", "limits", "galvanostat", "pressure_sensor"]
+    static let topLevelKeys = [
+        "schema", "id", "name", "cell", "limits", "galvanostat", "pressure_sensor", "temperature_controller",
+    ]
     static let cellKeys = [
         "label", "metal", "electrolyte", "electrolyte_thickness", "electrode_area", "reference_area",
         "metal_thickness", "pretreatment", "stack_pressure", "temperature",
@@ -37,8 +39,12 @@ public enum RigFile {
         let pressureSensor = try top.optional("pressure_sensor").map { node throws(FileError) in
             try pressureSensorConfiguration(node)
         }
+        let temperatureController = try top.optional("temperature_controller").map { node throws(FileError) in
+            try temperatureControllerConfiguration(node)
+        }
         return RigDescription(
-            id: id, name: name, cell: cell, limits: limits, galvanostat: galvanostat, pressureSensor: pressureSensor)
+            id: id, name: name, cell: cell, limits: limits, galvanostat: galvanostat, pressureSensor: pressureSensor,
+            temperatureController: temperatureController)
     }
 
     static func cellDescription(_ node: LocatedNode) throws(FileError) -> CellDescription {

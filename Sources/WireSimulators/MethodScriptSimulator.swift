@@ -119,6 +119,9 @@ public actor MethodScriptSimulator: WireSimulator {
     /// Bytes the host sent while the instrument ignored input after an error reply.
     public var ignoredByteCount: Int { ignoredInputBytes }
 
+    /// Cell time the simulator has run so far, in seconds (a clock other simulators can follow).
+    public var elapsedCellTime_s: Double { cellTime_s }
+
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
         if faults.strayXONOnStart { await emit([0x11]) }

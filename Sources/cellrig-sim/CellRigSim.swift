@@ -7,8 +7,8 @@ import WireSimulators
 
 /// `cellrig-sim`: wire-level instrument simulators on pseudo-terminals, for demos and manual tests.
 ///
-/// Serves a PalmSens MethodSCRIPT instrument, a Keithley 2400, a Mark-10 force gauge and a Modbus RTU load cell,
-/// each on its own pseudo-terminal. The two potentiostats each drive their own physics-model cell; the force
+/// Serves a PalmSens MethodSCRIPT instrument, a Keithley 2400, a Mark-10 force gauge, a Modbus RTU load cell and a
+/// Modbus RTU temperature controller (Eurotherm 3200 map), each on its own pseudo-terminal. The two potentiostats each drive their own physics-model cell; the force
 /// instruments read the clamp force that holds the preset's stack pressure on the pellet. Runs until SIGINT or
 /// SIGTERM, then removes the links it made. With `--keithley-watchdog` the Keithley's interlock line is held by a
 /// simulated watchdog re-armed by host traffic, and every time it switches the output off a line says so.
@@ -19,11 +19,15 @@ import WireSimulators
 struct CellRigSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cellrig-sim",
-        abstract: "Serve simulated instruments (MethodSCRIPT, Keithley 2400, Mark-10, Modbus load cell) on PTYs.",
+        abstract:
+            "Serve simulated instruments (MethodSCRIPT, Keithley 2400, Mark-10, Modbus load cell, temperature "
+            + "controller) on PTYs.",
         discussion: """
             Point a rig file's ports at the printed paths, or at the links --link-dir makes (rigs/sim-serial.yaml \
             uses /tmp/cellrig-sim). The Modbus load cell answers at station 1, holding registers 0-1, int32 in the \
-            byte order --modbus-byte-order names (ABCD unless told), 0.01 N per count.
+            byte order --modbus-byte-order names (ABCD unless told), 0.01 N per count. The temperature controller \
+            answers at station 1 with the Eurotherm 3200 map (process value at 1, setpoint at 2, output at 273, \
+            0.1 C per count); it powers on with its output off, and its clock follows the MethodSCRIPT cell's.
             """)
 
     @Option(
@@ -35,11 +39,14 @@ struct CellRigSim: AsyncParsableCommand {
     @Option(help: "`max`, or cell seconds per wall second (1 = real time).")
     var speed = "1"
 
-    @Option(help: "Directory for stable links: methodscript, keithley2400, mark10, modbus.")
+    @Option(help: "Directory for stable links: methodscript, keithley2400, mark10, modbus, temperature.")
     var linkDir: String?
 
     @Option(help: "Pellet area in cm2 the clamp force acts on (must match the rig's pressure_sensor.pellet_area).")
     var pelletAreaCm2 = 0.785
+
+    @Option(help: "Stack pressure in MPa the clamp holds (default: the preset's).")
+    var stackPressure: Double?
 
     @Option(help: "Seed of the simulated cells' noise.")
     var seed: UInt64 = 1
@@ -60,6 +67,12 @@ struct CellRigSim: AsyncParsableCommand {
     @Option(help: "Byte order of the load cell's int32 reading: ABCD, CDAB, BADC or DCBA.")
     var modbusByteOrder = "ABCD"
 
+    @Option(help: "Time constant of the simulated heated clamp, in cell seconds.")
+    var temperatureTimeConstant = 600.0
+
+    @Option(help: "Ambient temperature of the simulated clamp, in C.")
+    var ambientTemperature = 22.0
+
     @Flag(help: "The Mark-10 sends bare numbers (its numeric-only data format) instead of numbers with units.")
     var mark10NumericOnly = false
 
@@ -70,6 +83,12 @@ struct CellRigSim: AsyncParsableCommand {
                 "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.presetNames.joined(separator: ", "))")
         }
         guard pelletAreaCm2 > 0 else { throw ValidationError("--pellet-area-cm2 must be positive") }
+        if let stackPressure, !(stackPressure > 0 && stackPressure.isFinite) {
+            throw ValidationError("--stack-pressure must be a positive number of MPa")
+        }
+        guard temperatureTimeConstant > 0, temperatureTimeConstant.isFinite else {
+            throw ValidationError("--temperature-time-constant must be a positive number of cell seconds")
+        }
         guard ModbusLoadCellConfiguration.ByteOrder(rawValue: modbusByteOrder) != nil else {
             throw ValidationError("--modbus-byte-order '\(modbusByteOrder)': use ABCD, CDAB, BADC or DCBA")
         }
@@ -97,7 +116,7 @@ struct CellRigSim: AsyncParsableCommand {
 
     func run() async throws {
         let speed = try simulationSpeed()
-        let stackPressure_MPa = try PhysicsCellParameters.preset(named: preset).stackPressure_MPa
+        let stackPressure_MPa = try stackPressure ?? PhysicsCellParameters.preset(named: preset).stackPressure_MPa
         let clampForce_N = stackPressure_MPa * pelletAreaCm2 * 100
         let force = ClampForce(mean_N: clampForce_N, seed: seed)
         let keithley = Keithley2400Simulator(
@@ -107,8 +126,15 @@ struct CellRigSim: AsyncParsableCommand {
         let loadCell = ModbusLoadCellSimulator.ForceRegisters(
             stationAddress: 1, register: 0, valueType: .int32,
             byteOrder: ModbusLoadCellConfiguration.ByteOrder(rawValue: modbusByteOrder) ?? .abcd, newtonsPerCount: 0.01)
+        let methodScript = MethodScriptSimulator(cell: try cell(seed: seed), speed: speed)
+        // The clamp's temperature lives on the MethodSCRIPT cell's clock, so heating keeps pace at any --speed.
+        let temperature = TemperatureControllerSimulator(
+            map: TemperatureControllerConfiguration(
+                preset: .eurotherm3200, line: SerialLineConfiguration(port: "", baudRate: 9600)),
+            plant: .init(ambient_C: ambientTemperature, timeConstant_s: temperatureTimeConstant)
+        ) { await methodScript.elapsedCellTime_s }
         let ports: [(name: String, port: SimulatedPort)] = [
-            ("methodscript", try SimulatedPort.start(MethodScriptSimulator(cell: try cell(seed: seed), speed: speed))),
+            ("methodscript", try SimulatedPort.start(methodScript)),
             ("keithley2400", try SimulatedPort.start(keithley)),
             (
                 "mark10",
@@ -116,6 +142,7 @@ struct CellRigSim: AsyncParsableCommand {
                     Mark10Simulator(device: .init(unitsInReadings: !mark10NumericOnly)) { await force.read() })
             ),
             ("modbus", try SimulatedPort.start(ModbusLoadCellSimulator(layout: loadCell) { await force.read() })),
+            ("temperature", try SimulatedPort.start(temperature)),
         ]
         var links: [String] = []
         if let linkDir {
