@@ -223,6 +223,12 @@ actor RunLoop {
                             .rejected, instrument: session.rig.id, "the rig's galvanostat cannot measure impedance")
                     }
                     spectrum = try await analyzer.measureImpedance(settings)
+                case .setTemperature(let setpoint_C):
+                    guard let rig = galvanostat as? SerialRigInstruments, rig.controlsTemperature else {
+                        throw InstrumentError(
+                            .rejected, instrument: session.rig.id, "the rig has no temperature controller")
+                    }
+                    try await rig.setTemperature(setpoint_C)
                 }
             } catch {
                 refusal = (command, error)

@@ -93,6 +93,7 @@ struct RunStartValidator {
                 "\(file): the protocol has impedance steps, but rig '\(rig.id)' has a galvanostat that cannot "
                     + "measure impedance (\(rig.galvanostat.driverName))")
         }
+        try checkConditioning(engine.plan, protocol: testProtocol, cell: cell, capabilities: capabilities, file: file)
         var blindCriteria: [(criterion: String, reason: String)] = []
         for declaration in testProtocol.stopCriteria {
             let missing = (declaration.spec?.needs ?? []).filter { !capabilities.measures.contains($0) }
@@ -112,6 +113,42 @@ struct RunStartValidator {
                     + "the criterion, or mark it `optional: true` to run without it")
         }
         return ValidatedStart(testProtocol: testProtocol, cell: cell, engine: engine, blindCriteria: blindCriteria)
+    }
+
+    /// `set_temperature` needs a temperature controller and a setpoint within the rig's `max_setpoint` and 10 C below
+    /// the metal's melting point (the `temperature` guard's default); a wait needs what it waits for measured.
+    private func checkConditioning(
+        _ plan: StepPlan, protocol testProtocol: TestProtocol, cell: CellDescription, capabilities: RigCapabilities,
+        file: String
+    ) throws(ControlFailure) {
+        func place(_ step: PlannedStep) -> String { "step \(step.index) (\(step.kind.rawValue))" }
+        for step in plan.steps {
+            if let setpoint = step.temperatureSetpoint_C {
+                guard capabilities.controlsTemperature, let controller = rig.temperatureController else {
+                    throw .badRequest(
+                        "\(file): \(place(step)) sets the temperature, but rig '\(rig.id)' has no temperature "
+                            + "controller (temperature_controller: in its rig file)")
+                }
+                guard setpoint <= controller.maximumSetpoint_C else {
+                    throw .badRequest(
+                        "\(file): \(place(step)) asks for \(formatNumber(setpoint)) C, above rig '\(rig.id)''s "
+                            + "max_setpoint of \(formatNumber(controller.maximumSetpoint_C)) C")
+                }
+                let limit = cell.metal.meltingPoint_C - 10
+                guard setpoint <= limit else {
+                    throw .badRequest(
+                        "\(file): \(place(step)) asks for \(formatNumber(setpoint)) C; the cell's \(cell.metal.rawValue) "
+                            + "melts at \(formatNumber(cell.metal.meltingPoint_C)) C, so at most "
+                            + "\(formatNumber(limit)) C is allowed")
+                }
+            }
+            for condition in step.wait?.conditions ?? []
+            where !capabilities.measures.contains(condition.quantity.measured) {
+                throw .badRequest(
+                    "\(file): \(place(step)) waits for the \(condition.quantity.measured.rawValue), which rig "
+                        + "'\(rig.id)' does not measure (\(measuredDescription(capabilities)))")
+            }
+        }
     }
 
     private func measuredDescription(_ capabilities: RigCapabilities) -> String {

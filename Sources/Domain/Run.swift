@@ -77,6 +77,8 @@ public enum StepEndReason: String, Sendable, Hashable, Codable {
     case criterion
     /// An impedance step's spectrum was measured.
     case measured
+    /// A wait step's conditions held for their settling times.
+    case settled
     case runEnded = "run-ended"
 }
 

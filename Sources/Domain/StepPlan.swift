@@ -6,6 +6,10 @@ public enum StepKind: String, Sendable, Hashable, Codable {
     case galvanostatic
     /// An impedance spectrum, measured with no DC current.
     case impedance
+    /// The temperature controller's setpoint is written (at open circuit), then an optional wait.
+    case setTemperature = "set_temperature"
+    /// Open circuit until the step's conditions hold.
+    case wait
 }
 
 /// One concrete step of a run: a fixed current (or open circuit) and its end conditions, for one cell.
@@ -31,6 +35,10 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     public var impedance: ImpedanceSettings?
     /// The circuit to fit to an impedance step's spectrum, when the protocol names one.
     public var impedanceFit: ImpedanceFitSpecification?
+    /// The setpoint a `set_temperature` step writes; nil for every other kind.
+    public var temperatureSetpoint_C: Double?
+    /// What a `wait` (or waiting `set_temperature`) step waits for; nil for every other kind.
+    public var wait: WaitRule?
 
     public init(
         index: Int, cycle: Int, stepInCycle: Int, kind: StepKind, current_A: Double,
@@ -55,6 +63,7 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     /// The time the step takes if no voltage limit or criterion ends it first (nil: only a voltage limit ends it).
     public var expectedDuration_s: Double? {
         if let impedance { return impedance.expectedDuration_s }
+        if let wait { return wait.shortest_s }
         var candidates: [Double] = []
         if let durationLimit_s { candidates.append(durationLimit_s) }
         if let capacityLimit_C, current_A != 0 { candidates.append(capacityLimit_C / abs(current_A)) }
@@ -118,7 +127,7 @@ public struct StepPlan: Sendable, Hashable, Codable {
         for (position, step) in testProtocol.steps.enumerated() {
             let location = step.position?.key ?? "steps[\(position)]"
             switch step {
-            case .rest, .galvanostatic, .impedance:
+            case .rest, .galvanostatic, .impedance, .setTemperature, .wait:
                 steps.append(
                     try Self.plan(
                         step, index: steps.count, cycle: 0, stepInCycle: 0, loop: nil, area_cm2: area_cm2,
@@ -223,6 +232,19 @@ public struct StepPlan: Sendable, Hashable, Codable {
                 index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .impedance, current_A: 0,
                 currentDensity_mA_cm2: 0, impedance: impedance.settings(area_cm2: area_cm2),
                 impedanceFit: impedance.fit)
+        case .setTemperature(let setTemperature):
+            var planned = PlannedStep(
+                index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .setTemperature, current_A: 0,
+                currentDensity_mA_cm2: 0, durationLimit_s: setTemperature.wait == nil ? 0 : nil)
+            planned.temperatureSetpoint_C = setTemperature.setpoint_C
+            planned.wait = setTemperature.wait
+            return planned
+        case .wait(let wait):
+            var planned = PlannedStep(
+                index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .wait, current_A: 0,
+                currentDensity_mA_cm2: 0)
+            planned.wait = wait.rule
+            return planned
         case .loop(let inner):
             throw PlanError("a loop cannot contain another loop", at: inner.position, key: location)
         }

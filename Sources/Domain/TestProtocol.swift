@@ -86,6 +86,10 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
     case loop(LoopStep)
     /// One impedance spectrum (potentiostatic or galvanostatic EIS).
     case impedance(ImpedanceStep)
+    /// Writes the temperature controller's setpoint, optionally waiting until the temperature settles.
+    case setTemperature(SetTemperatureStep)
+    /// Open circuit until temperature or stack pressure has held within a band for a settling time.
+    case wait(WaitStep)
 
     /// Where the step was written, when it was read from a file.
     public var position: SourcePosition? {
@@ -94,6 +98,8 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
         case .galvanostatic(let step): step.position
         case .loop(let step): step.position
         case .impedance(let step): step.position
+        case .setTemperature(let step): step.position
+        case .wait(let step): step.position
         }
     }
 }

@@ -6,6 +6,8 @@ public enum InstrumentCommand: Sendable, Hashable {
     case openCircuit
     /// Measure one impedance spectrum and hand it to ``RunEngine/impedanceMeasured(_:)``.
     case measureImpedance(ImpedanceSettings)
+    /// Write the temperature controller's setpoint (in C) and enable its output; the cell stays at open circuit.
+    case setTemperature(Double)
 }
 
 /// An impedance spectrum placed in its run: the step that measured it.
@@ -91,6 +93,8 @@ public struct RunEngine: Sendable {
     /// The latest resume of the current step, if any: the criteria see the step as starting there (cell time, and
     /// the step's samples counted before it), since every criterion starts its model afresh on a resume.
     private var resumed: (time_s: Double, samplesBefore: Int)?
+    /// Judges the conditions of wait steps.
+    private var waitWatch = WaitWatch()
 
     public init(
         plan: StepPlan, threeElectrode: Bool, criteria: [any StopCriterion], context: RunContext = RunContext()
@@ -236,6 +240,21 @@ public struct RunEngine: Sendable {
             }
         }
         if isPaused { return output }
+        if let rule = record.step.wait, let judgement = waitWatch.judge(sample, rule: rule) {
+            switch judgement {
+            case .settled:
+                advance(after: .settled, at: sample.time_s, into: &output)
+            case .timedOut(let verdict):
+                output.events.append(
+                    RunEvent(
+                        kind: .verdict, time_s: sample.time_s,
+                        message: "\(verdict.criterion): \(verdict.action.rawValue): \(verdict.reason)",
+                        stepIndex: record.step.index, verdict: verdict))
+                pause = verdict
+                output.commands.append(.openCircuit)
+            }
+            return output
+        }
         if let reason = endReason(of: record, sample: sample, judged: judged, elapsed_s: stepElapsed_s) {
             advance(after: reason, at: sample.time_s, into: &output)
         }
@@ -313,6 +332,7 @@ public struct RunEngine: Sendable {
         // model fitted before the pause would extrapolate across it.
         resumed = (latestTime_s, stepSampleCount)
         sampleQuality.resumed()
+        waitWatch.start(step.wait, at: latestTime_s)
         let context = StepContext(
             step: step, startTime_s: latestTime_s, charge_C: record.charge_C, area_cm2: plan.area_cm2,
             threeElectrode: threeElectrode)
@@ -400,10 +420,12 @@ public struct RunEngine: Sendable {
         stepPaused_s = 0
         resumed = nil
         sampleQuality.stepStarted()
+        waitWatch.start(step.wait, at: time_s)
         let context = StepContext(
             step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
         for criterion in criteria.indices { criteria[criterion].stepStarted(context) }
         output.commands.append(command(for: step))
+        if let setpoint = step.temperatureSetpoint_C { output.commands.append(.setTemperature(setpoint)) }
         output.steps.append(record)
         output.events.append(
             RunEvent(kind: .stepStarted, time_s: time_s, message: describe(step), stepIndex: step.index))
@@ -444,6 +466,14 @@ public struct RunEngine: Sendable {
         let where_ = step.cycle > 0 ? "cycle \(step.cycle) " : ""
         switch step.kind {
         case .rest: return "step \(step.index): \(where_)rest"
+        case .setTemperature, .wait:
+            var text = "step \(step.index): \(where_)\(step.kind.rawValue)"
+            if let setpoint = step.temperatureSetpoint_C { text += " to \(formatNumber(setpoint)) C" }
+            if let wait = step.wait {
+                text += ", at open circuit until " + wait.conditions.map(\.description).joined(separator: " and ")
+                if let timeout = wait.timeout_s { text += " (timeout \(formatSeconds(timeout)))" }
+            }
+            return text
         case .impedance:
             guard let impedance = step.impedance else { return "step \(step.index): \(where_)impedance" }
             return "step \(step.index): \(where_)\(impedance.control.rawValue) impedance, "

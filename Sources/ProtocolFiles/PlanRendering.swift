@@ -12,6 +12,12 @@ public struct PlanRow: Sendable, Hashable, Codable {
     /// Expected duration: the shorter of the time limit and capacity / current; nil when only a voltage limit ends it.
     public var duration_s: Double?
     public var voltage_limit_V: Double?
+    /// The setpoint a `set_temperature` step writes.
+    public var setpoint_C: Double?
+    /// What a `wait` step waits for, as the file writes it (`temperature within 80 +/- 1 C for 10 min`).
+    public var until: [String]?
+    /// When an unmet wait pauses the run.
+    public var timeout_s: Double?
 
     public init(_ step: PlannedStep) {
         index = step.index
@@ -22,6 +28,9 @@ public struct PlanRow: Sendable, Hashable, Codable {
         capacity_mAh_cm2 = step.capacity_mAh_cm2
         duration_s = step.expectedDuration_s
         voltage_limit_V = step.voltageLimit_V
+        setpoint_C = step.temperatureSetpoint_C
+        until = step.wait.map { $0.conditions.map(\.description) }
+        timeout_s = step.wait?.timeout_s
     }
 }
 
@@ -32,7 +41,7 @@ public enum PlanRendering {
             "\(protocolName): \(plan.steps.count) steps for an electrode of \(formatNumber(plan.area_cm2)) cm2"
         ]
         lines.append(
-            pad("step", 6) + pad("cycle", 7) + pad("kind", 14) + pad("mA/cm2", 10) + pad("current", 12)
+            pad("step", 6) + pad("cycle", 7) + pad("kind", 16) + pad("mA/cm2", 10) + pad("current", 12)
                 + pad("mAh/cm2", 10) + "duration")
         var total = 0.0
         var totalKnown = true
@@ -41,14 +50,27 @@ public enum PlanRendering {
             if let duration { total += duration } else { totalKnown = false }
             lines.append(
                 pad(String(step.index), 6) + pad(step.cycle == 0 ? "-" : String(step.cycle), 7)
-                    + pad(step.kind.rawValue, 14)
+                    + pad(step.kind.rawValue, 16)
                     + pad(formatNumber(step.currentDensity_mA_cm2, significantDigits: 4), 10)
                     + pad(formatCurrent(step.current_A), 12)
                     + pad(step.capacity_mAh_cm2.map { formatNumber($0, significantDigits: 4) } ?? "-", 10)
-                    + (duration.map(formatDuration) ?? "until voltage limit"))
+                    + (duration.map(formatDuration) ?? "until voltage limit") + conditioning(step))
         }
         lines.append("total: \(formatDuration(total))\(totalKnown ? "" : " plus steps that end on a voltage limit")")
         return lines.joined(separator: "\n")
+    }
+
+    /// `, at least: setpoint 80 C, until temperature within 80 +/- 1 C for 10 min, timeout 2 h` for conditioning
+    /// steps (their duration is the shortest the wait can take); empty for the others.
+    private static func conditioning(_ step: PlannedStep) -> String {
+        var parts: [String] = []
+        if let setpoint = step.temperatureSetpoint_C { parts.append("setpoint \(formatNumber(setpoint)) C") }
+        if let wait = step.wait {
+            parts.append("until " + wait.conditions.map(\.description).joined(separator: " and "))
+            parts.append(wait.timeout_s.map { "timeout \(formatDuration($0))" } ?? "no timeout")
+        }
+        guard !parts.isEmpty else { return "" }
+        return (step.wait == nil ? " " : " at least; ") + parts.joined(separator: ", ")
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {

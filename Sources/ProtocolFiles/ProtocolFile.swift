@@ -11,7 +11,9 @@ public enum ProtocolFile {
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
         "conditions", "steps", "stop", "on_instrument_loss", "on_restart",
     ]
-    static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
+    static let stepNames = [
+        "rest", "plate", "strip", "galvanostatic", "impedance", "loop", "set_temperature", "wait",
+    ]
     static let impedanceKeys = [
         "control", "from", "to", "points_per_decade", "amplitude", "circuit", "interface", "weighting",
     ]
@@ -141,6 +143,10 @@ public enum ProtocolFile {
             var step = try impedance(body)
             step.position = position
             return .impedance(step)
+        case "set_temperature":
+            return .setTemperature(try setTemperature(body, position: position))
+        case "wait":
+            return .wait(WaitStep(rule: try waitRule(body), position: position))
         case "loop":
             guard !insideLoop else { throw node.error("a loop cannot contain another loop") }
             var step = try loop(body)

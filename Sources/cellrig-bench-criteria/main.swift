@@ -239,6 +239,7 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
             switch command {
             case .applyCurrent(let value): current_A = value
             case .openCircuit, .measureImpedance: current_A = 0
+            case .setTemperature: break
             }
         }
     }
@@ -341,6 +342,7 @@ func reactionTimes(_ list: [Scenario]) throws -> (tripping: [Double], all: [Doub
                 switch command {
                 case .applyCurrent(let value): current_A = value
                 case .openCircuit, .measureImpedance: current_A = 0
+                case .setTemperature: break
                 }
             }
             if output.outcome?.state == .stopped { tripping.append(elapsed) }

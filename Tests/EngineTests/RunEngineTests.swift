@@ -35,6 +35,7 @@ struct EngineHarness {
             switch command {
             case .applyCurrent(let current): current_A = current
             case .openCircuit, .measureImpedance: current_A = 0
+            case .setTemperature: break
             }
         }
     }

@@ -29,6 +29,7 @@ func runProtocol(
             switch command {
             case .applyCurrent(let value): current_A = value
             case .openCircuit, .measureImpedance: current_A = 0
+            case .setTemperature: break
             }
         }
     }

@@ -48,6 +48,7 @@ struct ImpedanceReplayTests {
                     current_A = 0
                     let points = cell.measureSpectrum(settings, startTime_s: engine.latestTime_s)
                     pending.append(engine.impedanceMeasured(points))
+                case .setTemperature: break
                 }
             }
         }
@@ -108,6 +109,7 @@ struct ReplayTests {
                 switch command {
                 case .applyCurrent(let value): current_A = value
                 case .openCircuit, .measureImpedance: current_A = 0
+                case .setTemperature: break
                 }
             }
         }
