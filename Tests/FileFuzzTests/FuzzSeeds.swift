@@ -8,8 +8,11 @@ enum FuzzSeeds {
     static let protocolPaths = [
         "protocols/ccd-step-symmetric.yaml", "protocols/ccd-plating-step-3e.yaml", "protocols/stripping-3e.yaml",
         "protocols/microelectrode-staircase.yaml", "protocols/eis-potentiostatic.yaml",
+        "protocols/conditioned-ccd-3e.yaml",
     ]
-    static let rigPaths = ["rigs/sim.yaml", "rigs/sim-ohmic.yaml", "rigs/sim-serial.yaml"]
+    static let rigPaths = [
+        "rigs/sim.yaml", "rigs/sim-ohmic.yaml", "rigs/sim-serial.yaml", "rigs/sim-serial-li-conditioning.yaml",
+    ]
 
     static func seeds(for kind: FuzzedFileKind) throws -> [(name: String, text: String)] {
         switch kind {

@@ -84,4 +84,23 @@ struct ConditioningStepTests {
             if let allowed { #expect(error.allowed?.contains(allowed) == true, "\(error)") }
         }
     }
+
+    @Test("seed 004's whole procedure: heat, hold, cool, wait for pressure, impedance, CCD, impedance")
+    func seed004Procedure() throws {
+        let path = "protocols/conditioned-ccd-3e.yaml"
+        let parsed = try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path)
+        let plan = try StepPlan(expanding: parsed, area_cm2: 0.0314)
+        let kinds = plan.steps.map(\.kind)
+        #expect(Array(kinds.prefix(5)) == [.setTemperature, .wait, .setTemperature, .wait, .impedance])
+        #expect(kinds.last == .impedance)
+        #expect(plan.steps[0].temperatureSetpoint_C == 80 && plan.steps[2].temperatureSetpoint_C == 25)
+        #expect(plan.steps[1].wait?.conditions.map(\.quantity) == [.temperature, .stackPressure])
+        #expect(
+            plan.steps[3].wait?.conditions == [.init(quantity: .stackPressure, target: 7, tolerance: 0.2, hold_s: 300)])
+        #expect(plan.steps[5].kind == .plate && abs(plan.steps[5].currentDensity_mA_cm2 - 0.5) < 1e-12)
+        let rendered = PlanRendering.text(plan, protocolName: parsed.name)
+        #expect(
+            rendered.contains("until temperature within 80 +/- 1 C for 1 h and stack_pressure within 7 +/- 0.2 MPa"))
+        #expect(rendered.contains("setpoint 80 C"))
+    }
 }

@@ -9,6 +9,7 @@ struct ProtocolFileTests {
     static let shipped = [
         "protocols/ccd-step-symmetric.yaml", "protocols/ccd-plating-step-3e.yaml", "protocols/stripping-3e.yaml",
         "protocols/microelectrode-staircase.yaml", "protocols/eis-potentiostatic.yaml",
+        "protocols/conditioned-ccd-3e.yaml",
     ]
 
     @Test("every shipped protocol parses and expands", arguments: shipped)
