@@ -49,6 +49,24 @@ private actor ScriptedForceSensor: ForceSensor {
     func zero() async throws {}
 }
 
+/// A temperature controller that answers from a script: a temperature in C, or an error.
+private actor ScriptedTemperatureController: TemperatureController {
+    private var answers: [Result<Double, InstrumentError>]
+    private(set) var setpoints: [Double] = []
+    private(set) var outputDisabled = false
+
+    init(_ answers: [Result<Double, InstrumentError>]) {
+        self.answers = answers
+    }
+
+    func identify() async throws -> InstrumentIdentity {
+        InstrumentIdentity(role: "temperature", model: "scripted", firmware: "", serialNumber: "", port: "")
+    }
+    func readTemperature_C() async throws -> Double { try answers.removeFirst().get() }
+    func setSetpoint(_ setpoint_C: Double) async throws { setpoints.append(setpoint_C) }
+    func disableOutput() async throws { outputDisabled = true }
+}
+
 private let port = InstrumentFactory.OpenedPort(transport: ScriptedTransport([]), spec: "scripted", path: "scripted")
 
 /// 100 N on 1 cm2 is 1 MPa.
@@ -61,6 +79,20 @@ private func instruments(
     return SerialRigInstruments(
         galvanostat: galvanostat, galvanostatPort: port,
         pressure: .init(sensor: sensor, port: port, configuration: configuration))
+}
+
+/// A rig with a galvanostat and a temperature controller read at every sample.
+private func instruments(
+    _ galvanostat: any Galvanostat, controller: any TemperatureController,
+    atRunEnd: TemperatureControllerConfiguration.AtRunEnd = .keep
+) -> SerialRigInstruments {
+    var configuration = TemperatureControllerConfiguration(
+        preset: .eurotherm3200, line: SerialLineConfiguration(port: "scripted", baudRate: 9600))
+    configuration.readingInterval_s = 0
+    configuration.atRunEnd = atRunEnd
+    return SerialRigInstruments(
+        galvanostat: galvanostat, galvanostatPort: port, pressure: nil,
+        temperature: .init(controller: controller, port: port, configuration: configuration))
 }
 
 private func samples(_ times: ClosedRange<Int>) -> [InstrumentSample] {
@@ -108,5 +140,50 @@ struct SerialRigInstrumentsTests {
         }
         let plausible = instruments(BatchGalvanostat(batches: []), sensor: ScriptedForceSensor([.success(540)]))
         try await plausible.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 5, current_A: 0.02))
+    }
+
+    @Test("every sample gets the temperature: a failed reading leaves the previous one flagged stale (none: missing)")
+    func temperatureFlags() async throws {
+        let timeout = InstrumentError(.timeout, instrument: "oven", "no reply")
+        let controller = ScriptedTemperatureController([
+            .failure(timeout), .success(79.8), .failure(timeout), .success(80.1),
+        ])
+        let rig = instruments(BatchGalvanostat(batches: [samples(1...2), samples(3...4)]), controller: controller)
+        let batch = try await rig.nextSamples() + rig.nextSamples()
+        #expect(batch.map(\.time_s) == [1, 2, 3, 4], "no sample lost to the controller")
+        #expect(batch[0].temperature_C == nil && batch[0].flags == [.temperatureMissing])
+        #expect(batch[1].temperature_C == 79.8 && batch[1].flags == [])
+        #expect(batch[2].temperature_C == 79.8 && batch[2].flags == [.temperatureStale])
+        #expect(batch[3].temperature_C == 80.1 && batch[3].flags == [])
+        #expect(rig.controlsTemperature)
+    }
+
+    @Test("a controller whose port is gone is lost like the galvanostat; one that cannot be read refuses the run")
+    func lostOrSilentController() async throws {
+        let gone = ScriptedTemperatureController([.failure(InstrumentError(.disconnected, instrument: "oven", "EIO"))])
+        let rig = instruments(BatchGalvanostat(batches: [samples(1...1)]), controller: gone)
+        await #expect(throws: InstrumentUnavailable.self) { try await rig.nextSamples() }
+        let silent = ScriptedTemperatureController([.failure(InstrumentError(.timeout, instrument: "oven", "none"))])
+        let refused = instruments(BatchGalvanostat(batches: []), controller: silent)
+        await #expect(throws: TemperatureControllerFailure.self) {
+            try await refused.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 5, current_A: 0.02))
+        }
+    }
+
+    @Test("at the run's end the heater follows at_run_end: keep leaves it, output-off switches it off")
+    func heaterAtRunEnd() async throws {
+        let kept = ScriptedTemperatureController([])
+        try await instruments(BatchGalvanostat(batches: []), controller: kept).finishRun()
+        #expect(await kept.outputDisabled == false)
+        let switchedOff = ScriptedTemperatureController([])
+        try await instruments(BatchGalvanostat(batches: []), controller: switchedOff, atRunEnd: .outputOff).finishRun()
+        #expect(await switchedOff.outputDisabled)
+    }
+
+    @Test("set_temperature goes to the controller")
+    func setpointGoesToTheController() async throws {
+        let controller = ScriptedTemperatureController([])
+        try await instruments(BatchGalvanostat(batches: []), controller: controller).setTemperature(80)
+        #expect(await controller.setpoints == [80])
     }
 }

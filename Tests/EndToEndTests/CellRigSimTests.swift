@@ -14,7 +14,7 @@ import Transport
 
 @Suite("cellrig-sim, run as built")
 struct CellRigSimTests {
-    private static let linkNames = ["methodscript", "keithley2400", "mark10", "modbus"]
+    private static let linkNames = ["methodscript", "keithley2400", "mark10", "modbus", "temperature"]
 
     private func line(_ path: String, baudRate: Int) -> SerialLineConfiguration {
         SerialLineConfiguration(port: path, baudRate: baudRate)
@@ -98,6 +98,13 @@ struct CellRigSimTests {
         await loadCell.close()
         #expect(gaugeForce > 0 && loadCellForce > 0)
         #expect(abs(gaugeForce - loadCellForce) < 0.01 * loadCellForce, "\(gaugeForce) N vs \(loadCellForce) N")
+        var oven = TemperatureControllerConfiguration(
+            preset: .eurotherm3200, line: line(links[4], baudRate: 9600))
+        oven.replyTimeout_s = 5
+        let controller = ModbusTemperatureController(
+            transport: try open(links[4], baudRate: 9600), configuration: oven)
+        #expect(try await controller.readTemperature_C() == 22, "the clamp powers on at the default ambient")
+        await controller.close()
 
         kill(simulator.processIdentifier, SIGTERM)
         let exited = try await TestSupport.eventually(attempts: 400) { !simulator.isRunning }
