@@ -45,6 +45,12 @@ struct CellRigSim: AsyncParsableCommand {
     @Option(help: "Pellet area in cm2 the clamp force acts on (must match the rig's pressure_sensor.pellet_area).")
     var pelletAreaCm2 = 0.785
 
+    @Option(help: "Working-electrode area in cm2 of the simulated cells (default: the preset's).")
+    var electrodeAreaCm2: Double?
+
+    @Flag(help: "The simulated cells have a reference electrode (WE-RE is measured).")
+    var threeElectrode = false
+
     @Option(help: "Stack pressure in MPa the clamp holds (default: the preset's).")
     var stackPressure: Double?
 
@@ -83,6 +89,9 @@ struct CellRigSim: AsyncParsableCommand {
                 "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.presetNames.joined(separator: ", "))")
         }
         guard pelletAreaCm2 > 0 else { throw ValidationError("--pellet-area-cm2 must be positive") }
+        if let electrodeAreaCm2, !(electrodeAreaCm2 > 0 && electrodeAreaCm2.isFinite) {
+            throw ValidationError("--electrode-area-cm2 must be a positive number of cm2")
+        }
         if let stackPressure, !(stackPressure > 0 && stackPressure.isFinite) {
             throw ValidationError("--stack-pressure must be a positive number of MPa")
         }
@@ -111,6 +120,8 @@ struct CellRigSim: AsyncParsableCommand {
     func cell(seed: UInt64) throws -> PhysicsCell {
         var parameters = try PhysicsCellParameters.preset(named: preset)
         try parameters.override("seed", with: Double(seed))
+        if let electrodeAreaCm2 { try parameters.override("electrodeArea_cm2", with: electrodeAreaCm2) }
+        if threeElectrode { try parameters.override("threeElectrode", with: 1) }
         return PhysicsCell(parameters: parameters)
     }
 
