@@ -129,6 +129,55 @@ struct ConditioningRigTests {
         await controller.stop()
     }
 
+    @Test("a wait not met within its timeout pauses the run at open circuit and says why; abort ends it")
+    func waitTimeoutPausesAndSaysWhy() async throws {
+        let potentiostat = MethodScriptSimulator(cell: testCell())
+        let port = try SimulatedPort.start(potentiostat)
+        // The operator has not tightened the clamp: 5 MPa on the pellet, not 7.
+        let gauge = try SimulatedPort.start(Mark10Simulator { 392.5 })
+        let oven = TemperatureControllerSimulator(
+            map: TemperatureControllerConfiguration(
+                preset: .eurotherm3200, line: SerialLineConfiguration(port: "", baudRate: 9600))
+        ) { await potentiostat.elapsedCellTime_s }
+        let controller = try SimulatedPort.start(oven)
+        let rig = try DaemonConfiguration.loadRig(
+            text: rigText(galvanostat: port.path, gauge: gauge.path, controller: controller.path, atRunEnd: "keep"),
+            file: "li-oven.yaml")
+        let running = try await RunningDaemon.start(rigs: [rig])
+        let text = """
+            schema: 1
+            name: clamp-wait
+            sampling_interval: 5 s
+            steps:
+              - wait: {until: stack_pressure within 7 +/- 0.2 MPa for 1 min, timeout: 5 min}
+              - rest: {duration: 10 s}
+
+            """
+        let started = try await running.startRun(text: text, file: "clamp-wait.yaml", rig: "li-oven")
+        let paused = try await TestSupport.eventually { try await running.status(started.id).state == "paused" }
+        try #require(paused, "5 MPa against 7 +/- 0.2 MPa for 5 min pauses the run")
+        let status = try await running.status(started.id)
+        let verdict = try #require(status.verdicts.first { $0.criterion == "wait" && $0.action == "pause" })
+        #expect(verdict.reason.contains("stack_pressure within 7 +/- 0.2 MPa for 1 min"), "\(verdict.reason)")
+        #expect(verdict.reason.contains("last read 5 MPa"), "\(verdict.reason)")
+        #expect(verdict.reason.contains("5 min timeout"), "\(verdict.reason)")
+        #expect(status.progress?.current_A == 0, "the cell is at open circuit while the run waits")
+
+        let client = running.client
+        let aborted = try await TestSupport.onThread {
+            try client.request("POST", "/v1/runs/\(started.id)/abort", as: RunStatus.self)
+        }
+        #expect(aborted.state == "aborted")
+        var temperatures = 0
+        try running.store.forEachSample(runID: started.id) { if $0.sample.temperature_C == 22 { temperatures += 1 } }
+        #expect(temperatures >= 60, "every sample of the 5 min wait carries the clamp's temperature")
+        #expect(await oven.isOutputEnabled == false, "at_run_end: keep leaves the controller as it was (off)")
+        await running.stop()
+        await port.stop()
+        await gauge.stop()
+        await controller.stop()
+    }
+
     @Test("a protocol that sets the temperature is refused on a rig without a temperature controller")
     func setTemperatureNeedsAController() async throws {
         let potentiostat = MethodScriptSimulator(cell: testCell())
