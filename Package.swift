@@ -92,7 +92,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "ImpedanceAnalysis", "Instruments", "Simulation", "Storage",
-                "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
+                "Reports", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
                 serviceLifecycle,
                 unixSignals,
             ],
@@ -201,7 +201,7 @@ let package = Package(
             name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle],
+            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle, yams],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -209,7 +209,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles", "Engine",
                 "Replay", "WireSimulators", "Simulation",
-                "SerialTransport", "Transport",
+                "SerialTransport", "Transport", "Instruments", "InstrumentDrivers",
             ],
             swiftSettings: swiftSettings
         ),

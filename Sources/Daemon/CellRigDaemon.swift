@@ -2,6 +2,7 @@ import Control
 import ControlServer
 import Domain
 import Logging
+import Reports
 import ServiceLifecycle
 import Storage
 import Synchronization
@@ -140,6 +141,15 @@ public final class CellRigDaemon: ControlBackend {
             hub.publish(.progress(progress), runID: runID)
         }
         return stream
+    }
+
+    public func report(runID: Int64, refreshSeconds: Int?) async throws -> String {
+        guard try store.run(id: runID) != nil else { throw ControlFailure.notFound("no run \(runID)") }
+        // Read and drawn off the rigs' actors, from the database as it is now (a running run's too).
+        let store = store
+        return try await Task.detached(priority: .utility) {
+            ReportHTML.render(try RunReport.load(from: store, runID: runID), refreshSeconds: refreshSeconds)
+        }.value
     }
 
     private func runner(of runID: Int64) async -> RigRunner? {
