@@ -194,7 +194,9 @@ actor RunLoop {
         if let (command, error) = refusal {
             logger.error("run \(runID): instrument refused \(command): \(error)")
             recordFault("instrument refused \(command): \(error)")
-            if !engine.isFinished { record(engine.end(.faulted, reason: "instrument fault: \(error)")) }
+            if !engine.isFinished {
+                record(engine.end(.faulted, reason: FaultReason.instrumentFault(error, during: command)))
+            }
             try? await galvanostat.openCircuit()
         }
     }
@@ -319,7 +321,7 @@ actor RunLoop {
             }
         }
         recordFault("instrument: \(error)")
-        await carryOut(engine.end(.faulted, reason: "instrument fault: \(error)"))
+        await carryOut(engine.end(.faulted, reason: FaultReason.instrumentFault(error)))
         return false
     }
 
