@@ -216,8 +216,10 @@ struct LiveAPICheck {
         }
 
         func start(_ protocolPath: String, rig: String, expect status: Int = 201) throws -> RunStatus? {
-            let request = StartRunRequest(
-                protocol_file: protocolPath, protocol_text: try TestSupport.readRepositoryFile(protocolPath), rig: rig)
+            let text =
+                protocolPath == "ccd-quick.yaml"
+                ? try TestSupport.quickCCDProtocol() : try TestSupport.readRepositoryFile(protocolPath)
+            let request = StartRunRequest(protocol_file: protocolPath, protocol_text: text, rig: rig)
             let body = try check(.startRun, body: try JSONEncoder().encode(request), expect: status)
             return status == 201 ? try JSONDecoder().decode(RunStatus.self, from: body) : nil
         }
@@ -226,7 +228,7 @@ struct LiveAPICheck {
         try check(.rigs, expect: 200)
 
         // A run a criterion stops, followed live; then a spectrum with its fit.
-        let ccd = try #require(try start("protocols/ccd-step-symmetric.yaml", rig: "sim"))
+        let ccd = try #require(try start("ccd-quick.yaml", rig: "sim"))
         let seen = try follow(ccd.id)
         #expect(seen[LiveEventName.event] ?? 0 > 0 && seen[LiveEventName.end] == 1, "\(seen)")
         try check(.status, ControlRoute.status.path(id: ccd.id), expect: 200)

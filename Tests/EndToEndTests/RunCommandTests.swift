@@ -46,7 +46,9 @@ extension DaemonCLITests {
             #expect(watchCompleted.standardOutput.contains("run \(completed): completed"))
             #expect(try daemon.cellrig(["status", "\(completed)"]).status == 0)
 
-            let stopped = try daemon.startRun(["protocols/ccd-step-symmetric.yaml", "--rig", "sim"])
+            let stopped = try daemon.startRun([
+                try TestSupport.writeQuickCCDProtocol(into: daemon.directory), "--rig", "sim",
+            ])
             let watchStopped = try daemon.cellrig(["watch", "\(stopped)", "--every", "1000"])
             #expect(watchStopped.status == 2, "\(watchStopped.standardError)")
             let statusStopped = try daemon.cellrig(["status", "\(stopped)"])
@@ -104,7 +106,9 @@ extension DaemonCLITests {
         func offline() throws {
             let daemon = try DaemonProcess.start()
             defer { daemon.stop() }
-            let ccd = try daemon.startRun(["protocols/ccd-step-symmetric.yaml", "--rig", "sim"])
+            let ccd = try daemon.startRun([
+                try TestSupport.writeQuickCCDProtocol(into: daemon.directory), "--rig", "sim",
+            ])
             _ = try daemon.cellrig(["watch", "\(ccd)"])
             let eis = try daemon.startRun(["protocols/eis-potentiostatic.yaml", "--rig", "sim"])
             _ = try daemon.cellrig(["watch", "\(eis)"])
@@ -160,7 +164,9 @@ extension DaemonCLITests {
             struct End: Decodable { var end: RunStatus }
             #expect(try JSONDecoder().decode(End.self, from: Data(last.utf8)).end.state == "aborted")
 
-            let stopped = try daemon.startRun(["protocols/ccd-step-symmetric.yaml", "--rig", "sim"])
+            let stopped = try daemon.startRun([
+                try TestSupport.writeQuickCCDProtocol(into: daemon.directory), "--rig", "sim",
+            ])
             let live = try daemon.cellrig(["watch", "\(stopped)", "--json", "--every", "0"])
             expectJSON(live, lines: true, "watch of a live run")
             #expect(live.standardOutput.contains(#"{"event":{"#) && live.standardOutput.contains(#"{"end":{"#))

@@ -69,3 +69,23 @@ public final class DaemonProcess: @unchecked Sendable {
         public var description: String
     }
 }
+
+extension TestSupport {
+    /// The seed CCD protocol started at 1 mA/cm2 and raised by 1 mA/cm2 a cycle: the simulated K cell still shorts
+    /// (at 5 mA/cm2, its first step above 4.8), within about 8,000 samples instead of 230,000, which keeps tests that
+    /// only need a stopped run light on a shared machine.
+    public static func quickCCDProtocol() throws -> String {
+        let text = try readRepositoryFile("protocols/ccd-step-symmetric.yaml")
+        let quick = text.replacingOccurrences(of: "values: [0.05 mA/cm2, 0.1 mA/cm2]", with: "values: [1 mA/cm2]")
+            .replacingOccurrences(of: "increment: 0.1 mA/cm2", with: "increment: 1 mA/cm2")
+        precondition(quick != text, "protocols/ccd-step-symmetric.yaml no longer has the schedule this expects")
+        return quick
+    }
+
+    /// Writes ``quickCCDProtocol()`` into `directory` and returns the file's path.
+    public static func writeQuickCCDProtocol(into directory: URL) throws -> String {
+        let file = directory.appendingPathComponent("ccd-quick.yaml")
+        try quickCCDProtocol().write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+}
