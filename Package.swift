@@ -92,8 +92,8 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Replay", "ImpedanceAnalysis", "Instruments", "Simulation",
-                "Storage", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
-                serviceLifecycle, unixSignals,
+                "Storage", "Reports", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers",
+                logging, serviceLifecycle, unixSignals,
             ],
             swiftSettings: swiftSettings
         ),
@@ -205,7 +205,7 @@ let package = Package(
             name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle],
+            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle, yams],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -213,7 +213,7 @@ let package = Package(
             dependencies: [
                 "TestSupport", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles", "Engine",
                 "Replay", "WireSimulators", "Simulation",
-                "SerialTransport", "Transport",
+                "SerialTransport", "Transport", "Instruments", "InstrumentDrivers",
             ],
             swiftSettings: swiftSettings
         ),

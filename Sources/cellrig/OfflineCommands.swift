@@ -20,27 +20,47 @@ struct Validate: ParsableCommand {
     @Option(help: "Also expand the plan for this electrode area (cm2), which checks schedules and limits.")
     var areaCm2: Double = 0.196
 
+    @Flag(help: "Print JSON: an array with one object per file (ok, and the protocol's name and steps or the error).")
+    var json = false
+
     func run() throws {
-        var failures = 0
+        var results: [ValidationResult] = []
         for file in files {
             do {
                 let text = try readText(file)
                 let testProtocol = try ProtocolFile.parse(
                     text, file: file, parameters: try parameterOptions.parameters())
                 let engine = try RunEngine(protocol: testProtocol, area_cm2: areaCm2)
-                print(
-                    "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(areaCm2)) cm2"
-                )
+                results.append(
+                    ValidationResult(
+                        file: file, ok: true, protocol_name: testProtocol.name, steps: engine.plan.steps.count,
+                        area_cm2: areaCm2))
+                if !json {
+                    print(
+                        "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at "
+                            + "\(formatNumber(areaCm2)) cm2")
+                }
             } catch let error as EngineSetupError {
-                failures += 1
+                results.append(ValidationResult(file: file, ok: false, error: error.description(file: file)))
                 printError(error.description(file: file))
             } catch {
-                failures += 1
+                results.append(ValidationResult(file: file, ok: false, error: "\(error)"))
                 printError("\(error)")
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        if json { try printJSON(results) }
+        if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
+}
+
+/// One file's result as `cellrig validate --json` prints it.
+struct ValidationResult: Encodable {
+    var file: String
+    var ok: Bool
+    var protocol_name: String?
+    var steps: Int?
+    var area_cm2: Double?
+    var error: String?
 }
 
 /// `cellrig plan FILE --area-cm2 A`: the expanded step list with currents and durations.
@@ -117,6 +137,9 @@ struct Export: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Flag(help: "Print JSON: the run and, per file written, its format, path and rows.")
+    var json = false
+
     func validate() throws {
         guard csv != nil || impedance != nil || bdf != nil else {
             throw ValidationError(
@@ -124,6 +147,9 @@ struct Export: AsyncParsableCommand {
         }
         let stdout = [csv, impedance, bdf].filter { $0 == "-" }.count
         if stdout > 1 { throw ValidationError("only one of --csv, --impedance and --bdf can write to standard output") }
+        if json, stdout > 0 {
+            throw ValidationError("--json prints a summary on standard output; write the data to a file, not '-'")
+        }
     }
 
     func run() async throws {
@@ -131,21 +157,26 @@ struct Export: AsyncParsableCommand {
         let store = try RunStore(readOnlyPath: path)
         guard let run = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(path)") }
         var metadata = try Self.metadata(store, run: run)
+        var written: [ExportSummary.File] = []
         if let csv {
             metadata.format = "cellrig-samples 1"
             let writer = SampleCSVWriter()
             let count = try write(to: csv, head: metadata.text + writer.headerLine, store: store, row: writer.row)
-            if csv != "-" { printError("wrote \(count) samples of run \(runID) to \(csv)") }
+            written.append(.init(format: "samples-csv", file: csv, rows: count))
+            if csv != "-", !json { printError("wrote \(count) samples of run \(runID) to \(csv)") }
         }
         if let bdf {
             let writer = BDFWriter()
             let count = try write(to: bdf, head: writer.headerLine, store: store, row: writer.row)
-            if bdf != "-" { printError("wrote \(count) samples of run \(runID) in BDF to \(bdf)") }
+            written.append(.init(format: "bdf", file: bdf, rows: count))
+            if bdf != "-", !json { printError("wrote \(count) samples of run \(runID) in BDF to \(bdf)") }
         }
         if let impedance {
             metadata.format = "cellrig-impedance 1"
-            try exportSpectra(store, head: metadata.text, to: impedance)
+            let count = try exportSpectra(store, head: metadata.text, to: impedance)
+            written.append(.init(format: "impedance-csv", file: impedance, rows: count))
         }
+        if json { try printJSON(ExportSummary(run_id: runID, database: path, files: written)) }
     }
 
     /// The metadata block of a run's exports.
@@ -200,7 +231,8 @@ struct Export: AsyncParsableCommand {
         return count
     }
 
-    private func exportSpectra(_ store: RunStore, head: String, to file: String) throws {
+    /// Writes the spectra and returns how many points it wrote.
+    private func exportSpectra(_ store: RunStore, head: String, to file: String) throws -> Int {
         let points = try store.spectra(runID: runID)
         var text = head + "step,cycle,point,time_s,frequency_Hz,z_real_Ohm,z_imag_Ohm\n"
         var pointInStep = 0
@@ -212,14 +244,30 @@ struct Export: AsyncParsableCommand {
         }
         if file == "-" {
             print(text, terminator: "")
-            return
+            return points.count
         }
         guard FileManager.default.createFile(atPath: file, contents: Data(text.utf8)) else {
             throw CommandFailure("\(file): cannot create the file")
         }
         let spectra = Set(points.map(\.stepIndex)).count
-        printError("wrote \(points.count) impedance points (\(spectra) spectra) of run \(runID) to \(file)")
+        if !json {
+            printError("wrote \(points.count) impedance points (\(spectra) spectra) of run \(runID) to \(file)")
+        }
+        return points.count
     }
+}
+
+/// What `cellrig export --json` prints: the run and each file written.
+struct ExportSummary: Encodable {
+    struct File: Encodable {
+        var format: String
+        var file: String
+        var rows: Int
+    }
+
+    var run_id: Int64
+    var database: String
+    var files: [File]
 }
 
 func printError(_ text: String) {
