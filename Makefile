@@ -2,16 +2,17 @@
 SWIFT ?= swift
 FORMAT_PATHS = Sources Tests Package.swift
 
-.PHONY: all deps test-deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial install clean
+.PHONY: all deps test-deps build demo test lint format bench bench-sim bench-daemon bench-criteria bench-serial bench-sync install clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-# Headless Chromium for the report tests.
+# Headless Chromium for the report tests; PostgreSQL, installed and started, for the fleet sync tests.
 test-deps:
 	@scripts/install-test-deps.sh
+	@scripts/start-test-postgres.sh
 
 build: deps
 	$(SWIFT) build
@@ -31,7 +32,7 @@ format:
 	$(SWIFT) format -i -r $(FORMAT_PATHS)
 
 # Benchmarks print rates and ratios; they are not tests and assert nothing about time.
-bench: bench-sim bench-daemon bench-criteria bench-serial
+bench: bench-sim bench-daemon bench-criteria bench-serial bench-sync
 
 bench-sim: deps
 	$(SWIFT) run -c release cellrig-bench-sim
@@ -44,6 +45,10 @@ bench-daemon: deps
 
 bench-serial: deps
 	$(SWIFT) run -c release cellrig-bench-serial
+
+# Samples/s the fleet sync sends into PostgreSQL against a plain COPY of the same rows; needs the test server.
+bench-sync: deps test-deps
+	$(SWIFT) run -c release cellrig-bench-sync
 
 PREFIX ?= /usr/local
 install: deps

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build: headless Chromium (the report tests open every report in it)
-# and a font for its text. Needs root (or sudo) only when something has to be installed.
+# and a font for its text, and PostgreSQL for the fleet sync tests (scripts/start-test-postgres.sh starts it).
+# Needs root (or sudo) only when something has to be installed.
 set -euo pipefail
 
-packages=(chromium fonts-dejavu-core)
+packages=(chromium fonts-dejavu-core postgresql)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

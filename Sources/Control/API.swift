@@ -4,7 +4,8 @@ import Domain
 ///
 /// Routes (HTTP/1.1 over the daemon's Unix socket, all under `/v1`):
 /// `GET /v1/health`, `GET /v1/rigs`, `GET /v1/runs`, `POST /v1/runs`, `GET /v1/runs/{id}`,
-/// `POST /v1/runs/{id}/abort`, `POST /v1/runs/{id}/resume`, `GET /v1/runs/{id}/live` (server-sent events: `progress`, `event`, `end`).
+/// `POST /v1/runs/{id}/abort`, `POST /v1/runs/{id}/resume`, `GET /v1/runs/{id}/live` (server-sent events: `progress`, `event`, `end`),
+/// `GET /v1/sync` (``SyncStatusInfo``).
 public enum ControlAPI {
     public static let version = "v1"
 }

@@ -36,6 +36,13 @@ public protocol ControlBackend: Sendable {
     func resume(runID: Int64) async throws -> RunStatus
     /// Live messages of a run; ends after `.end`.
     func live(runID: Int64) async throws -> AsyncStream<LiveMessage>
+    /// How far the copy in the lab's central database is behind (`GET /v1/sync`).
+    func sync() async throws -> SyncStatusInfo
+}
+
+extension ControlBackend {
+    /// A backend without fleet sync.
+    public func sync() async throws -> SyncStatusInfo { SyncStatusInfo(configured: false) }
 }
 
 /// Builds the HTTP+JSON control server on a Unix domain socket (`/v1/...`).
@@ -54,6 +61,7 @@ public enum ControlServer {
         group.get("health") { _, _ in try json(await backend.health()) }
         group.get("rigs") { _, _ in try json(await backend.rigs()) }
         group.get("runs") { _, _ in try await answer { try await backend.runs() } }
+        group.get("sync") { _, _ in try await answer { try await backend.sync() } }
         group.post("runs") { request, _ in
             var request = request
             let body = try await request.collectBody(upTo: maximumBodySize)

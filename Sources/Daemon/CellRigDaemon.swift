@@ -1,6 +1,7 @@
 import Control
 import ControlServer
 import Domain
+import FleetSync
 import Logging
 import ServiceLifecycle
 import Storage
@@ -17,6 +18,8 @@ public final class CellRigDaemon: ControlBackend {
     let runners: [String: RigRunner]
     let rigOrder: [String]
     let logger: Logger
+    /// Copies every row into the lab's central PostgreSQL database, when the configuration has `sync:`.
+    let fleetSync: FleetSyncService?
     private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
@@ -29,6 +32,7 @@ public final class CellRigDaemon: ControlBackend {
         }
         self.runners = runners
         rigOrder = configuration.rigs.map(\.id)
+        fleetSync = configuration.sync.map { [store] in FleetSyncService(settings: $0, store: store, logger: logger) }
         let abandoned = try store.interruptAbandonedRuns(reason: "the daemon stopped while the run was active")
         if !abandoned.isEmpty {
             logger.warning("runs left active by an earlier daemon are now marked interrupted: \(abandoned)")
@@ -49,6 +53,8 @@ public final class CellRigDaemon: ControlBackend {
             .init(service: RigsService(daemon: self)),
             .init(service: server),
         ]
+        // First in the group, so it shuts down last: its final round sends the runs the rigs have just ended.
+        if let fleetSync { services.insert(.init(service: fleetSync), at: 0) }
         if let interval = SystemdNotifier.watchdogInterval() {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
         }

@@ -9,12 +9,18 @@ public struct DaemonConfiguration: Sendable {
     public var rigs: [RigDescription]
     /// File mode of the control socket: who may command the rigs (owner and group by default).
     public var socketMode: UInt32
+    /// The `sync:` section of the configuration file: copy every row into the lab's central PostgreSQL database.
+    public var sync: FleetSyncSettings?
 
-    public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
+    public init(
+        socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660,
+        sync: FleetSyncSettings? = nil
+    ) {
         self.socketPath = socketPath
         self.databasePath = databasePath
         self.rigs = rigs
         self.socketMode = socketMode
+        self.sync = sync
     }
 
     public static let defaultSocketPath = "/run/cellrig/cellrig.sock"

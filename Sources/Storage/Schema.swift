@@ -136,6 +136,7 @@ enum Schema {
                     """)
         }
         migrator.registerMigration("v5: impedance fits", migrate: RunStore.createImpedanceFitsTable)
+        migrator.registerMigration("v6: sync watermarks", migrate: RunStore.createSyncLedger)
         return migrator
     }
 }

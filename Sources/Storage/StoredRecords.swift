@@ -56,6 +56,33 @@ public struct StoredRun: Sendable, Hashable {
     public var cellOffConfirmed_s: Double?
     /// Lines or packages the instruments sent that could not be turned into samples.
     public var discardedReadings: Int
+
+    public init(
+        id: Int64, state: RunState, protocolName: String, protocolFile: String, protocolText: String,
+        protocolSHA256: String, rigID: String, cellLabel: String?, area_cm2: Double, threeElectrode: Bool,
+        softwareVersion: String, createdAt: Date, endedAt: Date?, endReason: String?, ccd_mA_cm2: Double?,
+        plannedSteps: Int, reactionTime_s: Double?, cellOffConfirmed_s: Double?, discardedReadings: Int
+    ) {
+        self.id = id
+        self.state = state
+        self.protocolName = protocolName
+        self.protocolFile = protocolFile
+        self.protocolText = protocolText
+        self.protocolSHA256 = protocolSHA256
+        self.rigID = rigID
+        self.cellLabel = cellLabel
+        self.area_cm2 = area_cm2
+        self.threeElectrode = threeElectrode
+        self.softwareVersion = softwareVersion
+        self.createdAt = createdAt
+        self.endedAt = endedAt
+        self.endReason = endReason
+        self.ccd_mA_cm2 = ccd_mA_cm2
+        self.plannedSteps = plannedSteps
+        self.reactionTime_s = reactionTime_s
+        self.cellOffConfirmed_s = cellOffConfirmed_s
+        self.discardedReadings = discardedReadings
+    }
 }
 
 /// An impedance point as stored in the `impedance` table, with the step that measured it.
@@ -105,6 +132,13 @@ public struct RecordedProtocol: Sendable, Hashable {
     public var file: String
     public var parameters: [String: String]
     public var cell: CellDescription
+
+    public init(text: String, file: String, parameters: [String: String], cell: CellDescription) {
+        self.text = text
+        self.file = file
+        self.parameters = parameters
+        self.cell = cell
+    }
 }
 
 /// What one write stores for a run, in one transaction: samples, step records (inserted or replaced) and events.

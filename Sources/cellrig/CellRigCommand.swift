@@ -11,12 +11,13 @@ struct CellRigCommand: AsyncParsableCommand {
         abstract: "Control cellrigd and work with test protocols and recorded runs.",
         discussion: """
             Commands that talk to the daemon use its socket (--socket, or CELLRIG_SOCKET, default \
-            \(defaultSocketPath)). validate, plan, criteria, export, replay, fit and report work without a daemon.
+            \(defaultSocketPath)). validate, plan, criteria, export, replay, fit and report work without a daemon; \
+            fleet reads the lab's central PostgreSQL database.
             """,
         version: CellRigVersion.current,
         subcommands: [
             Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Watch.self,
-            Abort.self, Resume.self, Export.self, ReplayRun.self, Fit.self, Report.self,
+            Abort.self, Resume.self, Export.self, ReplayRun.self, Fit.self, Report.self, Fleet.self, Sync.self,
         ])
 }
 

@@ -89,6 +89,24 @@ struct Export: AsyncParsableCommand {
     @Argument(help: "Run id.")
     var runID: Int64
 
+    @OptionGroup var files: ExportFiles
+
+    @Option(
+        help:
+            "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
+    var database: String?
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        let path = resolveDatabasePath(database, connection: connection)
+        try await files.export(runID: runID, from: try RunStore(readOnlyPath: path), describedAs: path)
+    }
+}
+
+/// The files an export writes, and the writing itself: `cellrig export` reads the daemon's database, `cellrig fleet
+/// export` the lab's central one, through the same code.
+struct ExportFiles: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "CSV file for the samples ('-' for standard output).",
@@ -107,13 +125,6 @@ struct Export: AsyncParsableCommand {
             discussion: "Columns: \(BDFWriter.columns.joined(separator: ", "))."))
     var bdf: String?
 
-    @Option(
-        help:
-            "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
-    var database: String?
-
-    @OptionGroup var connection: ConnectionOptions
-
     func validate() throws {
         guard csv != nil || impedance != nil || bdf != nil else {
             throw ValidationError(
@@ -123,31 +134,31 @@ struct Export: AsyncParsableCommand {
         if stdout > 1 { throw ValidationError("only one of --csv, --impedance and --bdf can write to standard output") }
     }
 
-    func run() async throws {
-        let path = resolveDatabasePath(database, connection: connection)
-        let store = try RunStore(readOnlyPath: path)
-        guard let run = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(path)") }
-        var metadata = try Self.metadata(store, run: run)
+    /// Writes the files asked for from `source`; `location` names the source in messages.
+    func export(runID: Int64, from source: any RunRecordSource, describedAs location: String) async throws {
+        guard let run = try await source.run(id: runID) else { throw CommandFailure("no run \(runID) in \(location)") }
+        var metadata = try await Self.metadata(source, run: run)
         if let csv {
             metadata.format = "cellrig-samples 1"
             let writer = SampleCSVWriter()
-            let count = try write(to: csv, head: metadata.text + writer.headerLine, store: store, row: writer.row)
+            let count = try await write(
+                to: csv, head: metadata.text + writer.headerLine, runID: runID, source: source, row: writer.row)
             if csv != "-" { printError("wrote \(count) samples of run \(runID) to \(csv)") }
         }
         if let bdf {
             let writer = BDFWriter()
-            let count = try write(to: bdf, head: writer.headerLine, store: store, row: writer.row)
+            let count = try await write(to: bdf, head: writer.headerLine, runID: runID, source: source, row: writer.row)
             if bdf != "-" { printError("wrote \(count) samples of run \(runID) in BDF to \(bdf)") }
         }
         if let impedance {
             metadata.format = "cellrig-impedance 1"
-            try exportSpectra(store, head: metadata.text, to: impedance)
+            try await exportSpectra(source, runID: runID, head: metadata.text, to: impedance)
         }
     }
 
     /// The metadata block of a run's exports.
-    static func metadata(_ store: RunStore, run: StoredRun) throws -> CSVMetadata {
-        let recorded = try store.recordedProtocol(runID: run.id)
+    static func metadata(_ source: any RunRecordSource, run: StoredRun) async throws -> CSVMetadata {
+        let recorded = try await source.recordedProtocol(runID: run.id)
         var metadata = CSVMetadata()
         metadata.runID = run.id
         metadata.protocolName = run.protocolName
@@ -161,7 +172,7 @@ struct Export: AsyncParsableCommand {
         metadata.metalThickness_um = recorded?.cell.metalThickness_um
         metadata.rigID = run.rigID
         metadata.softwareVersion = run.softwareVersion
-        metadata.steps = try store.steps(runID: run.id).map {
+        metadata.steps = try await source.steps(runID: run.id).map {
             ExportedStep(
                 index: $0.index, cycle: $0.cycle, kind: $0.kind, current_density_mA_cm2: $0.currentDensity_mA_cm2)
         }
@@ -171,8 +182,8 @@ struct Export: AsyncParsableCommand {
 
     /// Streams every sample through `row` after `head`, to a file or standard output, in chunks of about 1 MiB.
     private func write(
-        to file: String, head: String, store: RunStore, row: (RecordedSample) -> String
-    ) throws -> Int {
+        to file: String, head: String, runID: Int64, source: any RunRecordSource, row: (RecordedSample) -> String
+    ) async throws -> Int {
         var handle = FileHandle.standardOutput
         if file != "-" {
             guard FileManager.default.createFile(atPath: file, contents: nil),
@@ -185,7 +196,7 @@ struct Export: AsyncParsableCommand {
         defer { if file != "-" { try? handle.close() } }
         var chunk = head
         var count = 0
-        try store.forEachSample(runID: runID) { sample in
+        try await source.forEachSample(runID: runID) { sample in
             chunk += row(sample)
             count += 1
             if chunk.utf8.count > 1 << 20 {
@@ -197,8 +208,10 @@ struct Export: AsyncParsableCommand {
         return count
     }
 
-    private func exportSpectra(_ store: RunStore, head: String, to file: String) throws {
-        let points = try store.spectra(runID: runID)
+    private func exportSpectra(_ source: any RunRecordSource, runID: Int64, head: String, to file: String)
+        async throws
+    {
+        let points = try await source.spectra(runID: runID)
         var text = head + "step,cycle,point,time_s,frequency_Hz,z_real_Ohm,z_imag_Ohm\n"
         var pointInStep = 0
         for (index, stored) in points.enumerated() {
