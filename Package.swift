@@ -149,7 +149,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-sync",
-            dependencies: ["FleetSync", "Daemon", "Domain", "Control", "Storage", postgresNIO, logging],
+            dependencies: [
+                "FleetSync", "Daemon", "Domain", "Control", "Storage", "ProtocolFiles", postgresNIO, logging,
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

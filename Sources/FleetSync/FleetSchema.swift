@@ -16,8 +16,9 @@ public enum FleetSchema {
     public static var currentVersion: Int { migrations.last?.version ?? 0 }
 
     static let migrations: [Migration] = [
-        Migration(version: 1, name: "runs, steps, samples, events, spectra, fits, instruments, ground truth, daemons",
-                  statements: tablesV1 + indexesV1 + viewsV1)
+        Migration(
+            version: 1, name: "runs, steps, samples, events, spectra, fits, instruments, ground truth, daemons",
+            statements: tablesV1 + indexesV1 + viewsV1)
     ]
 
     /// Brings the database to ``currentVersion``; returns the versions applied. Refuses a database newer than this

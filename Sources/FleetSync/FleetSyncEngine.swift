@@ -45,7 +45,8 @@ public struct FleetSyncEngine: Sendable {
         while let changed = try await store.syncChangedRows(limit: batchRows) {
             try await send(changed)
             try await store.advanceSyncWatermarks([(.changes, 0, changed.throughChange)])
-            summary.changes += changed.runs.count + changed.steps.count + changed.impedance.count
+            summary.changes +=
+                changed.runs.count + changed.steps.count + changed.impedance.count
                 + changed.impedanceFits.count + changed.instruments.count + changed.groundTruth.count
         }
         for position in try await store.syncPositions() {

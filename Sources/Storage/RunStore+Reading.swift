@@ -72,12 +72,12 @@ extension RunStore {
             let cursor = try Row.fetchCursor(
                 db, sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY seq", arguments: [runID])
             while let row = try cursor.next() {
-                try body(
-                    .stored(
-                        seq: row["seq"], time_s: row["time_s"], current_A: row["current_A"], voltage_V: row["voltage_V"],
-                        voltageWERE_V: row["voltage_we_re_V"], pressure_MPa: row["pressure_MPa"],
-                        temperature_C: row["temperature_C"], cycle: row["cycle"], stepIndex: row["step_index"],
-                        flags: row["flags"]))
+                let sample = RecordedSample.stored(
+                    seq: row["seq"], time_s: row["time_s"], current_A: row["current_A"], voltage_V: row["voltage_V"],
+                    voltageWERE_V: row["voltage_we_re_V"], pressure_MPa: row["pressure_MPa"],
+                    temperature_C: row["temperature_C"], cycle: row["cycle"], stepIndex: row["step_index"],
+                    flags: row["flags"])
+                try body(sample)
             }
         }
     }

@@ -166,6 +166,25 @@ extension RunStore {
         try createSyncChangeSeed(db)
     }
 
+    /// The tables the fleet sync copies, by their name in both databases.
+    public static let syncedTables = [
+        "runs", "steps", "samples", "events", "impedance", "impedance_fits", "instruments", "ground_truth",
+    ]
+
+    /// Rows of each synced table per run: what the central database must hold for this daemon.
+    public func rowCountsByRun() throws -> [String: [Int64: Int]] {
+        try pool.read { db in
+            var counts: [String: [Int64: Int]] = [:]
+            for table in Self.syncedTables {
+                let runColumn = table == "runs" ? "id" : "run_id"
+                let rows = try Row.fetchAll(
+                    db, sql: "SELECT \(runColumn), COUNT(*) FROM \(table) GROUP BY \(runColumn)")
+                counts[table] = Dictionary(uniqueKeysWithValues: rows.map { (($0[0] as Int64), ($0[1] as Int)) })
+            }
+            return counts
+        }
+    }
+
     /// Every run with its newest stored and newest sent sample and event.
     public func syncPositions() async throws -> [SyncRunPosition] {
         try await readInBackground { db in
@@ -209,7 +228,8 @@ extension RunStore {
                 try Int64.fetchAll(
                     db, sql: "SELECT DISTINCT run_id FROM sync_changes WHERE change > ?", arguments: [changesSent]))
             backlog.changes =
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sync_changes WHERE change > ?", arguments: [changesSent])
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM sync_changes WHERE change > ?", arguments: [changesSent])
                 ?? 0
             for row in positions {
                 let runID: Int64 = row[0]
@@ -275,7 +295,9 @@ extension RunStore {
                 try Int64.fetchOne(
                     db, sql: "SELECT position FROM sync_watermarks WHERE stream = 'changes' AND run_id = 0") ?? 0
             let rows = try Row.fetchAll(
-                db, sql: "SELECT change, table_name, run_id, key FROM sync_changes WHERE change > ? ORDER BY change LIMIT ?",
+                db,
+                sql:
+                    "SELECT change, table_name, run_id, key FROM sync_changes WHERE change > ? ORDER BY change LIMIT ?",
                 arguments: [sent, limit])
             guard let last = rows.last else { return nil }
             var seen = Set<SyncChange>()
@@ -316,8 +338,7 @@ extension RunStore {
 
     /// Records what was sent: watermarks of streams per run (the `changes` stream uses run 0), and forgets the
     /// change log up to the `changes` watermark. One small write transaction.
-    public func advanceSyncWatermarks(_ positions: [(stream: SyncStream, runID: Int64, position: Int64)]) async throws
-    {
+    public func advanceSyncWatermarks(_ positions: [(stream: SyncStream, runID: Int64, position: Int64)]) async throws {
         guard !positions.isEmpty else { return }
         let now = timestamp(Date())
         try await writeInBackground { db in

@@ -69,13 +69,14 @@ struct FleetOptions: ParsableArguments {
         } catch {
             throw CommandFailure("\(error)")
         }
-        var logger = Logger(label: "cellrig-fleet")
-        logger.logLevel = .error
+        var quiet = Logger(label: "cellrig-fleet")
+        quiet.logLevel = .error
+        let logger = quiet
         do {
             return try await FleetConnection.withClient(endpoint, password: password, logger: logger) { client in
                 try await body(FleetReader(client: client, logger: logger))
             }
-        } catch where isPostgresError(error) {
+        } catch  where isPostgresError(error) {
             throw CommandFailure("\(endpoint): \(describe(error))")
         }
     }
