@@ -25,6 +25,17 @@ public enum FleetSchema {
     /// cellrig, since it would not know what the newer tables mean.
     @discardableResult
     public static func migrate(_ client: PostgresClient, appliedBy: String, logger: Logger) async throws -> [Int] {
+        do {
+            return try await migrateInTransaction(client, appliedBy: appliedBy, logger: logger)
+        } catch let error as PostgresTransactionError {
+            if let refusal = error.closureError as? FleetError { throw refusal }
+            throw error
+        }
+    }
+
+    private static func migrateInTransaction(_ client: PostgresClient, appliedBy: String, logger: Logger)
+        async throws -> [Int]
+    {
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query(
                 "SELECT pg_advisory_xact_lock(hashtext('cellrig fleet schema'))", logger: logger)

@@ -28,6 +28,8 @@ public struct FleetSyncEngine: Sendable {
     public let daemonID: String
     public let batchSamples: Int
     let batchRows = 2_000
+    /// The longest one exchange with the server (a batch, a transaction of changed rows) may take.
+    public var deadline: Duration = .seconds(10)
     let logger: Logger
 
     public init(store: RunStore, client: PostgresClient, daemonID: String, batchSamples: Int, logger: Logger) {
@@ -54,9 +56,10 @@ public struct FleetSyncEngine: Sendable {
             while position.hasUnsentEvents {
                 let rows = try await store.syncEvents(runID: position.runID, after: sentEvent, limit: batchRows)
                 guard let last = rows.last, case .integer(let seq) = last["seq"] else { break }
-                try await client.withTransaction(logger: logger) { connection in
-                    for query in try FleetTable.events.inserts(rows, daemonID: daemonID) {
-                        try await connection.query(query, logger: logger)
+                let queries = try FleetTable.events.inserts(rows, daemonID: daemonID)
+                try await withDeadline("sending events") { [client, logger] in
+                    try await client.withTransaction(logger: logger) { connection in
+                        for query in queries { try await connection.query(query, logger: logger) }
                     }
                 }
                 try await store.advanceSyncWatermarks([(.events, position.runID, seq)])
@@ -98,8 +101,10 @@ public struct FleetSyncEngine: Sendable {
             }
             queries += try FleetTable.groundTruth.inserts(numbered, daemonID: daemonID)
         }
-        try await client.withTransaction(logger: logger) { connection in
-            for query in queries { try await connection.query(query, logger: logger) }
+        try await withDeadline("sending changed rows") { [client, logger, queries] in
+            try await client.withTransaction(logger: logger) { connection in
+                for query in queries { try await connection.query(query, logger: logger) }
+            }
         }
     }
 
@@ -118,14 +123,17 @@ public struct FleetSyncEngine: Sendable {
             runID: runID, after: seq, limit: batchSamples, encoder: encoder)
         guard collected.count > 0 else { return SampleBatch(count: 0, lastSeq: nil, resent: false) }
         let text = collected.text
+        let (client, logger) = (client, logger)
         do {
-            try await client.withConnection { connection in
-                try await connection.inTransaction(logger: logger) {
-                    try await connection.query("SET LOCAL search_path TO cellrig", logger: logger)
-                    try await connection.copyFrom(
-                        table: "samples", columns: FleetTable.sampleColumns, logger: logger
-                    ) { writer in
-                        try await writer.write(text)
+            try await withDeadline("copying samples") {
+                try await client.withConnection { connection in
+                    try await connection.inTransaction(logger: logger) {
+                        try await connection.query("SET LOCAL search_path TO cellrig", logger: logger)
+                        try await connection.copyFrom(
+                            table: "samples", columns: FleetTable.sampleColumns, logger: logger
+                        ) { writer in
+                            try await writer.write(text)
+                        }
                     }
                 }
             }
@@ -134,20 +142,23 @@ public struct FleetSyncEngine: Sendable {
             logger.notice(
                 "samples of run \(runID) after \(seq) are partly in the central database already; sending them again")
         }
-        try await client.withConnection { connection in
-            try await connection.inTransaction(logger: logger) {
-                try await connection.query(
-                    """
-                    CREATE TEMPORARY TABLE IF NOT EXISTS samples_resent
-                    (LIKE cellrig.samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-                    """, logger: logger)
-                try await connection.copyFrom(
-                    table: "samples_resent", columns: FleetTable.sampleColumns, logger: logger
-                ) { writer in
-                    try await writer.write(text)
+        try await withDeadline("copying samples again") {
+            try await client.withConnection { connection in
+                try await connection.inTransaction(logger: logger) {
+                    try await connection.query(
+                        """
+                        CREATE TEMPORARY TABLE IF NOT EXISTS samples_resent
+                        (LIKE cellrig.samples INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+                        """, logger: logger)
+                    try await connection.copyFrom(
+                        table: "samples_resent", columns: FleetTable.sampleColumns, logger: logger
+                    ) { writer in
+                        try await writer.write(text)
+                    }
+                    try await connection.query(
+                        "INSERT INTO cellrig.samples SELECT * FROM samples_resent ON CONFLICT DO NOTHING",
+                        logger: logger)
                 }
-                try await connection.query(
-                    "INSERT INTO cellrig.samples SELECT * FROM samples_resent ON CONFLICT DO NOTHING", logger: logger)
             }
         }
         return SampleBatch(count: collected.count, lastSeq: collected.lastSeq, resent: true)
@@ -158,19 +169,42 @@ public struct FleetSyncEngine: Sendable {
         let positions = try await store.syncPositions()
         let active = positions.filter { ["starting", "running", "paused"].contains($0.state) }.count
         let hostname = ProcessInfo.processInfo.hostName
-        try await client.query(
-            """
-            INSERT INTO cellrig.daemons (daemon_id, hostname, software_version, last_contact, caught_up_at,
-                pending_samples, pending_events, pending_changes, local_runs, active_runs)
-            VALUES (\(daemonID), \(hostname), \(CellRigVersion.current), now(), \(caughtUpAt),
-                \(backlog.samples), \(backlog.events), \(backlog.changes), \(positions.count), \(active))
-            ON CONFLICT (daemon_id) DO UPDATE SET hostname = excluded.hostname,
-                software_version = excluded.software_version, last_contact = now(),
-                caught_up_at = COALESCE(excluded.caught_up_at, cellrig.daemons.caught_up_at),
-                pending_samples = excluded.pending_samples, pending_events = excluded.pending_events,
-                pending_changes = excluded.pending_changes, local_runs = excluded.local_runs,
-                active_runs = excluded.active_runs
-            """, logger: logger)
+        let (client, logger, daemonID) = (client, logger, daemonID)
+        try await withDeadline("reporting the backlog") {
+            try await client.query(
+                """
+                INSERT INTO cellrig.daemons (daemon_id, hostname, software_version, last_contact, caught_up_at,
+                    pending_samples, pending_events, pending_changes, local_runs, active_runs)
+                VALUES (\(daemonID), \(hostname), \(CellRigVersion.current), now(), \(caughtUpAt),
+                    \(backlog.samples), \(backlog.events), \(backlog.changes), \(positions.count), \(active))
+                ON CONFLICT (daemon_id) DO UPDATE SET hostname = excluded.hostname,
+                    software_version = excluded.software_version, last_contact = now(),
+                    caught_up_at = COALESCE(excluded.caught_up_at, cellrig.daemons.caught_up_at),
+                    pending_samples = excluded.pending_samples, pending_events = excluded.pending_events,
+                    pending_changes = excluded.pending_changes, local_runs = excluded.local_runs,
+                    active_runs = excluded.active_runs
+                """, logger: logger)
+        }
+    }
+
+    /// Runs one exchange with the server, or fails when it has not answered within ``deadline``: a server that went
+    /// away must show as an error (and a retry), not as a round that never ends.
+    func withDeadline(_ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        let deadline = deadline
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await body()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return false
+            }
+            defer { group.cancelAll() }
+            guard try await group.next() == true else {
+                throw FleetError.unreachable("\(what): no answer from the server within \(deadline)")
+            }
+        }
     }
 }
 

@@ -97,8 +97,11 @@ public final class FleetSyncService: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            _ = try await cancelWhenGracefulShutdown {
-                try await FleetSchema.migrate(client, appliedBy: self.settings.daemonID, logger: self.logger)
+            let (daemonID, logger) = (settings.daemonID, logger)
+            try await cancelWhenGracefulShutdown {
+                try await engine.withDeadline("migrating the central schema") {
+                    _ = try await FleetSchema.migrate(client, appliedBy: daemonID, logger: logger)
+                }
             }
             state.withLock {
                 $0.schemaVersion = FleetSchema.currentVersion

@@ -138,27 +138,27 @@ struct FleetSyncTests {
         ccd: Double
     ) async throws {
         let environment = ["CELLRIG_FLEET_URL": endpoint.description]
-        let list = try TestSupport.runProduct("cellrig", ["fleet", "runs"], environment: environment)
+        let list = try await runOnThread("cellrig", ["fleet", "runs"], environment: environment)
         #expect(list.status == 0, "\(list.standardError)")
         let lines = list.standardOutput.split(separator: "\n").dropFirst().map { $0.split(separator: "\t") }
         #expect(lines.count == 3)
         #expect(Set(lines.map { String($0[0]) }) == ["lab-pc1", "lab-pc2"])
         let ccdLine = try #require(lines.first { $0[0] == "lab-pc2" })
         #expect(ccdLine[1] == "\(runs.2)" && ccdLine[6] == "\(formatNumber(ccd))", "\(ccdLine)")
-        let filtered = try TestSupport.runProduct(
+        let filtered = try await runOnThread(
             "cellrig", ["fleet", "runs", "--daemon", "lab-pc1", "--json"], environment: environment)
         let decoded = try JSONDecoder().decode([RunLine].self, from: Data(filtered.standardOutput.utf8))
         #expect(decoded.map(\.run_id).sorted() == [runs.0, runs.1])
 
-        let status = try TestSupport.runProduct("cellrig", ["fleet", "status"], environment: environment)
+        let status = try await runOnThread("cellrig", ["fleet", "status"], environment: environment)
         #expect(status.status == 0, "\(status.standardError)")
         #expect(status.standardOutput.contains("lab-pc1") && status.standardOutput.contains("lab-pc2"))
 
         // The central export is byte for byte the local one.
         for (run, option) in [(runs.0, "--csv"), (runs.1, "--impedance"), (runs.0, "--bdf")] {
-            let central = try TestSupport.runProduct(
+            let central = try await runOnThread(
                 "cellrig", ["fleet", "export", "lab-pc1", "\(run)", option, "-"], environment: environment)
-            let local = try TestSupport.runProduct(
+            let local = try await runOnThread(
                 "cellrig", ["export", "\(run)", option, "-", "--database", bench1.databasePath])
             #expect(central.status == 0, "\(central.standardError)")
             #expect(local.status == 0, "\(local.standardError)")
@@ -166,7 +166,7 @@ struct FleetSyncTests {
             #expect(central.standardOutput == local.standardOutput, "fleet export \(run) \(option)")
         }
 
-        let sync = try TestSupport.runProduct("cellrig", ["sync", "status", "--socket", bench2.socketPath])
+        let sync = try await runOnThread("cellrig", ["sync", "status", "--socket", bench2.socketPath])
         #expect(sync.status == 0, "\(sync.standardError)")
         #expect(sync.standardOutput.contains("daemon 'lab-pc2'") && sync.standardOutput.contains("pending: nothing"))
     }
@@ -179,50 +179,55 @@ struct FleetSyncTests {
     @Test(
         "the server stops mid-run and starts again: the run goes on, the sync resumes, nothing is missing or doubled")
     func serverGoesAway() async throws {
-        let server = try PrivatePostgres()
-        defer { server.remove() }
-        let endpoint = server.endpoint
-        // 3 mA/cm2 stripping at 2000 cell seconds per wall second: about 15 s of wall time, 30,000 samples.
-        let bench = try await SyncingDaemon.start(
-            id: "lab-pc3", endpoint: endpoint, rigs: [try simulatedRig(id: "slow", speed: .factor(2000))])
-        let run = try await bench.startRun(
-            "protocols/stripping-3e.yaml", rig: "slow", parameters: ["current_density": "3 mA/cm2"])
-        let arrived = try await TestSupport.eventually(attempts: 600, interval: .milliseconds(50)) {
-            (try? await TestPostgres.count(
-                endpoint, "SELECT COUNT(*) FROM cellrig.samples WHERE run_id = \(run.id)")) ?? 0 > 0
-        }
-        #expect(arrived, "samples reach the central database while the run goes on")
-        try server.stop()
-        let storedAtStop = try RunStore(readOnlyPath: bench.databasePath).sampleCount(runID: run.id)
-        var states: Set<String> = []
-        let noticed = try await TestSupport.eventually(attempts: 600, interval: .milliseconds(50)) {
+        let server = try await TestSupport.onThread { try PrivatePostgres() }
+        do {
+            let endpoint = server.endpoint
+            // 3 mA/cm2 stripping at 2000 cell seconds per wall second: about 15 s of wall time, 30,000 samples.
+            let bench = try await SyncingDaemon.start(
+                id: "lab-pc3", endpoint: endpoint, rigs: [try simulatedRig(id: "slow", speed: .factor(2000))])
+            let run = try await bench.startRun(
+                "protocols/stripping-3e.yaml", rig: "slow", parameters: ["current_density": "3 mA/cm2"])
+            let arrived = try await TestSupport.eventually(attempts: 600, interval: .milliseconds(50)) {
+                (try? await TestPostgres.count(
+                    endpoint, "SELECT COUNT(*) FROM cellrig.samples WHERE run_id = \(run.id)")) ?? 0 > 0
+            }
+            #expect(arrived, "samples reach the central database while the run goes on")
+            try await TestSupport.onThread { try server.stop() }
+            let storedAtStop = try RunStore(readOnlyPath: bench.databasePath).sampleCount(runID: run.id)
+            var states: Set<String> = []
+            let noticed = try await TestSupport.eventually(attempts: 1200, interval: .milliseconds(50)) {
+                states.insert(try await bench.status(run.id).state)
+                return try await bench.syncStatus().last_error != nil
+            }
+            #expect(noticed, "the sync reports the lost server")
+            try await Task.sleep(for: .seconds(2))
             states.insert(try await bench.status(run.id).state)
-            return try await bench.syncStatus().last_error != nil
+            let storedWhileAway = try RunStore(readOnlyPath: bench.databasePath).sampleCount(runID: run.id)
+            let pendingWhileAway = try await bench.syncStatus().pending_samples
+            #expect(storedWhileAway > storedAtStop, "the bench kept recording while the server was away")
+            #expect(pendingWhileAway > 0)
+            try await TestSupport.onThread { try server.start() }
+            let final = try await bench.waitForEnd(run.id)
+            states.insert(final.state)
+            #expect(!states.contains("paused"), "the run never paused: \(states)")
+            #expect(final.state == "completed" || final.state == "stopped", "\(final.state): \(final.reason ?? "")")
+            let sync = try await bench.waitForSync(after: Date())
+            #expect(sync.connected)
+            #expect(sync.consecutive_failures == 0)
+            let local = try bench.localCounts()
+            #expect(try await centralCounts(endpoint, daemonID: "lab-pc3") == local)
+            let distinct = try await TestPostgres.count(
+                endpoint, "SELECT COUNT(DISTINCT seq) FROM cellrig.samples WHERE run_id = \(run.id)")
+            #expect(distinct == Int64(local["samples"]?[run.id] ?? -1), "no sample missing, none doubled")
+            let maximum = try await TestPostgres.count(
+                endpoint, "SELECT MAX(seq) + 1 FROM cellrig.samples WHERE run_id = \(run.id)")
+            #expect(maximum == distinct, "seq 0 to the last, without a gap")
+            await bench.stop()
+        } catch {
+            _ = try? await TestSupport.onThread { server.remove() }
+            throw error
         }
-        #expect(noticed, "the sync reports the lost server")
-        try await Task.sleep(for: .seconds(2))
-        states.insert(try await bench.status(run.id).state)
-        let storedWhileAway = try RunStore(readOnlyPath: bench.databasePath).sampleCount(runID: run.id)
-        let pendingWhileAway = try await bench.syncStatus().pending_samples
-        #expect(storedWhileAway > storedAtStop, "the bench kept recording while the server was away")
-        #expect(pendingWhileAway > 0)
-        try server.start()
-        let final = try await bench.waitForEnd(run.id)
-        states.insert(final.state)
-        #expect(!states.contains("paused"), "the run never paused: \(states)")
-        #expect(final.state == "completed" || final.state == "stopped", "\(final.state): \(final.reason ?? "")")
-        let sync = try await bench.waitForSync(after: Date())
-        #expect(sync.connected)
-        #expect(sync.consecutive_failures == 0)
-        let local = try bench.localCounts()
-        #expect(try await centralCounts(endpoint, daemonID: "lab-pc3") == local)
-        let distinct = try await TestPostgres.count(
-            endpoint, "SELECT COUNT(DISTINCT seq) FROM cellrig.samples WHERE run_id = \(run.id)")
-        #expect(distinct == Int64(local["samples"]?[run.id] ?? -1), "no sample missing, none doubled")
-        let maximum = try await TestPostgres.count(
-            endpoint, "SELECT MAX(seq) + 1 FROM cellrig.samples WHERE run_id = \(run.id)")
-        #expect(maximum == distinct, "seq 0 to the last, without a gap")
-        await bench.stop()
+        try await TestSupport.onThread { server.remove() }
     }
 
     @Test("the central schema is versioned: migrating twice applies nothing, a newer schema is refused")
@@ -245,4 +250,11 @@ struct FleetSyncTests {
             #expect(indexes == 5, "runs by cell, rig, protocol hash, protocol name and date")
         }
     }
+}
+
+/// Runs a built product on its own thread: a blocked cooperative thread could starve the daemon under test.
+func runOnThread(_ name: String, _ arguments: [String], environment: [String: String] = [:]) async throws
+    -> TestSupport.ProcessResult
+{
+    try await TestSupport.onThread { try TestSupport.runProduct(name, arguments, environment: environment) }
 }

@@ -6,6 +6,10 @@ import PostgresNIO
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The PostgreSQL server the fleet tests use, named by `CELLRIG_TEST_POSTGRES` (default: the local Unix socket
 /// in /var/run/postgresql, as the current user). `make test` installs and starts it; without it these tests fail
 /// and say so.
@@ -139,28 +143,33 @@ final class PrivatePostgres: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Runs a command to its end through `bash`, which first closes every inherited descriptor above 2: the
+    /// server `pg_ctl start` leaves running must hold none of this process's pipes or sockets (Foundation's
+    /// `Process` would wait for them to close, and so would every other child's reader). posix_spawn and waitpid,
+    /// not `Process`, for the same reason.
     private func run(_ executable: String, _ arguments: [String], asPostgres: Bool = true) throws {
-        let process = Process()
-        if asPostgres && getuid() == 0 {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
-            process.arguments = ["-u", "postgres", "--", executable] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: executable)
-            process.arguments = arguments
-        }
-        // Output to a file, not a pipe: the server pg_ctl starts could hold a pipe open and its reader never end.
         let outputPath = "/tmp/cellrig-pg-\(UUID().uuidString.prefix(8)).out"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? output.close()
+        var command = [executable] + arguments
+        if asPostgres && getuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
+        let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let script = """
+            for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
+            exec \(quoted.joined(separator: " ")) < /dev/null > \(outputPath) 2>&1
+            """
+        let words: [String] = ["/bin/bash", "-c", script]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, "/bin/bash", nil, nil, argv, environ)
+        guard spawned == 0 else {
+            throw TestPostgresMissing(endpoint: endpoint, detail: "cannot start \(executable): errno \(spawned)")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exitCode = (status >> 8) & 0xff
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
+        guard status & 0x7f == 0, exitCode == 0 else {
             throw TestPostgresMissing(
                 endpoint: endpoint, detail: "\(executable) \(arguments.joined(separator: " ")) failed: \(text)")
         }
