@@ -93,8 +93,11 @@ extension ControlRoute {
     /// `GET /v1/runs/{id}/report`: the run's report, one self-contained HTML page.
     public static let report = ControlRoute(.get, "/v1/runs/{id}/report", reply: .html, errors: [400, 404, 500])
 
+    /// `GET /v1/sync`: how far the copy in the lab's central database is behind.
+    public static let sync = ControlRoute(.get, "/v1/sync", errors: [500])
+
     /// Every route the server answers.
-    public static let all: [ControlRoute] = [health, rigs, runs, startRun, status, abort, resume, live, report]
+    public static let all: [ControlRoute] = [health, rigs, runs, startRun, status, abort, resume, live, report, sync]
 
     /// The methods some route answers on `path`; empty when no route has that path.
     public static func methods(on path: String, among routes: [ControlRoute] = all) -> [Method] {

@@ -39,6 +39,13 @@ public protocol ControlBackend: Sendable {
     /// The run's report as one self-contained HTML page. With `refreshSeconds`, a page of a run that is still
     /// going asks the browser to load it again after that many seconds.
     func report(runID: Int64, refreshSeconds: Int?) async throws -> String
+    /// How far the copy in the lab's central database is behind (`GET /v1/sync`).
+    func sync() async throws -> SyncStatusInfo
+}
+
+extension ControlBackend {
+    /// A backend without fleet sync.
+    public func sync() async throws -> SyncStatusInfo { SyncStatusInfo(configured: false) }
 }
 
 /// Builds the HTTP+JSON control server on a Unix domain socket (`/v1/...`).
@@ -84,6 +91,7 @@ public enum ControlServer {
             .abort: { call in try ControlResponder.json(try await backend.abort(runID: try call.runID())) },
             .resume: { call in try ControlResponder.json(try await backend.resume(runID: try call.runID())) },
             .live: { call in try await live(backend.live(runID: try call.runID())) },
+            .sync: { _ in try ControlResponder.json(try await backend.sync()) },
             .report: { call in
                 let runID = try call.runID()
                 let refresh = try call.refreshSeconds()

@@ -155,6 +155,7 @@ enum Schema {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v7: sync watermarks", migrate: RunStore.createSyncLedger)
         return migrator
     }
 }

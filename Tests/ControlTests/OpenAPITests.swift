@@ -97,6 +97,7 @@ struct OpenAPITests {
             ("EventInfo", EventInfo(runID: 1, RunEvent(kind: .fault, time_s: 0, message: "m"))),
             ("TruthInfo", TruthInfo(GroundTruthEvent(kind: .hardShort, time_s: 0, currentDensity_mA_cm2: 1))),
             ("SpectrumInfo", SpectrumInfo(step: 0, cycle: 0, points: [])),
+            ("SyncStatusInfo", SyncStatusInfo(configured: false)),
             (
                 "SpectrumFitInfo",
                 SpectrumFitInfo(
@@ -226,6 +227,7 @@ struct LiveAPICheck {
 
         try check(.health, expect: 200)
         try check(.rigs, expect: 200)
+        try check(.sync, expect: 200)
 
         // A run a criterion stops, followed live; then a spectrum with its fit.
         let ccd = try #require(try start("ccd-quick.yaml", rig: "sim"))
