@@ -182,9 +182,10 @@ struct FleetSyncTests {
         let server = try await TestSupport.onThread { try PrivatePostgres() }
         do {
             let endpoint = server.endpoint
-            // 3 mA/cm2 stripping at 2000 cell seconds per wall second: about 15 s of wall time, 30,000 samples.
+            // 3 mA/cm2 stripping at 200 cell seconds per wall second: minutes of wall time, so the run is still going
+            // however slowly a loaded machine gets through the server's stop and start; the test aborts it after.
             let bench = try await SyncingDaemon.start(
-                id: "lab-pc3", endpoint: endpoint, rigs: [try simulatedRig(id: "slow", speed: .factor(2000))])
+                id: "lab-pc3", endpoint: endpoint, rigs: [try simulatedRig(id: "slow", speed: .factor(200))])
             let run = try await bench.startRun(
                 "protocols/stripping-3e.yaml", rig: "slow", parameters: ["current_density": "3 mA/cm2"])
             let arrived = try await TestSupport.eventually(attempts: 600, interval: .milliseconds(50)) {
@@ -207,10 +208,14 @@ struct FleetSyncTests {
             #expect(storedWhileAway > storedAtStop, "the bench kept recording while the server was away")
             #expect(pendingWhileAway > 0)
             try await TestSupport.onThread { try server.start() }
+            let resumed = try await bench.waitForSync(after: Date())
+            #expect(resumed.connected, "the sync is back once the server is")
+            states.insert(try await bench.status(run.id).state)
+            try await bench.abort(run.id)
             let final = try await bench.waitForEnd(run.id)
-            states.insert(final.state)
             #expect(!states.contains("paused"), "the run never paused: \(states)")
-            #expect(final.state == "completed" || final.state == "stopped", "\(final.state): \(final.reason ?? "")")
+            #expect(states == ["running"], "the run was running throughout: \(states)")
+            #expect(final.state == "aborted", "\(final.state): \(final.reason ?? "")")
             let sync = try await bench.waitForSync(after: Date())
             #expect(sync.connected)
             #expect(sync.consecutive_failures == 0)

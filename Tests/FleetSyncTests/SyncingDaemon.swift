@@ -64,6 +64,13 @@ struct SyncingDaemon {
         return try await TestSupport.onThread { try client.request("GET", "/v1/runs/\(runID)", as: RunStatus.self) }
     }
 
+    func abort(_ runID: Int64) async throws {
+        let client = client
+        _ = try await TestSupport.onThread {
+            try client.request("POST", "/v1/runs/\(runID)/abort", as: RunStatus.self)
+        }
+    }
+
     func syncStatus() async throws -> SyncStatusInfo {
         let client = client
         return try await TestSupport.onThread { try client.request("GET", "/v1/sync", as: SyncStatusInfo.self) }
