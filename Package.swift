@@ -4,6 +4,7 @@
 // One target per layer; dependencies point down only (see docs/architecture.md):
 //   Domain <- ProtocolFiles, Engine, Instruments, Storage, Control
 //   Instruments <- Simulation
+//   Domain <- TraceFamilies (synthetic cell traces written apart from Simulation, for the criteria benchmark)
 //   everything <- Daemon <- cellrigd
 //   Control, ProtocolFiles, Engine, Storage <- cellrig (CLI)
 
@@ -62,6 +63,7 @@ let package = Package(
         .target(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
+        .target(name: "TraceFamilies", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
         .target(name: "SerialTransport", dependencies: ["Transport", "CLibSerialPort"], swiftSettings: swiftSettings),
@@ -112,7 +114,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-criteria",
-            dependencies: ["Simulation", "Domain", "Engine", "ProtocolFiles", "Replay"],
+            dependencies: ["Simulation", "TraceFamilies", "Domain", "Engine", "ProtocolFiles", "Replay"],
             swiftSettings: swiftSettings
         ),
 
@@ -146,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation"],
+            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation", "TraceFamilies"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -159,6 +161,8 @@ let package = Package(
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "TraceFamiliesTests", dependencies: ["TraceFamilies", "Domain"], swiftSettings: swiftSettings),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SerialTransportTests",

@@ -1,0 +1,141 @@
+import Domain
+import Engine
+import Foundation
+
+/// The cost of judging: `engine.ingest` per sample with the shipped symmetric CCD protocol's `stop:` list, and the
+/// reaction time from the tripping sample to the open-circuit command, on one shorted run of each family at 1 s.
+func printTiming(families: [BenchFamily]) {
+    let clock = ContinuousClock()
+    var all: [Double] = []
+    var tripping: [Double] = []
+    for family in families {
+        for seed in 0..<3 {
+            var scenario = scenarios(family).first { $0.interval_s == 1 && $0.shorted && $0.schedule == .symmetric }!
+            scenario.seed += UInt64(seed) * 7919
+            guard var setUp = try? setUp(scenario), let shipped = shippedStopLists[.symmetric] else { continue }
+            var testProtocol = setUp.testProtocol
+            testProtocol.stopCriteria = shipped.stopCriteria
+            testProtocol.conditions = shipped.conditions
+            guard var engine = try? RunEngine(protocol: testProtocol, area_cm2: setUp.area_cm2) else { continue }
+            var current_A = 0.0
+            for command in engine.start(at: 0).commands {
+                if case .applyCurrent(let value) = command { current_A = value }
+            }
+            var endAfter_s = Double.infinity
+            var time_s = 0.0
+            while !engine.isFinished, time_s < endAfter_s {
+                let sample = setUp.cell.advance(by: scenario.interval_s, current_A: current_A)
+                time_s = sample.time_s
+                let start = clock.now
+                let output = engine.ingest(sample)
+                let elapsed = seconds(start.duration(to: clock.now))
+                all.append(elapsed)
+                for command in output.commands {
+                    switch command {
+                    case .applyCurrent(let value): current_A = value
+                    case .openCircuit, .measureImpedance: current_A = 0
+                    }
+                }
+                if output.outcome?.state == .stopped { tripping.append(elapsed) }
+                if endAfter_s == .infinity, let onset = setUp.cell.onset_s { endAfter_s = onset + 900 }
+            }
+        }
+    }
+    let whole = wholeRunIngestCost(families: families)
+    print(
+        "engine.ingest per sample with the shipped ccd-step-symmetric stop list, judging every sample of whole runs "
+            + "(criteria kept from acting; \(whole.count) samples, release): "
+            + "median \(cell(percentile(whole, 0.5).map { $0 * 1e6 })) us, "
+            + "p99 \(cell(percentile(whole, 0.99).map { $0 * 1e6 })) us")
+    print(
+        "engine.ingest per sample with the same list acting, up to its stop (\(all.count) samples): "
+            + "median \(cell(percentile(all, 0.5).map { $0 * 1e6 })) us, "
+            + "p99 \(cell(percentile(all, 0.99).map { $0 * 1e6 })) us")
+    print(
+        "reaction time, engine.ingest of the tripping sample to the open-circuit command (\(tripping.count) stops): "
+            + "median \(cell(percentile(tripping, 0.5).map { $0 * 1e6 })) us, "
+            + "max \(cell(tripping.max().map { $0 * 1e6 })) us")
+}
+
+/// Runs whose criteria never act, so every sample of the plan is judged: the steady cost of judging.
+struct SilentCriterion: StopCriterion {
+    var inner: any StopCriterion
+    var name: String { inner.name }
+    var detectsShort: Bool { false }
+    mutating func stepStarted(_ context: StepContext) { inner.stepStarted(context) }
+    mutating func stepResumed(_ context: StepContext) { inner.stepResumed(context) }
+    mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
+        _ = inner.evaluate(sample, context: context)
+        return nil
+    }
+}
+
+func wholeRunIngestCost(families: [BenchFamily]) -> [Double] {
+    let clock = ContinuousClock()
+    var all: [Double] = []
+    guard let shipped = shippedStopLists[.symmetric] else { return all }
+    let context = RunContext().completed(with: shipped.conditions)
+    for family in families {
+        let scenario = scenarios(family).first { $0.interval_s == 1 && !$0.shorted && $0.schedule == .symmetric }!
+        guard var setUp = try? setUp(scenario),
+            let criteria = try? shipped.stopCriteria.map({ try CriterionFactory.make($0, context: context) }),
+            let plan = try? StepPlan(expanding: setUp.testProtocol, area_cm2: setUp.area_cm2)
+        else { continue }
+        var engine = RunEngine(
+            plan: plan, threeElectrode: false, criteria: criteria.map { SilentCriterion(inner: $0) }, context: context)
+        var current_A = 0.0
+        for command in engine.start(at: 0).commands {
+            if case .applyCurrent(let value) = command { current_A = value }
+        }
+        while !engine.isFinished {
+            let sample = setUp.cell.advance(by: scenario.interval_s, current_A: current_A)
+            let start = clock.now
+            let output = engine.ingest(sample)
+            all.append(seconds(start.duration(to: clock.now)))
+            for command in output.commands {
+                switch command {
+                case .applyCurrent(let value): current_A = value
+                case .openCircuit, .measureImpedance: current_A = 0
+                }
+            }
+        }
+    }
+    return all
+}
+
+/// Prints a scenario's samples (time, current, voltage, WE-RE) for a look at a family's traces.
+func printTrace(_ scenario: Scenario, every: Int, from: Double, to: Double) throws {
+    var setUp = try setUp(scenario)
+    let plan = try StepPlan(expanding: setUp.testProtocol, area_cm2: setUp.area_cm2)
+    var engine = RunEngine(plan: plan, threeElectrode: setUp.testProtocol.threeElectrode, criteria: [])
+    var current_A = 0.0
+    func apply(_ output: EngineOutput) {
+        for command in output.commands {
+            switch command {
+            case .applyCurrent(let value): current_A = value
+            case .openCircuit, .measureImpedance: current_A = 0
+            }
+        }
+    }
+    apply(engine.start(at: 0))
+    print("# \(scenario.label)")
+    var index = 0
+    var endAfter_s = Double.infinity
+    var time_s = 0.0
+    while !engine.isFinished, time_s < min(to, endAfter_s) {
+        let sample = setUp.cell.advance(by: scenario.interval_s, current_A: current_A)
+        time_s = sample.time_s
+        if time_s >= from, index % every == 0 {
+            print(
+                "\(formatNumber(time_s, significantDigits: 8)) \(formatNumber(sample.current_A, significantDigits: 4)) "
+                    + "\(formatNumber(sample.voltage_V * 1e3, significantDigits: 6)) "
+                    + "\(sample.voltageWERE_V.map { formatNumber($0 * 1e3, significantDigits: 6) } ?? "-")")
+        }
+        index += 1
+        apply(engine.ingest(sample))
+        if endAfter_s == .infinity, let onset = setUp.cell.onset_s {
+            endAfter_s = onset + 900
+            print("# onset \(formatNumber(onset, significantDigits: 8))")
+        }
+    }
+}
