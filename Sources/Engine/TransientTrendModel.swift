@@ -7,70 +7,62 @@ import Foundation
 /// exp(-(t - t0) / tauSlow)]`. The trend is centred on the latest sample so the normal equations stay well
 /// conditioned in steps of many hours; the transients vanish by themselves once the step has settled. Each
 /// prediction comes with its leverage `f' A^-1 f`, so residuals can be standardised by their own uncertainty
-/// (large while few samples are in, small once the model is determined).
+/// (large while few samples are in, small once the model is determined). The features' exponentials are computed by
+/// the ``TransientModelBank`` once per sample for all its models.
 struct TransientTrendModel: Sendable {
-    let tauFast_s: Double
-    let tauSlow_s: Double
-    /// Unit of the trend feature, seconds.
-    let trendScale_s: Double
+    /// Indices of the fast and slow time constants in the bank's list.
+    let fastIndex: Int
+    let slowIndex: Int
 
-    private var stepStart_s = 0.0
-    private var origin_s = 0.0
     /// Normal matrix, row-major 4 x 4 (symmetric), and right-hand side.
     private var normal = SIMD16<Double>()
     private var rightSide = SIMD4<Double>()
     private(set) var sampleCount = 0
-    private var coefficients: SIMD4<Double>?
-    private var factor: SIMD16<Double>?
+    private var coefficients = SIMD4<Double>()
+    private var factor = SIMD16<Double>()
+    private var solved = false
 
-    init(tauFast_s: Double, tauSlow_s: Double, trendScale_s: Double) {
-        self.tauFast_s = tauFast_s
-        self.tauSlow_s = tauSlow_s
-        self.trendScale_s = trendScale_s
+    init(fastIndex: Int, slowIndex: Int) {
+        self.fastIndex = fastIndex
+        self.slowIndex = slowIndex
     }
 
-    mutating func reset(stepStart_s: Double) {
-        self.stepStart_s = stepStart_s
-        origin_s = stepStart_s
+    mutating func reset() {
         normal = SIMD16<Double>()
         rightSide = SIMD4<Double>()
         sampleCount = 0
-        coefficients = nil
-        factor = nil
+        solved = false
     }
 
-    private func features(at time_s: Double) -> SIMD4<Double> {
-        let since = max(0, time_s - stepStart_s)
-        return SIMD4(1, (time_s - origin_s) / trendScale_s, exp(-since / tauFast_s), exp(-since / tauSlow_s))
-    }
-
-    /// The expected value at `time_s` and its leverage, once at least two samples are in.
-    func predict(at time_s: Double) -> (value: Double, leverage: Double)? {
-        guard sampleCount >= 2, let coefficients, let factor else { return nil }
-        let feature = features(at: time_s)
+    /// The expected value for a feature vector and its leverage, once at least two samples are in.
+    func predict(_ feature: SIMD4<Double>) -> (value: Double, leverage: Double)? {
+        guard sampleCount >= 2, solved else { return nil }
         let value = (feature * coefficients).sum()
-        let leverage = (feature * solve(factor, feature)).sum()
-        return (value, max(0, leverage))
+        // f' A^-1 f = |L^-1 f|^2 with A = L L'.
+        var forward = SIMD4<Double>()
+        for row in 0..<4 {
+            var sum = feature[row]
+            for inner in 0..<row { sum -= factor[row * 4 + inner] * forward[inner] }
+            forward[row] = sum / factor[row * 4 + row]
+        }
+        return (value, max(0, (forward * forward).sum()))
     }
 
-    /// Adds one observation after forgetting old ones by `exp(-dt / memory)`.
-    mutating func add(time_s: Double, value: Double, memory_s: Double) {
-        let shift = time_s - origin_s
+    /// Adds one observation with feature vector `feature` (trend feature 0: the trend is recentred on it) after
+    /// forgetting old ones by `keep` and moving the trend's origin by `shift` trend units.
+    mutating func add(_ feature: SIMD4<Double>, value: Double, keep: Double, shift: Double) {
         if sampleCount > 0 {
-            let keep = exp(-max(0, shift) / memory_s)
             normal *= keep
             rightSide *= keep
         }
-        recentre(by: shift / trendScale_s)
-        origin_s = time_s
-        let feature = features(at: time_s)
+        recentre(by: shift)
         for row in 0..<4 {
             rightSide[row] += feature[row] * value
             for column in 0..<4 { normal[row * 4 + column] += feature[row] * feature[column] }
         }
         sampleCount += 1
-        factor = choleskyFactor()
-        if let factor { coefficients = solve(factor, rightSide) }
+        solved = choleskyFactor()
+        if solved { coefficients = solve(rightSide) }
     }
 
     /// Moves the trend's origin later by `delta` trend units: u becomes u - delta in every stored sum.
@@ -92,91 +84,126 @@ struct TransientTrendModel: Sendable {
     /// transients cannot trade huge opposite amplitudes.
     static let ridge = SIMD4<Double>(1e-14, 1e-10, 1e-6, 1e-6)
 
-    /// Lower-triangular Cholesky factor of the regularised normal matrix, or nil if it is not positive.
-    private func choleskyFactor() -> SIMD16<Double>? {
+    /// Lower-triangular Cholesky factor of the regularised normal matrix; false if it is not positive definite.
+    private mutating func choleskyFactor() -> Bool {
         var lower = SIMD16<Double>()
         for row in 0..<4 {
             for column in 0...row {
                 var sum = normal[row * 4 + column] + (row == column ? Self.ridge[row] : 0)
                 for inner in 0..<column { sum -= lower[row * 4 + inner] * lower[column * 4 + inner] }
                 if row == column {
-                    guard sum > 0 else { return nil }
+                    guard sum > 0 else { return false }
                     lower[row * 4 + row] = sum.squareRoot()
                 } else {
                     lower[row * 4 + column] = sum / lower[column * 4 + column]
                 }
             }
         }
-        return lower
+        factor = lower
+        return true
     }
 
-    private func solve(_ lower: SIMD16<Double>, _ right: SIMD4<Double>) -> SIMD4<Double> {
+    private func solve(_ right: SIMD4<Double>) -> SIMD4<Double> {
         var forward = SIMD4<Double>()
         for row in 0..<4 {
             var sum = right[row]
-            for inner in 0..<row { sum -= lower[row * 4 + inner] * forward[inner] }
-            forward[row] = sum / lower[row * 4 + row]
+            for inner in 0..<row { sum -= factor[row * 4 + inner] * forward[inner] }
+            forward[row] = sum / factor[row * 4 + row]
         }
         var result = SIMD4<Double>()
         for row in stride(from: 3, through: 0, by: -1) {
             var sum = forward[row]
-            for inner in (row + 1)..<4 { sum -= lower[inner * 4 + row] * result[inner] }
-            result[row] = sum / lower[row * 4 + row]
+            for inner in (row + 1)..<4 { sum -= factor[inner * 4 + row] * result[inner] }
+            result[row] = sum / factor[row * 4 + row]
         }
         return result
     }
 
-    /// The fitted level and trend (volts per second) at the latest sample.
-    var levelAndSlope: (level: Double, slope_per_s: Double)? {
-        guard let coefficients else { return nil }
-        return (coefficients[0], coefficients[1] / trendScale_s)
+    /// The fitted level and trend (volts per trend unit) at the latest sample.
+    var levelAndTrend: (level: Double, trend: Double)? {
+        solved ? (coefficients[0], coefficients[1]) : nil
     }
 }
 
-/// A robust running location and scale of the latest values: their median, and the median absolute deviation
-/// from it as a Gaussian standard deviation (a steady offset, such as a model's lag, does not inflate the scale).
-struct RobustScale: Sendable {
-    private var buffer: RecentValues
+/// A bank of ``TransientTrendModel``s with different transient time constants, fitted side by side on the same
+/// samples. The exponentials of the features and the forgetting factor are computed once per sample for the whole
+/// bank. Once a step's transients are gone all models predict alike; from then on only the active one is updated.
+struct TransientModelBank: Sendable {
+    /// The transient time constants, seconds, and the (fast, slow) pairs of them the models use.
+    static let timeConstants_s: [Double] = [0.5, 1, 2, 4, 8, 16, 32]
+    static let pairs: [(fast: Int, slow: Int)] = [
+        (0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4), (3, 5), (4, 5), (4, 6),
+    ]
 
-    init(capacity: Int) {
-        buffer = RecentValues(capacity: capacity)
+    private(set) var models: [TransientTrendModel]
+    /// Whether each model is still being updated in this step.
+    private(set) var isLive: [Bool]
+    private var transients = [Double](repeating: 0, count: TransientModelBank.timeConstants_s.count)
+    private var stepStart_s = 0.0
+    private var origin_s = 0.0
+    private var trendScale_s = 60.0
+    private var started = false
+
+    init() {
+        models = Self.pairs.map { TransientTrendModel(fastIndex: $0.fast, slowIndex: $0.slow) }
+        isLive = [Bool](repeating: true, count: Self.pairs.count)
     }
 
-    var count: Int { buffer.count }
-    var capacity: Int { buffer.capacity }
-    private var values: ArraySlice<Double> { buffer.unordered }
+    var count: Int { models.count }
 
-    mutating func add(_ value: Double) {
-        buffer.add(value)
+    mutating func reset(stepStart_s: Double, trendScale_s: Double) {
+        self.stepStart_s = stepStart_s
+        self.trendScale_s = trendScale_s
+        origin_s = stepStart_s
+        started = false
+        for index in models.indices {
+            models[index].reset()
+            isLive[index] = true
+        }
+        liveCount = models.count
     }
 
-    mutating func removeAll() {
-        buffer.removeAll()
+    /// Computes the transient features at `time_s`; call before ``predict(_:)`` and ``add(_:value:memory_s:)``.
+    mutating func prepare(at time_s: Double) {
+        let since = max(0, time_s - stepStart_s)
+        for index in transients.indices {
+            let scaled = since / Self.timeConstants_s[index]
+            transients[index] = scaled < 40 ? exp(-scaled) : 0
+        }
     }
 
-    private static func median(_ sorted: [Double]) -> Double {
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    private func feature(_ model: Int, trend: Double) -> SIMD4<Double> {
+        let pair = models[model]
+        return SIMD4(1, trend, transients[pair.fastIndex], transients[pair.slowIndex])
     }
 
-    /// The median of the values held; nil while empty.
-    var median: Double? {
-        guard count > 0 else { return nil }
-        return Self.median(values.sorted())
+    /// Model `index`'s prediction at the prepared time `time_s`, with its leverage.
+    func predict(_ index: Int, at time_s: Double) -> (value: Double, leverage: Double)? {
+        guard isLive[index] else { return nil }
+        return models[index].predict(feature(index, trend: (time_s - origin_s) / trendScale_s))
     }
 
-    /// The median absolute value as a Gaussian standard deviation (an offset counts as spread); nil until the
-    /// buffer is half full.
-    var scaleAboutZero: Double? {
-        guard count * 2 >= capacity else { return nil }
-        return Self.median(values.map { abs($0) }.sorted()) / 0.6745
+    /// Teaches model `index` one observation at the prepared time (all live models must be taught the same sample).
+    mutating func add(_ index: Int, time_s: Double, value: Double, keep: Double) {
+        guard isLive[index] else { return }
+        let shift = started ? (time_s - origin_s) / trendScale_s : 0
+        models[index].add(feature(index, trend: 0), value: value, keep: keep, shift: shift)
     }
 
-    /// nil until the buffer is half full.
-    var standardDeviation: Double? {
-        guard count * 2 >= capacity, let centre = median else { return nil }
-        return Self.median(values.map { abs($0 - centre) }.sorted()) / 0.6745
+    /// Ends teaching for the sample at `time_s`: the trend's origin moves to it.
+    mutating func finishSample(at time_s: Double) {
+        origin_s = time_s
+        started = true
     }
+
+    /// Stops updating every model but `active` (the transients are gone and the models agree).
+    mutating func keepOnly(_ active: Int) {
+        for index in isLive.indices where index != active { isLive[index] = false }
+        liveCount = 1
+    }
+
+    /// Models still updated in this step.
+    private(set) var liveCount = TransientModelBank.pairs.count
 }
 
 /// The latest values added, up to a capacity, oldest first on request.
@@ -201,9 +228,6 @@ struct RecentValues: Sendable {
     }
 
     var capacity: Int { values.count }
-
-    /// The values held, in no particular order.
-    var unordered: ArraySlice<Double> { values.prefix(count) }
 
     /// Up to `wanted` of the latest values, oldest first, leaving out the `skipping` most recent ones.
     func latest(_ wanted: Int, skipping: Int = 0) -> [Double] {

@@ -8,7 +8,7 @@ import Foundation
 /// rises hyperbolically towards its level with a rise-then-fall bump `u x / (1 + x^2)` on top, so part of the
 /// relaxation is a fall lasting minutes. The level wanders in a mean-reverting random walk and trends linearly either
 /// way. Readings carry white noise, second-order autoregressive (coloured) noise, heavy-tailed outliers, bursts in
-/// which the instrument repeats its last reading or reads on a wrong scale, and are truncated towards zero at the
+/// which the instrument repeats its last reading or reads each sample on a wrong scale, and are truncated towards zero at the
 /// instrument's resolution. A short multiplies |V| by a factor that steps, ramps, drops in bursts counted in samples,
 /// or flickers downward.
 public struct EmpiricalTraceCell: TraceCell {
@@ -89,7 +89,6 @@ public struct EmpiricalTraceCell: TraceCell {
     private var previousReading_V = 0.0
     private var stuckLeft = 0
     private var scaledLeft = 0
-    private var scaleFactor = 1.0
     private var short: EmpiricalShort?
 
     public init(options: TraceCellOptions) {
@@ -202,7 +201,6 @@ public struct EmpiricalTraceCell: TraceCell {
                 stuckLeft = 2 + random.index(7)
             } else if random.chance(draw.scaledProbability) {
                 scaledLeft = 1 + random.index(3)
-                scaleFactor = random.uniform(0.5...1.5)
             }
         }
         if stuckLeft > 0 {
@@ -210,8 +208,9 @@ public struct EmpiricalTraceCell: TraceCell {
             return previousReading_V
         }
         if scaledLeft > 0 {
+            // Each reading of the burst on its own wrong scale: the instrument hunting between ranges.
             scaledLeft -= 1
-            value *= scaleFactor
+            value *= random.uniform(0.5...1.5)
         }
         previousReading_V = truncated(value, resolution: options.voltageResolution_V)
         return previousReading_V

@@ -172,7 +172,7 @@ func setUp(_ scenario: Scenario) throws -> RunSetUp {
         parameters.voltageNoise_V = draws.logUniform(1e-5...2e-4)
         parameters.voltageSpikeProbability = [0, 1e-4, 1e-3][Int(draws.uniform(0...2.999))]
         parameters.voltageBurstProbability = draws.uniform(0...1) < 0.5 ? draws.logUniform(1e-5...1e-4) : 0
-        parameters.voltageDrift_V = draws.logUniform(5e-5...5e-4)
+        parameters.voltageDrift_V = draws.logUniform(2e-5...2e-4)
         parameters.voltageDriftTime_s = draws.logUniform(300...3600)
         parameters.nucleationCurrentExponent = draws.uniform(0...0.8)
         parameters.firstNucleationOverpotential_V = draws.logUniform(0.02...0.15)

@@ -139,3 +139,65 @@ func printTrace(_ scenario: Scenario, every: Int, from: Double, to: Double) thro
         }
     }
 }
+
+/// Prints dendrite-short's view of every sample between `from` and `to` in a scenario (its schedule's watch).
+func printDump(_ scenario: Scenario, from: Double, to: Double) throws {
+    var setUp = try setUp(scenario)
+    let plan = try StepPlan(expanding: setUp.testProtocol, area_cm2: setUp.area_cm2)
+    let watch: PlatingWatch = scenario.schedule == .symmetric ? .both : .plate
+    var criterion = DendriteShortCriterion(
+        settings: .init(during: watch, minimumDrop_V: 3e-4, memory_s: 60, noiseFloor_V: 1e-5))
+    var engine = RunEngine(plan: plan, threeElectrode: setUp.testProtocol.threeElectrode, criteria: [])
+    var current_A = 0.0
+    var stepIndex = -1
+    func apply(_ output: EngineOutput) {
+        for command in output.commands {
+            switch command {
+            case .applyCurrent(let value): current_A = value
+            case .openCircuit, .measureImpedance: current_A = 0
+            }
+        }
+    }
+    apply(engine.start(at: 0))
+    print("# \(scenario.label)")
+    var endAfter_s = Double.infinity
+    var time_s = 0.0
+    while !engine.isFinished, time_s < min(to, endAfter_s) {
+        let sample = setUp.cell.advance(by: scenario.interval_s, current_A: current_A)
+        time_s = sample.time_s
+        guard let record = engine.currentStep else { break }
+        if record.step.index != stepIndex {
+            stepIndex = record.step.index
+            criterion.stepStarted(
+                StepContext(
+                    step: record.step, startTime_s: record.startTime_s, area_cm2: setUp.area_cm2,
+                    threeElectrode: false))
+        }
+        let output = engine.ingest(sample)
+        let context = StepContext(
+            step: record.step, startTime_s: record.startTime_s, elapsed_s: time_s - record.startTime_s,
+            sampleCount: Int(((time_s - record.startTime_s) / scenario.interval_s).rounded()), area_cm2: setUp.area_cm2,
+            threeElectrode: false)
+        let verdict = criterion.evaluate(sample, context: context)
+        if time_s >= from, let latest = criterion.latest, latest.time_s == time_s {
+            print(
+                "t=\(formatNumber(time_s, significantDigits: 8)) step \(record.step.index) "
+                    + "V=\(formatNumber(latest.observed_V * 1e3, significantDigits: 6)) "
+                    + "exp=\(formatNumber(latest.expected_V * 1e3, significantDigits: 6)) "
+                    + "spread=\(formatNumber(latest.spread_V * 1e6, significantDigits: 3))uV "
+                    + "noise=\(formatNumber(latest.noise_V * 1e6, significantDigits: 3)) "
+                    + "dis=\(formatNumber(latest.disagreement_V * 1e6, significantDigits: 3)) "
+                    + "allow=\(formatNumber(latest.allowance_V * 1e6, significantDigits: 3)) "
+                    + "cusum=\(formatNumber(latest.cusum, significantDigits: 3)) "
+                    + "inc=\(formatNumber(latest.incrementSum, significantDigits: 3)) "
+                    + "settled=\(latest.settled_V.map { formatNumber($0 * 1e3, significantDigits: 5) } ?? "-") "
+                    + "fall=\(formatNumber(latest.fall, significantDigits: 3)) judged=\(latest.judged)"
+                    + (verdict.map { " VERDICT \($0.action.rawValue): \($0.reason)" } ?? ""))
+        }
+        apply(output)
+        if endAfter_s == .infinity, let onset = setUp.cell.onset_s {
+            endAfter_s = onset + 900
+            print("# onset \(formatNumber(onset, significantDigits: 8))")
+        }
+    }
+}

@@ -1,7 +1,7 @@
 // Benchmark of the live stop criteria on cell traces with known short onsets, per trace family.
 //
 //   cellrig-bench-criteria                   every family, all scenarios, cross-family table, timing
-//   cellrig-bench-criteria quick             one scenario in four
+//   cellrig-bench-criteria quick             one scenario in three
 //   options: family=NAME (physics, kinetic, empirical), only=TEXT (labels containing TEXT), verbose (one line per
 //   run), explain=LABEL (every wrong stop or miss of the candidates whose label starts with LABEL), no-timing
 //
@@ -27,7 +27,7 @@ let onlyFamilies = arguments.filter { $0.hasPrefix("family=") }.compactMap {
 let families = onlyFamilies.isEmpty ? BenchFamily.allCases : onlyFamilies
 
 var list: [Scenario] = families.flatMap { scenarios($0) }
-if quick { list = list.enumerated().filter { ($0.offset / 2) % 4 == 0 }.map(\.element) }
+if quick { list = list.enumerated().filter { $0.offset % 3 == 0 }.map(\.element) }
 for only in arguments where only.hasPrefix("only=") {
     list = list.filter { $0.label.contains(only.dropFirst(5)) }
 }
@@ -40,6 +40,14 @@ if let wanted = arguments.first(where: { $0.hasPrefix("trace=") }).map({ String(
     if let scenario = list.first(where: { $0.label.contains(wanted) }) {
         try printTrace(scenario, every: every, from: from, to: to)
     }
+    exit(0)
+}
+
+/// `dump=TEXT from=T to=T`: dendrite-short's view of each sample of the first scenario whose label contains TEXT.
+if let wanted = arguments.first(where: { $0.hasPrefix("dump=") }).map({ String($0.dropFirst(5)) }) {
+    let from = arguments.first { $0.hasPrefix("from=") }.flatMap { Double($0.dropFirst(5)) } ?? 0
+    let to = arguments.first { $0.hasPrefix("to=") }.flatMap { Double($0.dropFirst(3)) } ?? .infinity
+    if let scenario = list.first(where: { $0.label.contains(wanted) }) { try printDump(scenario, from: from, to: to) }
     exit(0)
 }
 
