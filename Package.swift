@@ -2,11 +2,12 @@
 // cellrig: an unattended solid-state battery test rig daemon.
 //
 // One target per layer; dependencies point down only (see docs/architecture.md):
-//   Domain <- ProtocolFiles, Engine, Instruments, Storage, Control
+//   Domain <- ProtocolFiles, Engine, ImpedanceAnalysis, Instruments, Storage, Control
 //   Instruments <- Simulation
 //   Domain <- TraceFamilies (synthetic cell traces written apart from Simulation, for the criteria benchmark)
 //   everything <- Daemon <- cellrigd
-//   Control, ProtocolFiles, Engine, Storage <- cellrig (CLI)
+//   Domain, Storage, ImpedanceAnalysis <- Reports
+//   Control, ProtocolFiles, Engine, Replay, Storage, ImpedanceAnalysis, Reports <- cellrig (CLI)
 
 import PackageDescription
 
@@ -59,14 +60,20 @@ let package = Package(
         .target(name: "Engine", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(
             name: "Replay", dependencies: ["Domain", "Engine", "ProtocolFiles"], swiftSettings: swiftSettings),
+        .target(
+            name: "ImpedanceAnalysis", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Instruments", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "TraceFamilies", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(
+            name: "Reports", dependencies: ["Domain", "Storage", "ImpedanceAnalysis"], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
-        .target(name: "SerialTransport", dependencies: ["Transport", "CLibSerialPort"], swiftSettings: swiftSettings),
+        .target(
+            name: "SerialTransport", dependencies: ["Transport", "Domain", "CLibSerialPort"],
+            swiftSettings: swiftSettings),
         .target(
             name: "InstrumentDrivers",
             dependencies: ["Instruments", "Transport", "Domain"],
@@ -86,9 +93,9 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Domain", "ProtocolFiles", "Engine", "Instruments", "Simulation", "Storage", "Control",
-                "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging, serviceLifecycle,
-                unixSignals,
+                "Domain", "ProtocolFiles", "Engine", "Replay", "ImpedanceAnalysis", "Instruments", "Simulation",
+                "Storage", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
+                serviceLifecycle, unixSignals,
             ],
             swiftSettings: swiftSettings
         ),
@@ -102,7 +109,8 @@ let package = Package(
         .executableTarget(
             name: "cellrig",
             dependencies: [
-                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport", argumentParser,
+                "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport",
+                "ImpedanceAnalysis", "Reports", argumentParser,
             ],
             swiftSettings: swiftSettings
         ),
@@ -134,7 +142,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-daemon",
-            dependencies: ["Daemon", "Domain", "Control", "Storage", logging],
+            dependencies: ["Daemon", "Domain", "Control", "Storage", grdb, logging],
             swiftSettings: swiftSettings
         ),
 
@@ -163,10 +171,20 @@ let package = Package(
         ),
         .testTarget(
             name: "TraceFamiliesTests", dependencies: ["TraceFamilies", "Domain"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ImpedanceAnalysisTests",
+            dependencies: ["TestSupport", "ImpedanceAnalysis", "Domain", "Simulation"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["TestSupport", "Reports", "Storage", "Domain"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "TransportTests", dependencies: ["Transport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "SerialTransportTests",
-            dependencies: ["SerialTransport", "Transport"],
+            dependencies: ["SerialTransport", "Transport", "Domain"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -192,8 +210,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "TestSupport", "Daemon", "Control", "Storage", "Domain", "ProtocolFiles", "WireSimulators",
-                "Simulation",
+                "TestSupport", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles", "Engine",
+                "Replay", "WireSimulators", "Simulation",
                 "SerialTransport", "Transport",
             ],
             swiftSettings: swiftSettings

@@ -160,6 +160,8 @@ public struct SpectrumInfo: Sendable, Hashable, Codable {
     /// Z' at the highest and at the lowest frequency measured.
     public var real_high_frequency_Ohm: Double
     public var real_low_frequency_Ohm: Double
+    /// The fit of the circuit the step names, once made.
+    public var fit: SpectrumFitInfo?
 
     public init(step: Int, cycle: Int, points: [ImpedancePoint]) {
         self.step = step
@@ -171,6 +173,27 @@ public struct SpectrumInfo: Sendable, Hashable, Codable {
         let byFrequency = points.sorted { $0.frequency_Hz < $1.frequency_Hz }
         real_high_frequency_Ohm = byFrequency.last?.real_Ohm ?? 0
         real_low_frequency_Ohm = byFrequency.first?.real_Ohm ?? 0
+    }
+}
+
+/// The equivalent-circuit fit of one spectrum, as status shows it (the whole fit: `cellrig fit RUN --json`).
+public struct SpectrumFitInfo: Sendable, Hashable, Codable {
+    public var circuit: String
+    /// The element taken as the interface and its resistance per interface (a symmetric cell's ASR / 2).
+    public var interface_element: String?
+    public var interface_Ohm_cm2: Double?
+    public var interface_error_Ohm_cm2: Double?
+    public var reduced_chi_square: Double
+    /// False when the lin-KK check says the spectrum is not worth fitting.
+    public var kramers_kronig_consistent: Bool
+
+    public init(_ fit: ImpedanceFitResult) {
+        circuit = fit.circuit.description
+        interface_element = fit.interface?.element
+        interface_Ohm_cm2 = fit.interface?.perInterface_Ohm_cm2
+        interface_error_Ohm_cm2 = fit.interface?.perInterfaceStandardError_Ohm_cm2
+        reduced_chi_square = fit.reducedChiSquare
+        kramers_kronig_consistent = fit.kramersKronig.isConsistent
     }
 }
 
@@ -217,6 +240,14 @@ public struct RunStatus: Sendable, Hashable, Codable {
     public var planned_steps: Int
     /// For a run a criterion stopped: wall time from the tripping sample's arrival to the cell-off command.
     public var reaction_time_ms: Double?
+    /// For a run a criterion stopped: wall time from the same arrival to the instrument's confirmation that the
+    /// cell is off (its reply to the command).
+    public var cell_off_confirmed_ms: Double?
+    /// Lines or packages the instruments sent that could not be turned into samples (garbled, truncated).
+    public var discarded_readings: Int?
+    /// How many stored samples carry each quality flag (`overload`, `non-finite`, `late`, `pressure-missing`, ...);
+    /// absent when none does.
+    public var flagged_samples: [String: Int]?
     public var progress: RunProgress?
     public var verdicts: [VerdictInfo]
     /// What the run found so far (CCD, voiding per current).
@@ -230,6 +261,7 @@ public struct RunStatus: Sendable, Hashable, Codable {
         id: Int64, state: String, protocol_name: String, protocol_file: String, protocol_sha256: String, rig: String,
         cell_label: String?, area_cm2: Double, created_at: String, ended_at: String?, reason: String?,
         ccd_mA_cm2: Double?, samples: Int, planned_steps: Int, reaction_time_ms: Double? = nil,
+        cell_off_confirmed_ms: Double? = nil, discarded_readings: Int? = nil, flagged_samples: [String: Int]? = nil,
         progress: RunProgress?, verdicts: [VerdictInfo], results: RunResultsInfo? = nil, truth: [TruthInfo]?,
         spectra: [SpectrumInfo]? = nil
     ) {
@@ -249,6 +281,9 @@ public struct RunStatus: Sendable, Hashable, Codable {
         self.samples = samples
         self.planned_steps = planned_steps
         self.reaction_time_ms = reaction_time_ms
+        self.cell_off_confirmed_ms = cell_off_confirmed_ms
+        self.discarded_readings = discarded_readings
+        self.flagged_samples = flagged_samples
         self.progress = progress
         self.verdicts = verdicts
         self.results = results
@@ -318,11 +353,20 @@ public enum LiveEventName {
     public static let progress = "progress"
     public static let event = "event"
     public static let end = "end"
+    /// The daemon ended the stream because the follower fell too far behind; its data is an ``ErrorBody``.
+    public static let disconnected = "disconnected"
+    /// A message the daemon could not encode; its data is an ``ErrorBody`` and the stream goes on.
+    public static let error = "error"
 }
 
 /// One message on a run's live stream.
 public enum LiveMessage: Sendable, Hashable {
+    /// Where the run is; a slow follower may miss some (it gets the latest).
     case progress(RunProgress)
+    /// Something that happened in the run; never dropped.
     case event(EventInfo)
+    /// How the run ended; the stream's last message.
     case end(RunStatus)
+    /// The follower fell too far behind and is disconnected; the stream's last message.
+    case disconnected(String)
 }

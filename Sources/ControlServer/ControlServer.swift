@@ -90,7 +90,16 @@ public enum ControlServer {
                 status: .ok, headers: headers,
                 body: ResponseBody { writer in
                     for await message in stream {
-                        try await writer.write(ByteBuffer(string: try eventText(message)))
+                        // One message that cannot be encoded never ends the stream: it becomes an `error` event.
+                        let text: String
+                        do {
+                            text = try eventText(message)
+                        } catch {
+                            text = serverSentEvent(
+                                name: LiveEventName.error,
+                                data: #"{"error":"a live message could not be encoded"}"#)
+                        }
+                        try await writer.write(ByteBuffer(string: text))
                     }
                     try await writer.finish(nil)
                 })
@@ -147,6 +156,10 @@ public enum ControlServer {
         case .end(let status):
             return serverSentEvent(
                 name: LiveEventName.end, data: String(decoding: try encoder.encode(status), as: UTF8.self))
+        case .disconnected(let reason):
+            return serverSentEvent(
+                name: LiveEventName.disconnected,
+                data: String(decoding: try encoder.encode(ErrorBody(error: reason)), as: UTF8.self))
         }
     }
 }

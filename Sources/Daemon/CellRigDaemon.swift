@@ -13,6 +13,8 @@ import UnixSignals
 public final class CellRigDaemon: ControlBackend {
     public let configuration: DaemonConfiguration
     let store: RunStore
+    let journal: OutcomeJournal
+    let pendingOutcomes = PendingOutcomes()
     let hub = RunHub()
     let runners: [String: RigRunner]
     let rigOrder: [String]
@@ -22,16 +24,63 @@ public final class CellRigDaemon: ControlBackend {
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        store = try RunStore(path: configuration.databasePath)
+        store = try RunStore(
+            path: configuration.databasePath, maximumSize_bytes: configuration.maximumDatabaseSize_bytes)
+        journal = try OutcomeJournal(databasePath: configuration.databasePath)
+        Self.recordJournaledOutcomes(journal, store: store, logger: logger)
+        let services = RunServices(
+            store: store, journal: journal, pendingOutcomes: pendingOutcomes, hub: hub, logger: logger)
         var runners: [String: RigRunner] = [:]
         for rig in configuration.rigs {
-            runners[rig.id] = RigRunner(rig: rig, store: store, hub: hub, logger: logger)
+            runners[rig.id] = RigRunner(rig: rig, services: services)
         }
         self.runners = runners
         rigOrder = configuration.rigs.map(\.id)
-        let abandoned = try store.interruptAbandonedRuns(reason: "the daemon stopped while the run was active")
-        if !abandoned.isEmpty {
-            logger.warning("runs left active by an earlier daemon are now marked interrupted: \(abandoned)")
+        interruptedAtStart = try store.interruptAbandonedRuns(reason: "the daemon stopped while the run was active")
+        if !interruptedAtStart.isEmpty {
+            logger.warning(
+                "runs left active by an earlier daemon are marked interrupted and follow their protocol's on_restart: \(interruptedAtStart)"
+            )
+        }
+    }
+
+    /// Records the outcomes an earlier daemon could not write to the database (a full disk), then blanks the journal.
+    private static func recordJournaledOutcomes(_ journal: OutcomeJournal, store: RunStore, logger: Logger) {
+        guard let entries = try? journal.entries(), !entries.isEmpty else { return }
+        do {
+            for entry in entries {
+                try store.finishRun(entry.runID, outcome: entry.outcome, discardedReadings: entry.discardedReadings)
+                logger.notice("run \(entry.runID): its outcome, kept while the database could not take it, is recorded")
+            }
+            try journal.clear()
+        } catch {
+            logger.error("the outcomes kept in \(journal.path) cannot be recorded yet: \(error)")
+        }
+    }
+
+    /// Runs an earlier daemon left active; they are resumed (or not) by their protocol's `on_restart` once the
+    /// daemon runs.
+    let interruptedAtStart: [Int64]
+
+    /// Continues the runs an earlier daemon left active, each on its rig, as their protocols' `on_restart` says. A
+    /// run that cannot continue stays interrupted, with the reason.
+    func resumeInterruptedRuns() async {
+        for runID in interruptedAtStart {
+            guard let run = try? store.run(id: runID) else { continue }
+            guard let runner = runners[run.rigID] else {
+                try? store.markInterrupted(
+                    runID,
+                    reason: "the daemon stopped while the run was active; its rig '\(run.rigID)' is no longer "
+                        + "configured")
+                continue
+            }
+            do {
+                try await runner.restore(runID: runID, byHand: false)
+            } catch {
+                logger.warning("run \(runID) stays interrupted: \(error)")
+                try? store.markInterrupted(
+                    runID, reason: "the daemon stopped while the run was active; not resumed: \(error)")
+            }
         }
     }
 
@@ -68,10 +117,18 @@ public final class CellRigDaemon: ControlBackend {
 
     /// Ends every running run as interrupted (cell to open circuit, data flushed).
     func interruptAll(reason: String) async {
+        var interrupted: [Int64] = []
+        for runner in runners.values { if let runID = await runner.runningRunID { interrupted.append(runID) } }
         await withTaskGroup(of: Void.self) { group in
             for runner in runners.values {
                 group.addTask { try? await runner.requestStop(runID: nil, state: .interrupted, reason: reason) }
             }
+        }
+        // The next daemon resumes them as their protocols' on_restart says.
+        do {
+            try store.markForResumeOnStart(interrupted)
+        } catch {
+            logger.error("runs \(interrupted) cannot be marked for resuming at the next start: \(error)")
         }
     }
 
@@ -107,7 +164,8 @@ public final class CellRigDaemon: ControlBackend {
             let runner = await runner(of: runID)
             let progress = await runner?.progress(runID: runID)
             let truth = await runner?.liveGroundTruth(runID: runID)
-            return try await RunStatusBuilder(store: store).status(runID: runID, progress: progress, truth: truth)
+            return try await RunStatusBuilder(store: store, pendingOutcomes: pendingOutcomes)
+                .status(runID: runID, progress: progress, truth: truth)
         } catch RunStatusBuilder.StatusError.noSuchRun(let id) {
             throw ControlFailure.notFound("no run \(id)")
         }
@@ -125,7 +183,12 @@ public final class CellRigDaemon: ControlBackend {
     public func resume(runID: Int64) async throws -> RunStatus {
         guard let runner = await runner(of: runID) else {
             let current = try await status(runID: runID)
-            throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
+            guard current.state == RunState.interrupted.rawValue, let rigRunner = runners[current.rig] else {
+                throw ControlFailure.conflict("run \(runID) is not running (it is \(current.state))")
+            }
+            // An interrupted run continues by hand, whatever its protocol's on_restart says.
+            try await rigRunner.restore(runID: runID, byHand: true)
+            return try await status(runID: runID)
         }
         try await runner.resume(runID: runID)
         return try await status(runID: runID)
@@ -154,9 +217,12 @@ struct WatchdogService: Service {
     let interval: Duration
 
     func run() async throws {
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            notifier.notify("WATCHDOG=1")
-            try? await Task.sleep(for: interval / 2)
+        // The sleep ends at once on graceful shutdown, so the watchdog never holds up ending the runs.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                notifier.notify("WATCHDOG=1")
+                try await Task.sleep(for: interval / 2)
+            }
         }
     }
 }
@@ -166,8 +232,11 @@ struct RigsService: Service {
     let daemon: CellRigDaemon
 
     func run() async throws {
+        await daemon.resumeInterruptedRuns()
         try? await gracefulShutdown()
         daemon.logger.notice("shutting down: ending active runs at open circuit")
-        await daemon.interruptAll(reason: "the daemon was asked to shut down")
+        await daemon.interruptAll(
+            reason:
+                "the daemon was asked to shut down; the next start resumes the run as its protocol's on_restart says")
     }
 }

@@ -9,6 +9,8 @@ public struct DaemonConfiguration: Sendable {
     public var rigs: [RigDescription]
     /// File mode of the control socket: who may command the rigs (owner and group by default).
     public var socketMode: UInt32
+    /// The most disk the database may take; beyond it writes fail as on a full disk (nil: no cap).
+    public var maximumDatabaseSize_bytes: Int?
 
     public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
         self.socketPath = socketPath

@@ -35,24 +35,10 @@ enum InstrumentFactory {
         case .methodScript(let configuration):
             galvanostatPort = try openPort(configuration.line, role: "galvanostat", rig: rig.id)
             galvanostat = MethodScriptGalvanostat(
-                transport: galvanostatPort.transport,
-                options: MethodScriptGalvanostat.Options(
-                    maximumScriptDuration_s: configuration.maximumScriptDuration_s,
-                    replyTimeout: .seconds(configuration.replyTimeout_s),
-                    mainsFrequency_Hz: configuration.mainsFrequency_Hz,
-                    currentSign: configuration.currentSign == .sameAsIUPAC ? .sameAsIUPAC : .oppositeToIUPAC))
+                transport: galvanostatPort.transport, configuration: configuration)
         case .keithley2400(let configuration):
             galvanostatPort = try openPort(configuration.line, role: "galvanostat", rig: rig.id)
-            galvanostat = Keithley2400Galvanostat(
-                transport: galvanostatPort.transport,
-                options: Keithley2400Galvanostat.Options(
-                    wiring: configuration.wiring == .highToWorkingElectrode
-                        ? .highToWorkingElectrode : .highToCounterElectrode,
-                    openCircuitSampling: configuration.openCircuit == .zeroCurrent ? .zeroCurrent : .outputOff,
-                    remoteSense: configuration.remoteSense,
-                    integrationPowerLineCycles: configuration.integrationPowerLineCycles,
-                    replyTimeout: .seconds(configuration.replyTimeout_s),
-                    outputInterlock: keithleyInterlock(configuration.outputInterlock)))
+            galvanostat = Keithley2400Galvanostat(transport: galvanostatPort.transport, configuration: configuration)
         }
         var pressure: SerialRigInstruments.PressureSensor?
         if let sensor = rig.pressureSensor {
@@ -64,8 +50,7 @@ enum InstrumentFactory {
                 throw error
             }
             pressure = SerialRigInstruments.PressureSensor(
-                sensor: makeForceSensor(sensor.driver, transport: port.transport), port: port,
-                calibration: sensor.calibration, readingInterval_s: sensor.readingInterval_s)
+                sensor: makeForceSensor(sensor.driver, transport: port.transport), port: port, configuration: sensor)
         }
         return SerialRigInstruments(galvanostat: galvanostat, galvanostatPort: galvanostatPort, pressure: pressure)
     }
@@ -74,34 +59,9 @@ enum InstrumentFactory {
         -> any ForceSensor
     {
         switch driver {
-        case .mark10(let configuration):
-            return Mark10ForceGauge(
-                transport: transport,
-                options: Mark10ForceGauge.Options(
-                    compressionIsPositive: configuration.compressionIsPositive,
-                    replyTimeout: .seconds(configuration.replyTimeout_s)))
-        case .modbus(let configuration):
-            return ModbusLoadCell(
-                transport: transport, map: registerMap(configuration), serialNumber: configuration.serialNumber,
-                replyTimeout: .seconds(configuration.replyTimeout_s))
+        case .mark10(let configuration): Mark10ForceGauge(transport: transport, configuration: configuration)
+        case .modbus(let configuration): ModbusLoadCell(transport: transport, configuration: configuration)
         }
-    }
-
-    static func registerMap(_ configuration: ModbusLoadCellConfiguration) -> ModbusRegisterMap {
-        let valueType: ModbusRegisterMap.ValueType =
-            switch configuration.valueType {
-            case .int16: .int16
-            case .uint16: .uint16
-            case .int32: .int32
-            case .uint32: .uint32
-            case .float32: .float32
-            }
-        return ModbusRegisterMap(
-            model: configuration.model, stationAddress: UInt8(configuration.stationAddress),
-            readFunction: configuration.registerKind == .holding ? .readHoldingRegisters : .readInputRegisters,
-            register: UInt16(configuration.register), valueType: valueType,
-            wordOrder: configuration.wordOrder == .highWordFirst ? .highWordFirst : .lowWordFirst,
-            newtonsPerCount: configuration.newtonsPerCount)
     }
 
     /// A port opened for an instrument: the transport, and how the rig file named it.
@@ -128,7 +88,9 @@ enum InstrumentFactory {
                     + "connect the instrument, or correct the port in the rig file")
         }
         do {
-            let transport = try openSerialPort(.path(path), settings: settings(line))
+            var resolved = line
+            resolved.port = path
+            let transport = try SerialPortTransport(line: resolved, backend: .automatic)
             return OpenedPort(transport: transport, spec: line.port, path: path)
         } catch {
             throw InstrumentUnavailable(
@@ -151,26 +113,8 @@ enum InstrumentFactory {
         return nil
     }
 
-    static func settings(_ line: SerialLineConfiguration) -> SerialSettings {
-        SerialSettings(
-            baudRate: line.baudRate, dataBits: line.dataBits,
-            parity: SerialSettings.Parity(rawValue: line.parity.rawValue) ?? .none, stopBits: line.stopBits,
-            flowControl: SerialSettings.FlowControl(rawValue: line.flowControl.rawValue) ?? .none)
-    }
-
     private static func detail(_ error: any Error) -> String {
         guard let transportError = error as? TransportError else { return "\(error)" }
         return transportError.detail.isEmpty ? transportError.kind.rawValue : transportError.detail
-    }
-}
-
-/// The rig file's interlock setting in the driver's terms.
-private func keithleyInterlock(
-    _ interlock: Keithley2400Configuration.OutputInterlock?
-) -> Keithley2400Galvanostat.OutputInterlock {
-    switch interlock {
-    case nil: .unused
-    case .line: .line
-    case .watchdog(let holdTime_s): .watchdog(holdTime_s: holdTime_s)
     }
 }

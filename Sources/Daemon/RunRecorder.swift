@@ -2,62 +2,75 @@ import Domain
 import Engine
 import Storage
 
-/// Buffers one run's samples, steps and events and writes them in batches: one transaction per batch keeps
-/// SQLite fast at thousands of samples per second, and a flush at every event and at the end loses nothing.
+/// Collects what the engine produces for one run and decides when it goes to storage as a batch.
+///
+/// A batch is handed to the ``StorageWriter`` when it holds ``batchSize`` samples, when it holds an event (so
+/// events reach the disk at once), when its oldest entry has waited ``maximumDelay`` of wall time, or when the
+/// loop says the instrument paces the run (each sample then reaches the disk as it comes).
 struct RunRecorder {
-    let store: RunStore
-    let runID: Int64
     /// Most samples held before a write.
-    var batchSize = 2000
-    /// Longest wall time a sample waits in the buffer.
+    var batchSize = 4096
+    /// Longest wall time an entry waits in the buffer.
     var maximumDelay: Duration = .seconds(1)
 
-    private(set) var storedSamples = 0
-    private var samples: [RecordedSample] = []
-    private var steps: [StepRecordRow] = []
-    private var events: [(seq: Int, event: RunEvent)] = []
+    private var batch = RunRecordBatch()
     private var eventCount = 0
-    private var lastFlush = ContinuousClock.now
+    private var inputCount = 0
+    private var oldestPending: ContinuousClock.Instant?
 
-    init(store: RunStore, runID: Int64) {
-        self.store = store
-        self.runID = runID
-        samples.reserveCapacity(batchSize)
+    /// A recorder whose first event and input take sequence numbers `firstEventSeq` and `firstInputSeq` (a resumed
+    /// run continues its own).
+    init(firstEventSeq: Int = 0, firstInputSeq: Int = 0) {
+        eventCount = firstEventSeq
+        inputCount = firstInputSeq
+        batch.samples.reserveCapacity(batchSize)
     }
 
+    /// Events recorded so far (the next event's sequence number).
     var eventsRecorded: Int { eventCount }
 
-    /// Takes what the engine produced; writes when the batch is full, the oldest sample is due, or events came.
-    mutating func record(_ output: EngineOutput) throws {
-        if let recorded = output.recorded { samples.append(recorded) }
-        if let spectrum = output.spectrum {
-            try store.appendSpectrum(
-                runID: runID, stepIndex: spectrum.stepIndex, cycle: spectrum.cycle, points: spectrum.points)
-        }
-        for step in output.steps { steps.append(StepRecordRow(step)) }
-        for event in output.events {
-            events.append((eventCount, event))
-            eventCount += 1
-        }
-        if samples.count >= batchSize || !events.isEmpty || ContinuousClock.now - lastFlush >= maximumDelay {
-            try flush()
-        }
+    /// Whether the buffer should go to storage now.
+    func isDue(now: ContinuousClock.Instant) -> Bool {
+        guard let oldestPending else { return false }
+        return batch.samples.count >= batchSize || !batch.events.isEmpty || !batch.inputs.isEmpty
+            || now - oldestPending >= maximumDelay
     }
 
-    mutating func recordEvent(_ event: RunEvent) throws {
-        events.append((eventCount, event))
+    var isEmpty: Bool { batch.isEmpty }
+
+    /// Takes the engine's sample, step records and events (its spectrum is stored by the caller).
+    mutating func record(_ output: EngineOutput, now: ContinuousClock.Instant) {
+        if let recorded = output.recorded { batch.samples.append(recorded) }
+        for step in output.steps { batch.steps.append(StepRecordRow(step)) }
+        for event in output.events { append(event) }
+        if oldestPending == nil, !batch.isEmpty { oldestPending = now }
+    }
+
+    /// Takes an event that did not come from the engine (a fault, a reconnection).
+    mutating func record(_ event: RunEvent, now: ContinuousClock.Instant) {
+        append(event)
+        if oldestPending == nil { oldestPending = now }
+    }
+
+    /// Takes an input the run loop gave the engine from outside the samples.
+    mutating func record(_ input: RunInput, now: ContinuousClock.Instant) {
+        batch.inputs.append((inputCount, input))
+        inputCount += 1
+        if oldestPending == nil { oldestPending = now }
+    }
+
+    private mutating func append(_ event: RunEvent) {
+        batch.events.append((eventCount, event))
         eventCount += 1
-        try flush()
     }
 
-    mutating func flush() throws {
-        lastFlush = ContinuousClock.now
-        guard !samples.isEmpty || !steps.isEmpty || !events.isEmpty else { return }
-        try store.append(runID: runID, samples: samples, steps: steps, events: events)
-        storedSamples += samples.count
-        samples.removeAll(keepingCapacity: true)
-        steps.removeAll()
-        events.removeAll()
+    /// Hands over everything buffered and starts a new batch.
+    mutating func takeBatch() -> RunRecordBatch {
+        var taken = RunRecordBatch()
+        taken.samples.reserveCapacity(batchSize)
+        swap(&taken, &batch)
+        oldestPending = nil
+        return taken
     }
 }
 

@@ -11,21 +11,33 @@ import Transport
 /// when at least `readingInterval_s` of cell time has passed since its last reading (and for the first
 /// sample), and samples in between carry that latest reading. Reading on cell time, inline, keeps the
 /// result exact and repeatable at any simulation speed, and costs one short exchange per interval (a Mark-10
-/// answers in about a millisecond; the pressure of a clamped cell changes over minutes). A failed reading is an
-/// instrument fault like a failed sample.
+/// answers in about a millisecond; the pressure of a clamped cell changes over minutes). A reading that fails
+/// leaves the samples until the next attempt with the previous reading flagged ``SampleFlags/pressureStale`` (or
+/// none, flagged ``SampleFlags/pressureMissing``); a reading beyond the sensor's capacity or not a number is kept
+/// as read and flagged ``SampleFlags/pressureImplausible``, and one at the run's start refuses the run. A sensor
+/// whose port went away is lost like the galvanostat.
 actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
     /// The force sensor and how its readings become pressures.
     struct PressureSensor: Sendable {
         let sensor: any ForceSensor
         let port: InstrumentFactory.OpenedPort
-        let calibration: StackPressureCalibration
-        let readingInterval_s: Double
+        /// The rig file's entry: calibration, reading interval, capacity.
+        let configuration: PressureSensorConfiguration
+    }
+
+    /// The latest force reading as a pressure, with whether the force was plausible.
+    private struct PressureReading {
+        var time_s: Double
+        var pressure_MPa: Double
+        var plausible: Bool
     }
 
     private let galvanostat: any Galvanostat
     private let galvanostatPort: InstrumentFactory.OpenedPort
     private let pressure: PressureSensor?
-    private var lastPressureReading: (time_s: Double, pressure_MPa: Double)?
+    private var lastPressureReading: PressureReading?
+    /// The cell time of the latest attempt to read the sensor, and whether it failed.
+    private var lastPressureAttempt: (time_s: Double, failed: Bool)?
     private var closed = false
 
     init(galvanostat: any Galvanostat, galvanostatPort: InstrumentFactory.OpenedPort, pressure: PressureSensor?) {
@@ -58,9 +70,31 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         return identities
     }
 
+    /// Configures the galvanostat, then reads the force once: a sensor that cannot be read, or reads an
+    /// implausible force (a wrong byte order or value type in the rig file), refuses the run at its start.
     func configure(samplingInterval_s: Double, limits: HardwareLimits) async throws {
         lastPressureReading = nil
+        lastPressureAttempt = nil
         try await galvanostat.configure(samplingInterval_s: samplingInterval_s, limits: limits)
+        guard let pressure else { return }
+        let force_N: Double
+        do {
+            force_N = try await pressure.sensor.readForce_N()
+        } catch {
+            throw PressureSensorFailure(underlying: error)
+        }
+        guard pressure.configuration.isPlausible(force_N: force_N) else {
+            let bound =
+                pressure.configuration.capacity_N.map {
+                    "its capacity of \(formatNumber($0)) N (rig file key capacity)"
+                }
+                ?? "\(formatNumber(PressureSensorConfiguration.plausibleForceWithoutCapacity_N)) N"
+            throw PressureSensorFailure(
+                underlying: InstrumentError(
+                    .rejected, instrument: pressure.port.recordedName,
+                    "reads \(force_N) N, beyond \(bound): check the rig file's byte_order, value_type and "
+                        + "newtons_per_count against the transmitter's manual"))
+        }
     }
 
     func applyCurrent(_ current_A: Double) async throws {
@@ -79,6 +113,17 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         try await withPressure(try await galvanostat.nextSample())
     }
 
+    /// The galvanostat's batch, each sample with its pressure as ``nextSample()`` gives it.
+    func nextSamples() async throws -> [InstrumentSample] {
+        var samples: [InstrumentSample] = []
+        for sample in try await galvanostat.nextSamples() { samples.append(try await withPressure(sample)) }
+        return samples
+    }
+
+    var discardedReadingCount: Int { get async { await galvanostat.discardedReadingCount } }
+
+    var voltageResolution_V: Double? { get async { await galvanostat.voltageResolution_V } }
+
     /// Whether the galvanostat can measure impedance spectra.
     nonisolated var measuresImpedance: Bool { galvanostat is any ImpedanceAnalyzer }
 
@@ -91,64 +136,72 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
         return try await analyzer.measureImpedance(settings)
     }
 
+    /// The galvanostat's check of a spectrum's settings (refused when it has no impedance capability).
+    func checkImpedance(_ settings: ImpedanceSettings) async throws {
+        guard let analyzer = galvanostat as? any ImpedanceAnalyzer else {
+            throw InstrumentError(
+                .rejected, instrument: galvanostatPort.recordedName, "this galvanostat cannot measure impedance")
+        }
+        try await analyzer.checkImpedance(settings)
+    }
+
     /// Ends the run on the galvanostat (MethodSCRIPT: aborts its script and switches the cell off, measuring nothing).
     func finishRun() async throws {
         try await galvanostat.finishRun()
     }
 
     /// The galvanostat's queued samples, each given its pressure as ``nextSample()`` gives it. A sample is never
-    /// lost to the pressure sensor: when a reading fails here, the remaining samples keep the latest reading
-    /// taken within the reading interval, or none.
+    /// lost to the pressure sensor: once its port is gone, the remaining samples keep the latest reading, flagged
+    /// stale.
     func takePendingSamples() async -> [InstrumentSample] {
         var samples = await galvanostat.takePendingSamples()
-        var sensorFailed = false
         for index in samples.indices {
-            if !sensorFailed {
-                do {
-                    samples[index] = try await withPressure(samples[index])
-                    continue
-                } catch {
-                    sensorFailed = true
-                }
+            do {
+                samples[index] = try await withPressure(samples[index])
+            } catch {
+                lastPressureAttempt = (samples[index].time_s, true)
+                samples[index] = withLatestPressure(samples[index])
             }
-            samples[index].pressure_MPa = recentPressure_MPa(at: samples[index].time_s)
         }
         return samples
     }
 
-    /// `sample` with the stack pressure: the latest reading while it is recent enough in cell time, else a new one.
+    /// `sample` with the stack pressure, reading the sensor when the reading interval has passed (in cell time)
+    /// since the last attempt. Throws only when the sensor's port went away.
     private func withPressure(_ sample: InstrumentSample) async throws -> InstrumentSample {
-        var sample = sample
         guard let pressure else { return sample }
-        if let recent = recentPressure_MPa(at: sample.time_s) {
-            sample.pressure_MPa = recent
+        let interval = pressure.configuration.readingInterval_s
+        let due =
+            lastPressureAttempt.map { sample.time_s - $0.time_s >= interval || sample.time_s < $0.time_s } ?? true
+        if due {
+            do {
+                let force_N = try await pressure.sensor.readForce_N()
+                lastPressureReading = PressureReading(
+                    time_s: sample.time_s,
+                    pressure_MPa: pressure.configuration.calibration.pressure_MPa(force_N: force_N),
+                    plausible: pressure.configuration.isPlausible(force_N: force_N))
+                lastPressureAttempt = (sample.time_s, false)
+            } catch let error as InstrumentError where error.code == .disconnected {
+                throw InstrumentUnavailable(description: "pressure sensor: \(error)")
+            } catch {
+                lastPressureAttempt = (sample.time_s, true)
+            }
+        }
+        return withLatestPressure(sample)
+    }
+
+    /// `sample` with the latest reading and its flags: stale when the latest attempt failed, missing without one.
+    private func withLatestPressure(_ sample: InstrumentSample) -> InstrumentSample {
+        var sample = sample
+        guard pressure != nil else { return sample }
+        guard let reading = lastPressureReading else {
+            sample.flags.insert(.pressureMissing)
             return sample
         }
-        let force_N: Double
-        do {
-            force_N = try await pressure.sensor.readForce_N()
-        } catch {
-            throw InstrumentUnavailable(description: "pressure sensor: \(error)")
-        }
-        let reading = pressure.calibration.pressure_MPa(force_N: force_N)
-        lastPressureReading = (sample.time_s, reading)
-        sample.pressure_MPa = reading
+        sample.pressure_MPa = reading.pressure_MPa
+        if lastPressureAttempt?.failed == true { sample.flags.insert(.pressureStale) }
+        if !reading.plausible { sample.flags.insert(.pressureImplausible) }
         return sample
-    }
-
-    /// The latest reading, if it is less than the reading interval older (in cell time) than `time_s`.
-    private func recentPressure_MPa(at time_s: Double) -> Double? {
-        guard let pressure, let last = lastPressureReading, time_s - last.time_s < pressure.readingInterval_s,
-            time_s >= last.time_s
-        else { return nil }
-        return last.pressure_MPa
-    }
-
-    /// Packages the galvanostat's driver read and could not keep (MethodSCRIPT: undecodable package lines, and
-    /// those of a script another host left running); with the stored samples they account for everything the
-    /// instrument sent.
-    var discardedSampleCount: Int {
-        get async { await (galvanostat as? MethodScriptGalvanostat)?.discardedPackageCount ?? 0 }
     }
 
     /// Whether ``close()`` has run.

@@ -86,16 +86,19 @@ public struct ImpedanceStep: Sendable, Hashable, Codable {
     public var pointsPerDecade: Int
     /// Volts RMS (potentiostatic), or a current or current density RMS (galvanostatic).
     public var amplitude: ImpedanceAmplitude
+    /// The equivalent circuit to fit to the spectrum, if the protocol names one.
+    public var fit: ImpedanceFitSpecification?
 
     public init(
         control: ImpedanceControl, startFrequency_Hz: Double, endFrequency_Hz: Double, pointsPerDecade: Int,
-        amplitude: ImpedanceAmplitude
+        amplitude: ImpedanceAmplitude, fit: ImpedanceFitSpecification? = nil
     ) {
         self.control = control
         self.startFrequency_Hz = startFrequency_Hz
         self.endFrequency_Hz = endFrequency_Hz
         self.pointsPerDecade = pointsPerDecade
         self.amplitude = amplitude
+        self.fit = fit
     }
 
     /// The settings for an electrode of `area_cm2` (a current density amplitude becomes amperes).
@@ -115,4 +118,18 @@ public struct ImpedanceStep: Sendable, Hashable, Codable {
 public enum ImpedanceAmplitude: Sendable, Hashable, Codable {
     case voltage_V(Double)
     case current(CurrentSetting)
+}
+
+/// What to fit to an impedance step's spectrum: the protocol's `circuit:`, `interface:` and `weighting:` keys.
+public struct ImpedanceFitSpecification: Sendable, Hashable, Codable {
+    public var circuit: EquivalentCircuit
+    /// The resistor that is the metal|electrolyte interface; nil takes the arc with the lowest apex frequency.
+    public var interfaceElement: String?
+    public var weighting: FitWeighting
+
+    public init(circuit: EquivalentCircuit, interfaceElement: String? = nil, weighting: FitWeighting = .modulus) {
+        self.circuit = circuit
+        self.interfaceElement = interfaceElement
+        self.weighting = weighting
+    }
 }

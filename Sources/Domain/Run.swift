@@ -136,6 +136,8 @@ public struct RunEvent: Sendable, Hashable, Codable {
         case runStarted = "run-started"
         case stepStarted = "step-started"
         case impedanceMeasured = "impedance-measured"
+        /// An impedance step's spectrum was fitted with the step's circuit (or could not be).
+        case impedanceFitted = "impedance-fitted"
         case stepEnded = "step-ended"
         case verdict
         case fault
@@ -167,19 +169,23 @@ public struct RunOutcome: Sendable, Hashable, Codable {
     public var ccd_mA_cm2: Double?
     /// The criterion verdict that ended the run, if one did.
     public var verdict: Verdict?
-    /// Wall time from the arrival of the sample that tripped a stop to the cell-off command handed to the
-    /// instrument, measured by the daemon.
+    /// Cell-off command: wall time from the arrival of the sample that tripped a stop to the cell-off command handed
+    /// to the instrument, measured by the daemon.
     public var reactionTime_s: Double?
+    /// Cell-off confirmation: wall time from the same arrival to the instrument's confirmation that its output is
+    /// off (its reply to the command, or its first open-circuit reading), measured by the daemon.
+    public var cellOffConfirmedTime_s: Double?
 
     public init(
         state: RunState, reason: String, ccd_mA_cm2: Double? = nil, verdict: Verdict? = nil,
-        reactionTime_s: Double? = nil
+        reactionTime_s: Double? = nil, cellOffConfirmedTime_s: Double? = nil
     ) {
         self.state = state
         self.reason = reason
         self.ccd_mA_cm2 = ccd_mA_cm2
         self.verdict = verdict
         self.reactionTime_s = reactionTime_s
+        self.cellOffConfirmedTime_s = cellOffConfirmedTime_s
     }
 }
 
@@ -205,5 +211,33 @@ public struct GroundTruthEvent: Sendable, Hashable, Codable {
         self.time_s = time_s
         self.electrode = electrode
         self.currentDensity_mA_cm2 = currentDensity_mA_cm2
+    }
+}
+
+/// Something from outside the samples that changed a run's course: a pause for a lost instrument or a restart, an
+/// operator's resume, a step run again after a restart. Stored with the number of samples before it, so a replay
+/// of a stored run takes the same course as the live run.
+public struct RunInput: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// The run paused at open circuit for a reason outside the criteria.
+        case suspend
+        /// The paused step's current was applied again.
+        case resume
+        /// The current step started again from its beginning.
+        case restartStep = "restart-step"
+    }
+
+    public var kind: Kind
+    /// How many samples the run had recorded when it came.
+    public var afterSamples: Int
+    public var reason: String
+    /// For a suspend: the verdict that paused the run.
+    public var verdict: Verdict?
+
+    public init(kind: Kind, afterSamples: Int, reason: String, verdict: Verdict? = nil) {
+        self.kind = kind
+        self.afterSamples = afterSamples
+        self.reason = reason
+        self.verdict = verdict
     }
 }

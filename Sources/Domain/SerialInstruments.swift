@@ -149,10 +149,35 @@ public struct ModbusLoadCellConfiguration: Sendable, Hashable, Codable {
         case float32
     }
 
-    /// Order of the two registers of a 32-bit value.
-    public enum WordOrder: String, Sendable, Hashable, Codable, CaseIterable {
-        case highWordFirst = "high-word-first"
-        case lowWordFirst = "low-word-first"
+    /// Order of the four bytes of a 32-bit value on the wire, naming the value's bytes from the most significant
+    /// (A) to the least (D). Modbus itself sends each 16-bit register high byte first; transmitters differ in how
+    /// they split a 32-bit value over two registers, and some swap the bytes inside each register too. For a 16-bit
+    /// value only the byte swap matters: `ABCD` and `CDAB` send it as `AB`, `BADC` and `DCBA` as `BA`.
+    public enum ByteOrder: String, Sendable, Hashable, Codable, CaseIterable {
+        /// High word first, each register high byte first: the Modbus convention ("big-endian").
+        case abcd = "ABCD"
+        /// Low word first, each register high byte first ("word-swapped"), common in meters.
+        case cdab = "CDAB"
+        /// High word first, bytes swapped inside each register ("byte-swapped").
+        case badc = "BADC"
+        /// Low word first, bytes swapped inside each register ("little-endian").
+        case dcba = "DCBA"
+
+        /// Whether the less significant register comes first.
+        public var lowWordFirst: Bool { self == .cdab || self == .dcba }
+        /// Whether each register carries its low byte first.
+        public var bytesSwapped: Bool { self == .badc || self == .dcba }
+    }
+
+    /// A register write that zeroes (tares) the transmitter (function 06).
+    public struct ZeroCommand: Sendable, Hashable, Codable {
+        public var register: Int
+        public var value: Int
+
+        public init(register: Int, value: Int) {
+            self.register = register
+            self.value = value
+        }
     }
 
     public var line: SerialLineConfiguration
@@ -166,15 +191,18 @@ public struct ModbusLoadCellConfiguration: Sendable, Hashable, Codable {
     /// 0-based address on the wire (a manual's 40001 is 0).
     public var register: Int
     public var valueType: ValueType
-    public var wordOrder: WordOrder
+    public var byteOrder: ByteOrder
     /// Newtons per raw count (per unit for float32).
     public var newtonsPerCount: Double
+    /// The write that zeroes the transmitter, if its manual names one.
+    public var zeroCommand: ZeroCommand?
     public var replyTimeout_s: Double
 
     public init(
         line: SerialLineConfiguration, model: String = "Modbus load cell", serialNumber: String = "",
         stationAddress: Int = 1, registerKind: RegisterKind = .holding, register: Int, valueType: ValueType,
-        wordOrder: WordOrder = .highWordFirst, newtonsPerCount: Double, replyTimeout_s: Double = 1
+        byteOrder: ByteOrder = .abcd, newtonsPerCount: Double, zeroCommand: ZeroCommand? = nil,
+        replyTimeout_s: Double = 1
     ) {
         self.line = line
         self.model = model
@@ -183,8 +211,9 @@ public struct ModbusLoadCellConfiguration: Sendable, Hashable, Codable {
         self.registerKind = registerKind
         self.register = register
         self.valueType = valueType
-        self.wordOrder = wordOrder
+        self.byteOrder = byteOrder
         self.newtonsPerCount = newtonsPerCount
+        self.zeroCommand = zeroCommand
         self.replyTimeout_s = replyTimeout_s
     }
 }
@@ -205,11 +234,28 @@ public struct PressureSensorConfiguration: Sendable, Hashable, Codable {
     /// The sensor is read when at least this much cell time has passed since its last reading; every sample in
     /// between carries the latest reading.
     public var readingInterval_s: Double
+    /// The largest force the sensor can read (its rated capacity), if the rig file states it.
+    public var capacity_N: Double?
 
-    public init(driver: Driver, calibration: StackPressureCalibration, readingInterval_s: Double = 1) {
+    public init(
+        driver: Driver, calibration: StackPressureCalibration, readingInterval_s: Double = 1, capacity_N: Double? = nil
+    ) {
         self.driver = driver
         self.calibration = calibration
         self.readingInterval_s = readingInterval_s
+        self.capacity_N = capacity_N
+    }
+
+    /// Beyond this force a reading is implausible when the rig file states no capacity: 1 MN, a hundred tonnes,
+    /// far more than any bench clamp holds, yet far less than what a misread register (wrong byte order, wrong
+    /// value type) decodes to.
+    public static let plausibleForceWithoutCapacity_N = 1e6
+
+    /// Whether `force_N` can be a reading of this sensor: finite and within its capacity (10 % overload allowed),
+    /// or within ``plausibleForceWithoutCapacity_N`` when no capacity is stated.
+    public func isPlausible(force_N: Double) -> Bool {
+        guard force_N.isFinite else { return false }
+        return abs(force_N) <= capacity_N.map { $0 * 1.1 } ?? Self.plausibleForceWithoutCapacity_N
     }
 
     /// The line settings of the sensor, whichever driver it has.

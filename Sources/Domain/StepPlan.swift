@@ -29,13 +29,17 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     public var voltageLimit_V: Double?
     /// What an impedance step measures; nil for every other kind.
     public var impedance: ImpedanceSettings?
+    /// The circuit to fit to an impedance step's spectrum, when the protocol names one.
+    public var impedanceFit: ImpedanceFitSpecification?
 
     public init(
         index: Int, cycle: Int, stepInCycle: Int, kind: StepKind, current_A: Double,
         currentDensity_mA_cm2: Double, capacityLimit_C: Double? = nil, capacity_mAh_cm2: Double? = nil,
-        durationLimit_s: Double? = nil, voltageLimit_V: Double? = nil, impedance: ImpedanceSettings? = nil
+        durationLimit_s: Double? = nil, voltageLimit_V: Double? = nil, impedance: ImpedanceSettings? = nil,
+        impedanceFit: ImpedanceFitSpecification? = nil
     ) {
         self.impedance = impedance
+        self.impedanceFit = impedanceFit
         self.index = index
         self.cycle = cycle
         self.stepInCycle = stepInCycle
@@ -164,7 +168,8 @@ public struct StepPlan: Sendable, Hashable, Codable {
         case .impedance(let impedance):
             return PlannedStep(
                 index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .impedance, current_A: 0,
-                currentDensity_mA_cm2: 0, impedance: impedance.settings(area_cm2: area_cm2))
+                currentDensity_mA_cm2: 0, impedance: impedance.settings(area_cm2: area_cm2),
+                impedanceFit: impedance.fit)
         case .loop:
             throw PlanError("\(location): a loop cannot contain another loop")
         }

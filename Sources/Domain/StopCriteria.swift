@@ -2,10 +2,21 @@
 public struct CriterionDeclaration: Sendable, Hashable, Codable {
     public var name: String
     public var parameters: [String: CriterionValue]
+    /// `optional: true` in the protocol: a rig that does not measure what the criterion needs may still run the
+    /// protocol (the criterion then judges nothing). Otherwise such a rig refuses the run at start.
+    public var isOptional: Bool
 
-    public init(name: String, parameters: [String: CriterionValue] = [:]) {
+    public init(name: String, parameters: [String: CriterionValue] = [:], isOptional: Bool = false) {
         self.name = name
         self.parameters = parameters
+        self.isOptional = isOptional
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        parameters = try container.decode([String: CriterionValue].self, forKey: .parameters)
+        isOptional = try container.decodeIfPresent(Bool.self, forKey: .isOptional) ?? false
     }
 
     /// The quantity value of a parameter, falling back to the catalogue default.
@@ -65,6 +76,9 @@ public struct CriterionSpec: Sendable, Hashable {
     public var name: String
     public var help: String
     public var parameters: [ParameterSpec]
+    /// What the rig must measure for the criterion to judge anything (a guard on stack pressure needs a pressure
+    /// sensor); empty for criteria that need only current and voltage.
+    public var needs: [MeasuredQuantity] = []
 
     public func parameter(_ name: String) -> ParameterSpec? {
         parameters.first { $0.name == name }
@@ -199,7 +213,7 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "action", .word(["warn", "end-step", "pause", "stop"]), default: .word("pause"),
                     help: "what the guard does: `pause` puts the cell at open circuit until `resume`"),
-            ]),
+            ], needs: [.stackPressure]),
         CriterionSpec(
             name: "temperature",
             help: "Guard: the measured temperature stays above `max` for longer than `hold` (default 10 C below "
@@ -217,7 +231,7 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "action", .word(["warn", "end-step", "pause", "stop"]), default: .word("stop"),
                     help: "what the guard does"),
-            ]),
+            ], needs: [.temperature]),
         CriterionSpec(
             name: "metal-inventory",
             help: "Guard: the net charge stripped from either electrode would exceed the metal it holds (thickness "
@@ -242,4 +256,10 @@ public enum CriterionCatalogue {
     public static func spec(named name: String) -> CriterionSpec? {
         all.first { $0.name == name }
     }
+}
+
+/// A quantity a rig may or may not measure besides current and voltage; criteria name the ones they need.
+public enum MeasuredQuantity: String, Sendable, Hashable, Codable, CaseIterable {
+    case stackPressure = "stack pressure"
+    case temperature
 }

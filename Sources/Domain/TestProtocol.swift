@@ -20,15 +20,18 @@ public struct TestProtocol: Sendable, Hashable, Codable {
     public var stopCriteria: [CriterionDeclaration]
     /// What the run does when an instrument's port disappears mid-run.
     public var onInstrumentLoss: InstrumentLossPolicy
+    /// What the daemon does with the run when it starts again after a restart (or a crash) that interrupted it.
+    public var onRestart: RestartPolicy
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
         parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1,
         conditions: TestConditions = .init(),
         steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = [],
-        onInstrumentLoss: InstrumentLossPolicy = .fault
+        onInstrumentLoss: InstrumentLossPolicy = .fault, onRestart: RestartPolicy = .resume
     ) {
         self.onInstrumentLoss = onInstrumentLoss
+        self.onRestart = onRestart
         self.schema = schema
         self.name = name
         self.summary = summary
@@ -49,6 +52,17 @@ public enum InstrumentLossPolicy: String, Sendable, Hashable, Codable, CaseItera
     /// Pause the run at open circuit and reopen the instrument's port until it answers again; the operator then
     /// resumes the step (`cellrig resume`) or aborts the run.
     case pause
+}
+
+/// What the daemon does with a run a restart interrupted (a power cut, an upgrade, a crash).
+public enum RestartPolicy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Continue the interrupted step with the charge it still owes, after checking the cell (the default: a
+    /// galvanostatic half-cycle is defined by its charge, so finishing it keeps the test's numbers).
+    case resume
+    /// Run the interrupted step again from its start (for steps whose meaning needs them unbroken).
+    case restartStep = "restart-step"
+    /// Leave the run interrupted; an operator may still resume it by hand (`cellrig resume RUN`).
+    case abort
 }
 
 /// The conditions a protocol asks for; recorded with the run and used by guards.

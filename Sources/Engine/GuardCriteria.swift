@@ -28,7 +28,9 @@ public struct StackPressureCriterion: StopCriterion {
     public mutating func stepResumed(_ context: StepContext) {}
 
     public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
-        guard let pressure = sample.pressure_MPa else { return nil }
+        // A missing, stale or implausible reading says nothing about the clamp: neither in nor out of the band.
+        guard let pressure = sample.pressure_MPa, pressure.isFinite, sample.flags.isDisjoint(with: .pressureUnusable)
+        else { return nil }
         guard abs(pressure - setpoint_MPa) > band_MPa else {
             outsideSince_s = nil
             reported = false
@@ -75,7 +77,7 @@ public struct TemperatureCriterion: StopCriterion {
     public mutating func stepResumed(_ context: StepContext) {}
 
     public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
-        guard let temperature = sample.temperature_C else { return nil }
+        guard let temperature = sample.temperature_C, temperature.isFinite else { return nil }
         guard temperature > maximum_C else {
             aboveSince_s = nil
             reported = false

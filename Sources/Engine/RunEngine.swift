@@ -86,6 +86,8 @@ public struct RunEngine: Sendable {
     private var started = false
     /// Cell time the current step has spent paused so far.
     private var stepPaused_s = 0.0
+    /// Watches for overload and non-finite samples, which the criteria cannot judge.
+    private var sampleQuality = SampleQualityWatch()
     /// The latest resume of the current step, if any: the criteria see the step as starting there (cell time, and
     /// the step's samples counted before it), since every criterion starts its model afresh on a resume.
     private var resumed: (time_s: Double, samplesBefore: Int)?
@@ -145,8 +147,20 @@ public struct RunEngine: Sendable {
     }
 
     /// Places one sample in the run and reacts to it.
+    ///
+    /// A sample flagged ``SampleFlags/late`` is placed as ``recordLate(_:)`` places it (a replay meets the late
+    /// samples the live run recorded). A sample flagged overload or non-finite is recorded but not judged: the
+    /// criteria never see it, the interval it ends adds no charge, and it cannot end a step on its voltage. The
+    /// first of a streak of such samples is reported as a `sample-quality` warning; a streak of
+    /// ``SampleQualityWatch/streakLimit`` pauses the run at open circuit, since the criteria are blind while it lasts.
     public mutating func ingest(_ sample: InstrumentSample) -> EngineOutput {
         precondition(started, "start the engine before feeding it samples")
+        if sample.flags.contains(.late) { return recordLate(sample) }
+        var sample = sample
+        if !sample.time_s.isFinite {
+            sample.time_s = latestTime_s
+            sample.flags.insert(.nonFinite)
+        }
         var output = EngineOutput()
         let stepIndex = currentStep?.step.index ?? plan.steps.count - 1
         let cycle = currentStep?.step.cycle ?? plan.steps.last?.cycle ?? 0
@@ -157,13 +171,16 @@ public struct RunEngine: Sendable {
         latestTime_s = max(latestTime_s, sample.time_s)
         guard !isFinished, var record = currentStep else { return output }
 
+        let judged = sample.isJudged
         let interval = max(0, sample.time_s - previousTime)
         if isPaused {
             stepPaused_s += interval
         } else {
             stepSampleCount += 1
-            record.charge_C += abs(sample.current_A) * interval
-            currentStep = record
+            if sample.current_A.isFinite, !sample.flags.contains(.overload) {
+                record.charge_C += abs(sample.current_A) * interval
+                currentStep = record
+            }
         }
         let stepElapsed_s = sample.time_s - record.startTime_s - stepPaused_s
         let context = StepContext(
@@ -173,17 +190,24 @@ public struct RunEngine: Sendable {
             threeElectrode: threeElectrode)
 
         var strongest: (verdict: Verdict, detectsShort: Bool)?
-        for index in criteria.indices where !isPaused || criteria[index].evaluatesWhilePaused {
-            guard let verdict = criteria[index].evaluate(sample, context: context), verdict.action != .continue else {
-                continue
-            }
+        func consider(_ verdict: Verdict, detectsShort: Bool) {
             output.events.append(
                 RunEvent(
                     kind: .verdict, time_s: sample.time_s,
                     message: "\(verdict.criterion): \(verdict.action.rawValue): "
                         + verdict.reason, stepIndex: record.step.index, verdict: verdict))
             if strongest == nil || verdict.action > strongest!.verdict.action {
-                strongest = (verdict, criteria[index].detectsShort)
+                strongest = (verdict, detectsShort)
+            }
+        }
+        if let verdict = sampleQuality.judge(sample, seq: sampleCount - 1, runIsPaused: isPaused) {
+            consider(verdict, detectsShort: false)
+        }
+        if judged {
+            for index in criteria.indices where !isPaused || criteria[index].evaluatesWhilePaused {
+                guard let verdict = criteria[index].evaluate(sample, context: context), verdict.action != .continue
+                else { continue }
+                consider(verdict, detectsShort: criteria[index].detectsShort)
             }
         }
         if let (verdict, detectsShort) = strongest {
@@ -212,7 +236,7 @@ public struct RunEngine: Sendable {
             }
         }
         if isPaused { return output }
-        if let reason = endReason(of: record, sample: sample, elapsed_s: stepElapsed_s) {
+        if let reason = endReason(of: record, sample: sample, judged: judged, elapsed_s: stepElapsed_s) {
             advance(after: reason, at: sample.time_s, into: &output)
         }
         return output
@@ -222,8 +246,8 @@ public struct RunEngine: Sendable {
     /// it: one a driver read while stopping the previous output (a MethodSCRIPT script it aborted), handed over
     /// with `Galvanostat.takePendingSamples()`.
     ///
-    /// The sample is recorded in the step of the latest sample (under whose output it was measured), after it in
-    /// sequence. It is not judged by the criteria and adds nothing to the current step's charge: it was measured
+    /// The sample is recorded with ``SampleFlags/late`` in the step of the latest sample (under whose output it was
+    /// measured), after it in sequence. It is not judged by the criteria and adds nothing to the current step's charge: it was measured
     /// under the previous output. Works before and after the run's end.
     public mutating func recordLate(_ sample: InstrumentSample) -> EngineOutput {
         precondition(started, "start the engine before feeding it samples")
@@ -231,10 +255,16 @@ public struct RunEngine: Sendable {
         let placement =
             latestPlacement
             ?? (currentStep?.step.index ?? max(0, plan.steps.count - 1), currentStep?.step.cycle ?? 0)
+        var late = sample
+        late.flags.insert(.late)
+        if !late.time_s.isFinite {
+            late.time_s = latestTime_s
+            late.flags.insert(.nonFinite)
+        }
         output.recorded = RecordedSample(
-            seq: sampleCount, sample: sample, stepIndex: placement.stepIndex, cycle: placement.cycle)
+            seq: sampleCount, sample: late, stepIndex: placement.stepIndex, cycle: placement.cycle)
         sampleCount += 1
-        latestTime_s = max(latestTime_s, sample.time_s)
+        latestTime_s = max(latestTime_s, late.time_s)
         return output
     }
 
@@ -283,11 +313,47 @@ public struct RunEngine: Sendable {
         // The criteria see the step from here on as started afresh: the current's transient comes again, and a
         // model fitted before the pause would extrapolate across it.
         resumed = (latestTime_s, stepSampleCount)
+        sampleQuality.resumed()
         let context = StepContext(
             step: step, startTime_s: latestTime_s, charge_C: record.charge_C, area_cm2: plan.area_cm2,
             threeElectrode: threeElectrode)
         for index in criteria.indices { criteria[index].stepResumed(context) }
         return output
+    }
+
+    /// Starts the current step again from its beginning at the latest sample's time: its charge and clock count
+    /// afresh (a run interrupted by a restart, with `on_restart: restart-step`). Does nothing when the run is
+    /// finished or no step runs.
+    public mutating func restartCurrentStep(reason: String) -> EngineOutput {
+        var output = EngineOutput()
+        guard !isFinished, let record = currentStep else { return output }
+        pause = nil
+        output.events.append(
+            RunEvent(
+                kind: .operatorCommand, time_s: latestTime_s,
+                message: "\(reason): step \(record.step.index) starts again from its beginning",
+                stepIndex: record.step.index))
+        begin(stepAt: record.step.index, time_s: latestTime_s, into: &output)
+        return output
+    }
+
+    /// The input that ``apply(_:)`` would take now: `kind` with this run's sample count, to store beside the run.
+    public func input(_ kind: RunInput.Kind, reason: String, verdict: Verdict? = nil) -> RunInput {
+        RunInput(kind: kind, afterSamples: sampleCount, reason: reason, verdict: verdict)
+    }
+
+    /// Takes an input from outside the samples (see ``RunInput``): the daemon and a replay of a stored run call this
+    /// alike, so both take the same course.
+    public mutating func apply(_ input: RunInput) -> EngineOutput {
+        switch input.kind {
+        case .suspend:
+            suspend(
+                input.verdict
+                    ?? Verdict(criterion: "operator", action: .pause, reason: input.reason, time_s: latestTime_s))
+            return EngineOutput()
+        case .resume: return resume(reason: input.reason)
+        case .restartStep: return restartCurrentStep(reason: input.reason)
+        }
     }
 
     /// Ends the run on an operator's abort, a fault or a shutdown; the cell goes to open circuit.
@@ -301,12 +367,14 @@ public struct RunEngine: Sendable {
 
     // MARK: - Steps
 
-    private func endReason(of record: StepRecord, sample: InstrumentSample, elapsed_s: Double) -> StepEndReason? {
+    private func endReason(of record: StepRecord, sample: InstrumentSample, judged: Bool, elapsed_s: Double)
+        -> StepEndReason?
+    {
         let step = record.step
         let tolerance = 1e-9
         if let limit = step.capacityLimit_C, record.charge_C >= limit * (1 - tolerance) { return .capacity }
         if let limit = step.durationLimit_s, elapsed_s >= limit - tolerance * max(1, limit) { return .duration }
-        if let limit = step.voltageLimit_V {
+        if let limit = step.voltageLimit_V, judged {
             let controlled = threeElectrode ? (sample.voltageWERE_V ?? sample.voltage_V) : sample.voltage_V
             if abs(controlled) >= limit { return .voltageLimit }
         }
@@ -332,6 +400,7 @@ public struct RunEngine: Sendable {
         stepSampleCount = 0
         stepPaused_s = 0
         resumed = nil
+        sampleQuality.stepStarted()
         let context = StepContext(
             step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
         for criterion in criteria.indices { criteria[criterion].stepStarted(context) }

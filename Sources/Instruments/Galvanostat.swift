@@ -15,7 +15,9 @@ public protocol Galvanostat: Actor {
     /// Drives `current_A` through the cell until told otherwise.
     func applyCurrent(_ current_A: Double) async throws
 
-    /// Disconnects the cell (high impedance, no current): the safe state.
+    /// Leaves the cell without current for a pause between steps: the safe state for a rest. Returns only once the
+    /// instrument confirmed it (a driver that cannot confirm says so in its documentation). A driver may keep
+    /// measuring the open-circuit voltage (a source at exactly 0 A); the end of a run is ``finishRun()``.
     func openCircuit() async throws
 
     /// Waits for and returns the next sample, on the instrument's own clock.
@@ -38,10 +40,12 @@ public protocol Galvanostat: Actor {
     /// into samples (garbled, truncated, of an unknown kind). The default is 0.
     var discardedReadingCount: Int { get async }
 
-    /// Ends a run: leaves the cell disconnected and the instrument idle, without starting a new measurement.
+    /// Ends a run, whatever ended it: leaves the cell disconnected (output off, relay open where the instrument
+    /// has one) and the instrument idle, without starting a new measurement. Returns only once the instrument
+    /// confirmed the output is off, so the time to its return is the honest reaction time.
     ///
     /// Samples the instrument sends while it stops are kept for ``takePendingSamples()``. The default calls
-    /// ``openCircuit()``, for instruments whose open circuit measures nothing unless asked.
+    /// ``openCircuit()``, for instruments whose open circuit is the output switched off and measures nothing.
     func finishRun() async throws
 
     /// Asks the instrument to measure both voltages of a three-electrode cell: the working electrode against the
@@ -51,6 +55,10 @@ public protocol Galvanostat: Actor {
     /// The default does nothing: such an instrument measures one voltage, between the terminals it is wired to (a
     /// Keithley 2400 with sense LO on the reference measures WE-RE), and records it as `voltage_V`.
     func measureBothVoltages(_ enabled: Bool) async throws
+
+    /// The smallest voltage step the instrument reports on its present measurement range, when the driver knows it
+    /// (after ``configure(samplingInterval_s:limits:)``); the default is nil.
+    var voltageResolution_V: Double? { get async }
 
     /// Hands over the samples the driver read but ``nextSample()`` has not returned yet (for example those that
     /// arrived while ``finishRun()`` stopped a measurement), oldest first, and forgets them. The default has none.
@@ -63,6 +71,8 @@ extension Galvanostat {
     public func rewind(toSampleAt time_s: Double) async -> Bool { false }
 
     public var discardedReadingCount: Int { get async { 0 } }
+
+    public var voltageResolution_V: Double? { get async { nil } }
 
     public func finishRun() async throws {
         try await openCircuit()

@@ -8,4 +8,13 @@ public import Domain
 public protocol ImpedanceAnalyzer: Actor {
     /// Measures one spectrum with `settings` and returns its points in the order swept.
     func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint]
+
+    /// Refuses settings the instrument cannot measure (a frequency beyond its range, say), without touching the
+    /// instrument, so a run can be refused at its start rather than at its impedance step. Call it after
+    /// `identify()`. The default accepts everything.
+    func checkImpedance(_ settings: ImpedanceSettings) async throws
+}
+
+extension ImpedanceAnalyzer {
+    public func checkImpedance(_ settings: ImpedanceSettings) async throws {}
 }

@@ -9,10 +9,12 @@ public enum ProtocolFile {
 
     static let topLevelKeys = [
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
-        "conditions", "steps", "stop", "on_instrument_loss",
+        "conditions", "steps", "stop", "on_instrument_loss", "on_restart",
     ]
     static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
-    static let impedanceKeys = ["control", "from", "to", "points_per_decade", "amplitude"]
+    static let impedanceKeys = [
+        "control", "from", "to", "points_per_decade", "amplitude", "circuit", "interface", "weighting",
+    ]
     /// Frequencies an impedance step may sweep (the instrument may allow less; its driver says so).
     static let frequencyRange: ClosedRange<Double> = 1e-5...1e7
     static let galvanostaticKeys = ["current", "current_density", "capacity", "duration", "voltage_limit"]
@@ -71,10 +73,20 @@ public enum ProtocolFile {
             }
             onInstrumentLoss = policy
         }
+        var onRestart = RestartPolicy.resume
+        if let node = top.optional("on_restart") {
+            let text = try node.string()
+            guard let policy = RestartPolicy(rawValue: text) else {
+                throw node.error(
+                    "unknown restart policy", value: text,
+                    allowed: RestartPolicy.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            onRestart = policy
+        }
         return TestProtocol(
             schema: schema, name: name, summary: summary, reference: reference, parameters: resolved,
             threeElectrode: threeElectrode, samplingInterval_s: interval, conditions: conditions, steps: steps,
-            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss)
+            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss, onRestart: onRestart)
     }
 
     /// The declared parameters with their defaults, replaced by the caller's values.
@@ -185,7 +197,38 @@ public enum ProtocolFile {
         }
         return ImpedanceStep(
             control: control, startFrequency_Hz: start, endFrequency_Hz: end, pointsPerDecade: pointsPerDecade,
-            amplitude: amplitude)
+            amplitude: amplitude, fit: try impedanceFit(reader, step: node))
+    }
+
+    /// The optional `circuit:`, `interface:` and `weighting:` keys of an impedance step.
+    private static func impedanceFit(_ reader: MappingReader, step: LocatedNode) throws(FileError)
+        -> ImpedanceFitSpecification?
+    {
+        guard let circuitNode = reader.optional("circuit") else {
+            for key in ["interface", "weighting"] where reader.has(key) {
+                throw reader.optional(key)!.error("`\(key)` needs a `circuit` to fit")
+            }
+            return nil
+        }
+        let text = try circuitNode.string()
+        let circuit: EquivalentCircuit
+        do {
+            circuit = try EquivalentCircuit(parsing: text)
+        } catch {
+            var located = circuitNode.error(error.problem, value: text, allowed: CircuitSyntaxError.allowed)
+            located.column = circuitNode.column.map { $0 + error.position - 1 }
+            throw located
+        }
+        var specification = ImpedanceFitSpecification(circuit: circuit)
+        if let interfaceNode = reader.optional("interface") {
+            let resistors = circuit.elements.filter { $0.kind == .resistor }.map(\.name)
+            specification.interfaceElement = try interfaceNode.word(allowed: resistors)
+        }
+        if let weightingNode = reader.optional("weighting") {
+            let word = try weightingNode.word(allowed: FitWeighting.allCases.map(\.rawValue))
+            specification.weighting = FitWeighting(rawValue: word)!
+        }
+        return specification
     }
 
     private static func loop(_ node: LocatedNode) throws(FileError) -> LoopStep {
@@ -270,7 +313,12 @@ public enum ProtocolFile {
         let spec = CriterionCatalogue.spec(named: name)!
         var declaration = CriterionDeclaration(name: name)
         guard let body else { return declaration }
-        let reader = try body.mapping(allowedKeys: spec.parameters.map(\.name))
+        // `optional` is allowed where it means something: on criteria that need a measurement the rig may lack.
+        let generalKeys = spec.needs.isEmpty ? [] : ["optional"]
+        let reader = try body.mapping(allowedKeys: spec.parameters.map(\.name) + generalKeys)
+        if let optionalNode = reader.optional("optional") {
+            declaration.isOptional = try optionalNode.word(allowed: ["true", "false"]) == "true"
+        }
         for parameter in spec.parameters {
             guard let valueNode = reader.optional(parameter.name) else { continue }
             switch parameter.kind {

@@ -8,12 +8,12 @@ extension RigFile {
         lineKeys + ["max_script_duration", "reply_timeout", "mains_frequency", "current_sign"]
     static let keithleyKeys =
         lineKeys + ["wiring", "open_circuit", "remote_sense", "integration_plc", "reply_timeout", "output_interlock"]
-    static let pressureKeys = ["driver", "calibration", "pellet_area", "reading_interval"]
+    static let pressureKeys = ["driver", "calibration", "pellet_area", "reading_interval", "capacity"]
     static let mark10Keys = lineKeys + pressureKeys + ["compression_positive", "reply_timeout"]
     static let modbusKeys =
         lineKeys + pressureKeys + [
-            "model", "serial_number", "station", "registers", "register", "value_type", "word_order",
-            "newtons_per_count", "reply_timeout",
+            "model", "serial_number", "station", "registers", "register", "value_type", "byte_order", "word_order",
+            "newtons_per_count", "zero_command", "reply_timeout",
         ]
 
     /// `port`, `baud`, `data_bits`, `parity`, `stop_bits`, `flow_control`; `baud` defaults to the driver's.
@@ -158,6 +158,11 @@ extension RigFile {
         if let value = try reader.optional("reading_interval")?.quantity(.time, range: 0...86_400) {
             configuration.readingInterval_s = value
         }
+        if let node = reader.optional("capacity") {
+            let capacity = try plainNumber(node, range: 0...1e7, unit: "N")
+            guard capacity > 0 else { throw node.error("the capacity must be positive", value: "0") }
+            configuration.capacity_N = capacity
+        }
         return configuration
     }
 
@@ -180,14 +185,28 @@ extension RigFile {
                 rawValue: try node.word(allowed: ModbusLoadCellConfiguration.RegisterKind.allCases.map(\.rawValue)))!
         }
         if let node = reader.optional("word_order") {
-            configuration.wordOrder = .init(
-                rawValue: try node.word(allowed: ModbusLoadCellConfiguration.WordOrder.allCases.map(\.rawValue)))!
+            let written = try node.scalarText(expecting: "a byte order")
+            throw node.error(
+                "word_order is replaced by byte_order (high-word-first is ABCD, low-word-first is CDAB)",
+                value: written, allowed: "byte_order: " + byteOrders)
+        }
+        if let node = reader.optional("byte_order") {
+            configuration.byteOrder = .init(rawValue: try node.word(allowed: byteOrderNames))!
+        }
+        if let node = reader.optional("zero_command") {
+            let entries = try node.mapping(allowedKeys: ["register", "value"])
+            configuration.zeroCommand = .init(
+                register: try entries.required("register").integer(range: 0...65_535),
+                value: try entries.required("value").integer(range: 0...65_535))
         }
         if let value = try reader.optional("reply_timeout")?.quantity(.time, range: 0.01...600) {
             configuration.replyTimeout_s = value
         }
         return configuration
     }
+
+    static let byteOrderNames = ModbusLoadCellConfiguration.ByteOrder.allCases.map(\.rawValue)
+    static let byteOrders = byteOrderNames.joined(separator: ", ")
 
     /// A number, optionally followed by `unit` (`-2`, `-2 N`).
     static func plainNumber(_ node: LocatedNode, range: ClosedRange<Double>, unit: String?) throws(FileError) -> Double

@@ -42,6 +42,17 @@ public struct ReplayDriver: Sendable {
     private var samplingInterval_s: Double?
     /// An impedance step started and waits for its spectrum, which recorded samples do not hold.
     private var impedancePending = false
+    /// The spectra the live run measured, by step index, when the replay has them (a stored run): an impedance step
+    /// then ends with its real spectrum, exactly as it did live.
+    public var spectra: [Int: [ImpedancePoint]] = [:]
+    /// The live run's inputs from outside the samples (pauses, resumes, restarted steps), when the replay has them
+    /// (a stored run): each is applied where the live run applied it, and no resume is guessed from the samples.
+    public var inputs: [RunInput]? {
+        didSet { nextInput = 0 }
+    }
+    private var nextInput = 0
+    /// Every command the engine gave, after how many recorded samples: what the live run had its instrument do.
+    public private(set) var commands: [(samplesBefore: Int, command: InstrumentCommand)] = []
 
     public init(engine: RunEngine, samplingInterval_s: Double? = nil) {
         self.engine = engine
@@ -81,7 +92,8 @@ public struct ReplayDriver: Sendable {
             afterEnd += 1
             return
         }
-        if engine.isPaused, let step = engine.currentStep?.step, step.current_A != 0,
+        applyInputs(upTo: engine.sampleCount)
+        if inputs == nil, engine.isPaused, let step = engine.currentStep?.step, step.current_A != 0,
             sample.current_A * step.current_A > 0, abs(sample.current_A) > 0.5 * abs(step.current_A)
         {
             resumes += 1
@@ -90,15 +102,43 @@ public struct ReplayDriver: Sendable {
         // A live impedance step ended with its spectrum's last point, one sampling interval before the next sample.
         while impedancePending, !engine.isFinished {
             impedancePending = false
-            let end_s = samplingInterval_s.map { sample.time_s - $0 } ?? engine.latestTime_s
-            collect(engine.impedanceMeasured([], endTime_s: end_s))
+            if let index = engine.currentStep?.step.index, let points = spectra[index] {
+                collect(engine.impedanceMeasured(points))
+            } else {
+                let end_s = samplingInterval_s.map { sample.time_s - $0 } ?? engine.latestTime_s
+                collect(engine.impedanceMeasured([], endTime_s: end_s))
+            }
         }
         used += 1
         collect(engine.ingest(sample))
     }
 
+    /// Applies the stored inputs that came after at most `sampleCount` samples.
+    public mutating func applyInputs(upTo sampleCount: Int) {
+        guard let inputs else { return }
+        while nextInput < inputs.count, inputs[nextInput].afterSamples <= sampleCount, !engine.isFinished {
+            let input = inputs[nextInput]
+            nextInput += 1
+            if input.kind == .resume { resumes += 1 }
+            collect(engine.apply(input))
+        }
+    }
+
+    /// Ends an impedance step still waiting for its spectrum with the stored one, if there is one (the replay of a run
+    /// that stopped right after measuring it). Returns whether a step was ended.
+    @discardableResult
+    public mutating func settlePendingSpectrum() -> Bool {
+        guard impedancePending, !engine.isFinished, let index = engine.currentStep?.step.index,
+            let points = spectra[index]
+        else { return false }
+        impedancePending = false
+        collect(engine.impedanceMeasured(points))
+        return true
+    }
+
     private mutating func collect(_ output: EngineOutput) {
         for command in output.commands {
+            commands.append((engine.sampleCount, command))
             if case .measureImpedance = command { impedancePending = true }
         }
         steps += output.steps

@@ -1,4 +1,5 @@
 import CLibSerialPort
+import Domain
 import Glibc
 import Transport
 
@@ -8,25 +9,25 @@ import Transport
 /// libserialport; reads and writes use the port's descriptor with `poll`, because its blocking calls do not report
 /// end of file as a hang-up. Errors carry libserialport's own message.
 enum LibSerialPortOpener {
-    static func openStream(path: String, settings: SerialSettings) throws -> DescriptorStream {
+    static func openStream(path: String, line: SerialLineConfiguration) throws -> DescriptorStream {
         var port: OpaquePointer?
         try check(sp_get_port_by_name(path, &port), "sp_get_port_by_name", path: path)
         guard let port else { throw TransportError(.openFailed, port: path, "sp_get_port_by_name returned no port") }
         let handle = PortHandle(port: port)
         do {
             try check(sp_open(port, SP_MODE_READ_WRITE), "sp_open", path: path)
-            try check(sp_set_baudrate(port, Int32(settings.baudRate)), "sp_set_baudrate", path: path)
-            try check(sp_set_bits(port, Int32(settings.dataBits)), "sp_set_bits", path: path)
+            try check(sp_set_baudrate(port, Int32(line.baudRate)), "sp_set_baudrate", path: path)
+            try check(sp_set_bits(port, Int32(line.dataBits)), "sp_set_bits", path: path)
             let parity: sp_parity =
-                switch settings.parity {
+                switch line.parity {
                 case .none: SP_PARITY_NONE
                 case .even: SP_PARITY_EVEN
                 case .odd: SP_PARITY_ODD
                 }
             try check(sp_set_parity(port, parity), "sp_set_parity", path: path)
-            try check(sp_set_stopbits(port, Int32(settings.stopBits)), "sp_set_stopbits", path: path)
+            try check(sp_set_stopbits(port, Int32(line.stopBits)), "sp_set_stopbits", path: path)
             let flow: sp_flowcontrol =
-                switch settings.flowControl {
+                switch line.flowControl {
                 case .none: SP_FLOWCONTROL_NONE
                 case .xonXoff: SP_FLOWCONTROL_XONXOFF
                 case .rtsCts: SP_FLOWCONTROL_RTSCTS

@@ -1,4 +1,5 @@
 import CLibSerialPort
+public import Domain
 import Glibc
 import Transport
 
@@ -155,10 +156,12 @@ public enum SerialBackend: String, Sendable, Hashable, Codable {
     case libserialport
 }
 
-/// Resolves `spec` and opens it with the chosen backend.
-public func openSerialPort(
-    _ spec: SerialPortSpec, settings: SerialSettings, backend: SerialBackend = .automatic
-) throws -> any ByteTransport {
-    let path = try spec.resolve(among: try listSerialPorts())
-    return try SerialPortTransport(path: path, settings: settings, backend: backend)
+/// Resolves the port `line` names (a path, a by-id link or a USB identity) and opens the device it resolves to
+/// with the line's settings and the chosen backend.
+public func openSerialPort(_ line: SerialLineConfiguration, backend: SerialBackend = .automatic) throws
+    -> SerialPortTransport
+{
+    var resolved = line
+    resolved.port = try SerialPortSpec(parsing: line.port).resolve(among: try listSerialPorts())
+    return try SerialPortTransport(line: resolved, backend: backend)
 }

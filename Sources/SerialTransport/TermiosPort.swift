@@ -1,3 +1,4 @@
+import Domain
 import Glibc
 import Transport
 
@@ -6,7 +7,7 @@ import Transport
 /// Opens the path with `O_NOCTTY | O_NONBLOCK`, takes an exclusive `flock` and `TIOCEXCL`, puts the line in
 /// raw mode with the given settings, and reads with `poll`. Another process holding the port is `busy`.
 enum TermiosPort {
-    static func openStream(path: String, settings: SerialSettings) throws -> DescriptorStream {
+    static func openStream(path: String, line: SerialLineConfiguration) throws -> DescriptorStream {
         let fd = Glibc.open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw TransportError(.openFailed, port: path, "open: \(errnoText())")
@@ -21,7 +22,7 @@ enum TermiosPort {
                 let code = errno
                 throw TransportError(code == EBUSY ? .busy : .openFailed, port: path, "TIOCEXCL: \(errnoText(code))")
             }
-            try configure(fd: fd, settings: settings, path: path)
+            try configure(fd: fd, line: line, path: path)
             tcflush(fd, TCIOFLUSH)
             return try DescriptorStream(fd: fd, portDescription: path) { fd in
                 _ = ioctl(fd, UInt(TIOCNXCL))
@@ -34,33 +35,39 @@ enum TermiosPort {
     }
 
     /// Raw mode, speed, character format and flow control.
-    static func configure(fd: Int32, settings: SerialSettings, path: String) throws(TransportError) {
+    static func configure(fd: Int32, line: SerialLineConfiguration, path: String) throws(TransportError) {
         var options = termios()
         guard tcgetattr(fd, &options) == 0 else {
             throw TransportError(.openFailed, port: path, "tcgetattr: \(errnoText())")
         }
         cfmakeraw(&options)
-        guard let speed = baudConstant(settings.baudRate) else {
-            throw TransportError(.openFailed, port: path, "unsupported baud rate \(settings.baudRate)")
+        guard let speed = baudConstant(line.baudRate) else {
+            throw TransportError(.openFailed, port: path, "unsupported baud rate \(line.baudRate)")
         }
         cfsetispeed(&options, speed)
         cfsetospeed(&options, speed)
         options.c_cflag |= tcflag_t(CLOCAL | CREAD)
         options.c_cflag &= ~tcflag_t(CSIZE)
-        switch settings.dataBits {
+        switch line.dataBits {
         case 5: options.c_cflag |= tcflag_t(CS5)
         case 6: options.c_cflag |= tcflag_t(CS6)
         case 7: options.c_cflag |= tcflag_t(CS7)
         case 8: options.c_cflag |= tcflag_t(CS8)
-        default: throw TransportError(.openFailed, port: path, "unsupported data bits \(settings.dataBits)")
+        default: throw TransportError(.openFailed, port: path, "unsupported data bits \(line.dataBits)")
+        }
+        if line.parity != .none, isPseudoTerminal(fd) {
+            throw TransportError(
+                .openFailed, port: path,
+                "pseudo-terminals on Linux cannot carry parity (a first tcsetattr drops it silently, the next one "
+                    + "fails with EINVAL); use parity: none with a simulator")
         }
         options.c_cflag &= ~tcflag_t(PARENB | PARODD)
-        switch settings.parity {
+        switch line.parity {
         case .none: break
         case .even: options.c_cflag |= tcflag_t(PARENB)
         case .odd: options.c_cflag |= tcflag_t(PARENB | PARODD)
         }
-        if settings.stopBits == 2 {
+        if line.stopBits == 2 {
             options.c_cflag |= tcflag_t(CSTOPB)
         } else {
             options.c_cflag &= ~tcflag_t(CSTOPB)
@@ -68,7 +75,7 @@ enum TermiosPort {
         let hardwareFlowControl: tcflag_t = 0x8000_0000  // CRTSCTS
         options.c_cflag &= ~hardwareFlowControl
         options.c_iflag &= ~tcflag_t(IXON | IXOFF | IXANY)
-        switch settings.flowControl {
+        switch line.flowControl {
         case .none: break
         case .xonXoff: options.c_iflag |= tcflag_t(IXON | IXOFF)
         case .rtsCts: options.c_cflag |= hardwareFlowControl
@@ -80,6 +87,15 @@ enum TermiosPort {
         guard tcsetattr(fd, TCSANOW, &options) == 0 else {
             throw TransportError(.openFailed, port: path, "tcsetattr: \(errnoText())")
         }
+    }
+
+    /// Whether `fd` is the slave side of a Unix 98 pseudo-terminal (character device, major numbers 136 to 143).
+    static func isPseudoTerminal(_ fd: Int32) -> Bool {
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_mode & S_IFMT == S_IFCHR else { return false }
+        let device = UInt64(status.st_rdev)
+        let major = ((device >> 8) & 0xFFF) | ((device >> 32) & ~UInt64(0xFFF))
+        return (136...143).contains(major)
     }
 
     private static func baudConstant(_ rate: Int) -> speed_t? {

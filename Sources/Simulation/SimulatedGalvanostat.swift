@@ -3,8 +3,10 @@ public import Instruments
 
 /// An in-process galvanostat that drives a ``CellModel``: the rig's instrument when it has no hardware.
 ///
-/// Cell time advances by the sampling interval with every ``nextSample()``; at a speed factor the call waits so
-/// that cell time runs that many times faster than wall time, at `.unlimited` it returns at once. Like a real
+/// Cell time advances by the sampling interval with every sample; at a speed factor a call waits so that cell time
+/// runs that many times faster than wall time, at `.unlimited` it returns at once. Batches (``nextSamples()``) are
+/// measured ahead of the run loop, so the loop can take back their tail (``rewind(toSampleAt:)``) when a command
+/// comes mid-batch: the cell then sees the command right after the sample that caused it. Like a real
 /// instrument it enforces its compliance voltage: the reading never exceeds the hardware limit.
 public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     public let name: String
@@ -25,6 +27,9 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     }
 
     public var groundTruth: [GroundTruthEvent] { model.groundTruth }
+
+    /// The current the simulated instrument drives now (0 at open circuit).
+    public var appliedCurrent_A: Double { current_A }
 
     public func identify() async throws -> InstrumentIdentity {
         InstrumentIdentity(
@@ -49,31 +54,131 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
                 "current \(formatNumber(current_A)) A exceeds the rig's limit of \(formatNumber(limits.current_A)) A")
         }
         self.current_A = current_A
+        lastBatch = nil
     }
 
     public func openCircuit() async throws {
         current_A = 0
+        lastBatch = nil
     }
 
     /// Measures a spectrum on the model at zero DC current; cell time moves on by the spectrum's duration, and the
     /// next sample comes one sampling interval after its last point.
     public func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
         current_A = 0
+        lastBatch = nil
         let points = model.measureSpectrum(settings, startTime_s: time_s)
         time_s = points.last?.time_s ?? time_s
         return points
     }
 
     public func nextSample() async throws -> InstrumentSample {
+        try await waitUntilDue()
+        lastBatch = nil
+        return produceSample()
+    }
+
+    /// Samples measured since the oldest one the run loop has not taken, up to ``batchLimit``: at a speed factor,
+    /// those whose time has come (at least one); at unlimited speed, ``batchLimit`` at once. The loop may take back
+    /// the tail of the batch with ``rewind(toSampleAt:)`` when its engine commands the instrument mid-batch.
+    public func nextSamples() async throws -> [InstrumentSample] {
+        try await waitUntilDue()
+        let checkpoint = Checkpoint(
+            model: model, time_s: time_s, producedSampleCount: producedSampleCount, current_A: current_A)
+        var batch = [produceSample()]
+        while batch.count < Self.batchLimit, isDue(time_s + interval_s) {
+            batch.append(produceSample())
+        }
+        lastBatch = (checkpoint, batch.map(\.time_s))
+        return batch
+    }
+
+    /// Takes back the samples of the latest batch after the one at `time_s`: the cell's state, the clock and the
+    /// count return to that sample, as if the next command had come right after it. False when `time_s` is not a
+    /// sample of the latest batch.
+    public func rewind(toSampleAt time_s: Double) async -> Bool {
+        guard let (checkpoint, times) = lastBatch, let index = times.firstIndex(of: time_s) else { return false }
+        lastBatch = nil
+        guard index < times.count - 1 else { return true }
+        model = checkpoint.model
+        self.time_s = checkpoint.time_s
+        producedSampleCount = checkpoint.producedSampleCount
+        let current = current_A
+        current_A = checkpoint.current_A
+        for _ in 0...index { _ = produceSample() }
+        current_A = current
+        return true
+    }
+
+    /// What the run loop had the instrument do, for ``fastForward(through:sampleCount:)``.
+    public enum Output: Sendable, Hashable {
+        case current(Double)
+        case openCircuit
+        case spectrum(ImpedanceSettings)
+    }
+
+    /// Brings a fresh simulator to where an interrupted run's instrument stood: replays the outputs the run had it
+    /// apply, each after the number of samples it came after, then measures up to `sampleCount` samples. The cell
+    /// model is deterministic, so its state (and its clock) is exactly that after the run's last stored sample: the
+    /// simulated cell does not forget what happened to it when the daemon restarts. Call after `configure`.
+    public func fastForward(through outputs: [(samplesBefore: Int, output: Output)], sampleCount: Int) {
+        var produced = 0
+        for (samplesBefore, output) in outputs {
+            while produced < min(samplesBefore, sampleCount) {
+                _ = produceSample()
+                produced += 1
+            }
+            switch output {
+            case .current(let current): current_A = current
+            case .openCircuit: current_A = 0
+            case .spectrum(let settings):
+                current_A = 0
+                time_s = model.measureSpectrum(settings, startTime_s: time_s).last?.time_s ?? time_s
+            }
+        }
+        while produced < sampleCount {
+            _ = produceSample()
+            produced += 1
+        }
+        lastBatch = nil
+        wallStart = nil
+    }
+
+    /// Most samples one ``nextSamples()`` hands over.
+    public static let batchLimit = 64
+
+    /// The simulator's state before a batch, to measure part of it again after a rewind.
+    private struct Checkpoint {
+        var model: any CellModel
+        var time_s: Double
+        var producedSampleCount: Int
+        var current_A: Double
+    }
+
+    private var lastBatch: (checkpoint: Checkpoint, times: [Double])?
+
+    /// Waits, at a speed factor, until the next sample's time has come in wall time.
+    private func waitUntilDue() async throws {
         if case .factor(let factor) = speed {
             let clock = ContinuousClock()
-            let start = wallStart ?? clock.now
+            // Cell time so far counts as already paced (a simulator brought forward to a resumed run's time).
+            let start = wallStart ?? clock.now.advanced(by: .seconds(-time_s / factor))
             wallStart = start
             let due = start.advanced(by: .seconds((time_s + interval_s) / factor))
             try await clock.sleep(until: due, tolerance: nil)
         } else if producedSampleCount % 4096 == 0 {
             await Task.yield()
         }
+    }
+
+    /// Whether a sample at cell time `sampleTime_s` is due now (always, at unlimited speed).
+    private func isDue(_ sampleTime_s: Double) -> Bool {
+        guard case .factor(let factor) = speed, let wallStart else { return true }
+        return ContinuousClock.now >= wallStart.advanced(by: .seconds(sampleTime_s / factor))
+    }
+
+    /// Advances the model by one sampling interval under the present current and reads it, clipped to compliance.
+    private func produceSample() -> InstrumentSample {
         time_s += interval_s
         var sample = model.advance(by: interval_s, current_A: current_A)
         producedSampleCount += 1

@@ -33,6 +33,13 @@ public actor ScriptedTransport: ByteTransport {
         case instrumentToHost
     }
 
+    /// One chunk written or read, and when.
+    public struct Exchange: Sendable, Hashable {
+        public var direction: Direction
+        public var bytes: [UInt8]
+        public var time: ContinuousClock.Instant
+    }
+
     public nonisolated let portDescription: String
     private var steps: [Step]
     private var nextStep = 0
@@ -41,8 +48,9 @@ public actor ScriptedTransport: ByteTransport {
     private var hungUp = false
     private var closed = false
     private var recordedMismatches: [Mismatch] = []
-    /// Every chunk written and read, in order.
-    public private(set) var transcript: [(Direction, [UInt8])] = []
+    /// Every chunk written and read, in order, with the time it was written or read (for tests of pauses the
+    /// host must keep, e.g. after an error reply).
+    public private(set) var transcript: [Exchange] = []
 
     public init(_ steps: [Step], portDescription: String = "scripted") {
         self.steps = steps
@@ -75,7 +83,7 @@ public actor ScriptedTransport: ByteTransport {
         releaseReplies()
         if closed { throw TransportError(.closed, port: portDescription, sent: bytes) }
         if hungUp { throw TransportError(.disconnected, port: portDescription, "hung up", sent: bytes) }
-        transcript.append((.hostToInstrument, bytes))
+        transcript.append(Exchange(direction: .hostToInstrument, bytes: bytes, time: .now))
         for (offset, byte) in bytes.enumerated() {
             guard nextStep < steps.count, case .expect(let expected) = steps[nextStep] else {
                 throw mismatch("unexpected write \"\(ByteText.escaped(bytes[offset...]))\" after the end of the script")
@@ -107,7 +115,7 @@ public actor ScriptedTransport: ByteTransport {
             readable.insert(Array(chunk[maxCount...]), at: 0)
             chunk = Array(chunk.prefix(maxCount))
         }
-        transcript.append((.instrumentToHost, chunk))
+        transcript.append(Exchange(direction: .instrumentToHost, bytes: chunk, time: .now))
         return chunk
     }
 

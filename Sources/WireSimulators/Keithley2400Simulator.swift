@@ -11,6 +11,10 @@ public import Transport
 /// VOLT, CURR, RES, TIME, STAT, with 9.91E37 for unmeasured elements. Above the voltage compliance the reading
 /// is clamped and status bit 3 is set. With the output off and the high-impedance off state, no current flows.
 ///
+/// The TIME element counts seconds since power-on, or since the last `:SYST:TIME:RES`, and wraps to 0 after
+/// 99 999.999 s, as the manual says; the simulator starts as an instrument switched on `clockAtStart_s` seconds
+/// ago (five hours by default), not at 0. Its clock advances with the readings (cell time).
+///
 /// The output interlock (Digital I/O pin 8) follows the manual: once enabled (`:OUTP:INT:STAT ON`, or
 /// `:OUTP:ENAB:STAT ON` on firmware that calls it output enable), the output cannot be switched on while the line
 /// is released and goes off, high impedance, the moment it is released. `InterlockLine.watchdog` models an external
@@ -68,7 +72,10 @@ public actor Keithley2400Simulator: WireSimulator {
     private var elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]
     private var triggerDelay_s = 0.0
     private var integration_PLC = 1.0
+    /// Cell seconds since the simulator started.
     private var time_s = 0.0
+    /// The value of `time_s` at which TIME read 0: at power-on, or at the last `:SYST:TIME:RES`.
+    private var clockZero_s: Double
     private var readingsSent = 0
     private var interlockLine: InterlockLine
     private var interlockEnabled = false
@@ -76,15 +83,22 @@ public actor Keithley2400Simulator: WireSimulator {
     private var trips: [InterlockTrip] = []
     private var hostGone = false
 
+    /// TIME wraps to 0 after 99 999.999 s.
+    public static let clockWrap_s = 100_000.0
+    /// Five hours: what the TIME element of an instrument switched on that morning reads.
+    public static let defaultClockAtStart_s = 18_000.0
+
     /// With `.factor(f)`, `:READ?` takes its trigger delay and integration time divided by `f` in wall time.
+    /// `clockAtStart_s` is what TIME reads before the first reading: the seconds since the instrument was switched on.
     public init(
         cell: some CellModel, device: Device = .model2400, speed: SimulationSpeed = .unlimited,
-        interlockLine: InterlockLine = .held
+        interlockLine: InterlockLine = .held, clockAtStart_s: Double = defaultClockAtStart_s
     ) {
         self.cell = cell
         self.device = device
         self.speed = speed
         self.interlockLine = interlockLine
+        self.clockZero_s = -clockAtStart_s
     }
 
     /// Whether the output is on (current can flow).
@@ -98,6 +112,8 @@ public actor Keithley2400Simulator: WireSimulator {
     public var isInterlockEnabled: Bool { interlockEnabled }
     /// Every time the interlock switched the output off.
     public var interlockTrips: [InterlockTrip] { trips }
+    /// What the TIME element reads now.
+    public var clock_s: Double { (time_s - clockZero_s).truncatingRemainder(dividingBy: Self.clockWrap_s) }
 
     /// Changes what holds the interlock line, as a switch or a watchdog would.
     public func setInterlockLine(_ line: InterlockLine) {
@@ -191,6 +207,8 @@ public actor Keithley2400Simulator: WireSimulator {
         case ("*CLS", false): errors.removeAll()
         case ("SYST:ERR", true), ("SYST:ERR:NEXT", true):
             return errors.isEmpty ? "0,\"No error\"" : errors.removeFirst()
+        case ("SYST:TIME:RES", false): clockZero_s = time_s
+        case ("SYST:TIME", true): return Self.scientific(clock_s)
         case ("SYST:RSEN", false): remoteSense = parseSwitch(argument) ?? remoteSense
         case ("SYST:RSEN", true): return remoteSense ? "1" : "0"
         case ("SOUR:FUNC", false), ("SOUR:FUNC:MODE", false):
@@ -275,7 +293,7 @@ public actor Keithley2400Simulator: WireSimulator {
             status |= 1 << 3
         }
         let values: [String: Double] = [
-            "VOLT": voltage, "CURR": reading.current_A, "RES": 9.91e37, "TIME": time_s, "STAT": Double(status),
+            "VOLT": voltage, "CURR": reading.current_A, "RES": 9.91e37, "TIME": clock_s, "STAT": Double(status),
         ]
         return elements.map { Self.scientific(values[$0]!) }.joined(separator: ",")
     }
@@ -309,7 +327,7 @@ public actor Keithley2400Simulator: WireSimulator {
         "SOURce", "SENSe", "CURRent", "VOLTage", "FUNCtion", "MODE", "RANGe", "LEVel", "PROTection", "NPLCycles",
         "SYSTem", "ERRor", "NEXT", "RSENse", "FORMat", "ELEMents", "DATA", "OUTPut", "SMODe", "STATe", "CLEar",
         "AUTO", "TRIGger", "COUNt", "DELay", "READ", "MEASure", "ABORt", "HIMPedance", "NORMal", "ZERO",
-        "GUARd", "RESistance", "TIME", "STATus", "INTerlock", "ENABle", "TRIPped",
+        "GUARd", "RESistance", "RESet", "TIME", "STATus", "INTerlock", "ENABle", "TRIPped",
     ]
 
     /// `:sour:curr:lev:imm:ampl` -> `SOUR:CURR:LEV`; nil for an unknown keyword.

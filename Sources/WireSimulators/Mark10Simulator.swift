@@ -5,7 +5,8 @@ public import Transport
 /// Written from the GCL2 description: upper-case commands ending in CR or CR LF (LF ignored), replies ending
 /// in CR LF; `?`/`?C` reading, `?PC`/`?PT` peaks, `Z` zero (and clear peaks), `CLR`, unit commands
 /// (`N`, `MN`, `KN`, `LB`, `OZ`, `KG`, `G`), `RN`/`RM`/`RV`/`RS` personality, `LIST`; `*10` for anything else.
-/// Readings are `value unit` (or the value alone when units are off), compression positive.
+/// Readings are `value unit` (or the value alone in the numeric-only data format), compression positive. Like a
+/// gauge out of its box, it powers on in pounds-force.
 public actor Mark10Simulator: WireSimulator {
     /// What the simulated gauge says about itself and how it formats readings.
     public struct Device: Sendable, Hashable {
@@ -13,13 +14,16 @@ public actor Mark10Simulator: WireSimulator {
         public var model: String
         public var firmware: String
         public var serialNumber: String
-        /// Whether readings carry their unit.
+        /// Whether readings carry their unit (false: the numeric-only data format).
         public var unitsInReadings: Bool
         public var decimals: Int
+        /// The unit command in effect at power-on: `LB` (pounds-force) for a gauge as it leaves the factory.
+        public var powerOnUnit: String
 
         public init(
             productName: String = "Series 5", model: String = "M5-200", firmware: String = "1.05",
-            serialNumber: String = "SIM5200", unitsInReadings: Bool = true, decimals: Int = 2
+            serialNumber: String = "SIM5200", unitsInReadings: Bool = true, decimals: Int = 2,
+            powerOnUnit: String = "LB"
         ) {
             self.productName = productName
             self.model = model
@@ -27,6 +31,7 @@ public actor Mark10Simulator: WireSimulator {
             self.serialNumber = serialNumber
             self.unitsInReadings = unitsInReadings
             self.decimals = decimals
+            self.powerOnUnit = powerOnUnit
         }
     }
 
@@ -37,16 +42,18 @@ public actor Mark10Simulator: WireSimulator {
 
     private let device: Device
     private let force: @Sendable () async -> Double
-    private var unit = "LB"
+    /// The unit command in effect (`LB`, `N`, ...): pounds-force at power-on, as a factory-set gauge.
+    public private(set) var unit: String
     private var zeroOffset_N = 0.0
     private var peakCompression_N = 0.0
     private var peakTension_N = 0.0
 
     /// `force` gives the true force in newtons (compression positive) whenever the gauge samples.
-    /// The gauge starts in pounds-force, as a factory-set gauge may; drivers must cope.
+    /// The gauge starts in `device.powerOnUnit` (pounds-force unless told); drivers must cope.
     public init(device: Device = Device(), force: @escaping @Sendable () async -> Double) {
         self.device = device
         self.force = force
+        self.unit = Self.units[device.powerOnUnit] == nil ? "LB" : device.powerOnUnit
     }
 
     public func serve(on transport: any ByteTransport) async {

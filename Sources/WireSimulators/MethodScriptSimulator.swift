@@ -11,6 +11,10 @@ public import Transport
 /// `send_string`, `meas_loop_cp`, `meas_loop_ocp`, `if`/`breakloop` and `on_finished:`; while a script runs
 /// it answers `Z` (abort), `Y` (leave the loop), `h`/`H` (halt/resume). Cell time advances only inside
 /// measurement loops, by the loop interval per point.
+///
+/// Like the instrument, it ignores input for 50 ms (wall time) after sending any line that contains `!` (an error
+/// reply or a runtime error): bytes that arrive meanwhile are dropped, so a host that answers an error at once is
+/// not heard. Lines already received before the reply are still carried out.
 public actor MethodScriptSimulator: WireSimulator {
     /// What the simulated instrument says about itself.
     public struct Device: Sendable, Hashable {
@@ -19,12 +23,18 @@ public actor MethodScriptSimulator: WireSimulator {
         public var firmware: String
         public var serialNumber: String
         public var methodScriptVersion: String
+        /// How long it ignores input after a reply containing `!`: at least 50 ms, the manual says.
+        public var errorHoldOff: Duration
 
-        public init(deviceID: String, firmware: String, serialNumber: String, methodScriptVersion: String = "1.8") {
+        public init(
+            deviceID: String, firmware: String, serialNumber: String, methodScriptVersion: String = "1.8",
+            errorHoldOff: Duration = .milliseconds(50)
+        ) {
             self.deviceID = deviceID
             self.firmware = firmware
             self.serialNumber = serialNumber
             self.methodScriptVersion = methodScriptVersion
+            self.errorHoldOff = errorHoldOff
         }
 
         public static let emStat4HR = Device(
@@ -40,11 +50,22 @@ public actor MethodScriptSimulator: WireSimulator {
         public var hangUpAfterPackages: Int?
         /// Send a stray XON byte when serving starts, as an EmStat Pico does.
         public var strayXONOnStart: Bool
+        /// Send the potential (`ab`) of the package with this number (from 1) as `nan`, as an instrument does for a
+        /// reading it could not make.
+        public var nanPotentialInPackage: Int?
+        /// Set the overload bit in the status of the current (`ba`) of the package with this number (from 1); the
+        /// value is still sent.
+        public var overloadStatusInPackage: Int?
 
-        public init(overloadAfterPackages: Int? = nil, hangUpAfterPackages: Int? = nil, strayXONOnStart: Bool = false) {
+        public init(
+            overloadAfterPackages: Int? = nil, hangUpAfterPackages: Int? = nil, strayXONOnStart: Bool = false,
+            nanPotentialInPackage: Int? = nil, overloadStatusInPackage: Int? = nil
+        ) {
             self.overloadAfterPackages = overloadAfterPackages
             self.hangUpAfterPackages = hangUpAfterPackages
             self.strayXONOnStart = strayXONOnStart
+            self.nanPotentialInPackage = nanPotentialInPackage
+            self.overloadStatusInPackage = overloadStatusInPackage
         }
     }
 
@@ -73,6 +94,9 @@ public actor MethodScriptSimulator: WireSimulator {
     private var packagesSent = 0
     private var packagesSentWithCellOn = 0
     private var transport: (any ByteTransport)?
+    /// Until when input is ignored, after a line containing `!`.
+    private var ignoringInputUntil: ContinuousClock.Instant?
+    private var ignoredInputBytes = 0
 
     public init(
         cell: some CellModel, device: Device = .emStat4HR, speed: SimulationSpeed = .unlimited,
@@ -92,13 +116,17 @@ public actor MethodScriptSimulator: WireSimulator {
     public var sentSampleCount: Int { packagesSent }
     /// Data packages sent while the cell was on (galvanostatic steps, not open-circuit measurements).
     public var sentSampleCountWithCellOn: Int { packagesSentWithCellOn }
+    /// Bytes the host sent while the instrument ignored input after an error reply.
+    public var ignoredByteCount: Int { ignoredInputBytes }
 
     public func serve(on transport: any ByteTransport) async {
         self.transport = transport
         if faults.strayXONOnStart { await emit([0x11]) }
         var reader = SimulatorLineReader(LineFramer.Configuration(terminator: .lf, maxLineLength: 128))
         var loading: (lines: [String], execute: Bool)?
-        while let output = await reader.next(from: transport) {
+        while let output = await reader.next(
+            from: transport, ignoring: { [self] bytes in await self.ignoresInput(bytes) })
+        {
             guard case .line(let line) = output else {
                 if loading != nil {
                     loading = nil
@@ -211,16 +239,19 @@ public actor MethodScriptSimulator: WireSimulator {
             case .packageStart: package = []
             case .packageAdd(let name):
                 guard let variable = variables[name] else { return .runtimeError(code: 0x0010, line: statement.line) }
+                let number = packagesSent + 1
+                let value = variable.type == "ab" && faults.nanPotentialInPackage == number ? .nan : variable.value
+                let overload = variable.type == "ba" && faults.overloadStatusInPackage == number
                 package?.append(
-                    variable.type + Self.encode(variable.value)
-                        + Self.metadata(type: variable.type, value: variable.value))
+                    variable.type + Self.encode(value)
+                        + Self.metadata(type: variable.type, value: value, forcingOverload: overload))
             case .packageEnd:
                 if let fields = package { await emit("P" + fields.joined(separator: ";")) }
                 package = nil
                 packagesSent += 1
                 if cellIsOn { packagesSentWithCellOn += 1 }
                 if let limit = faults.hangUpAfterPackages, packagesSent >= limit {
-                    await waitForHostToCatchUp()
+                    await waitUntilHostHasReadEverything()
                     await transport?.close()
                     return .aborted
                 }
@@ -389,6 +420,8 @@ public actor MethodScriptSimulator: WireSimulator {
         while halted, !abortRequested, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(2)) }
     }
 
+    /// Waits until the host has read what was sent (the unread byte count on its side reaches 0): paces the
+    /// simulator at unlimited speed.
     private func waitForHostToCatchUp() async {
         guard let backlogReporting = transport as? any OutputBacklogReporting else {
             await Task.yield()
@@ -401,8 +434,28 @@ public actor MethodScriptSimulator: WireSimulator {
         }
     }
 
+    /// Waits until the host has surely read everything sent, before an unplug. The kernel hands written bytes to
+    /// the host's side asynchronously, so an empty queue right after a write can mean "not there yet" as well as
+    /// "read": the queue must be seen empty three times over 30 ms.
+    private func waitUntilHostHasReadEverything() async {
+        guard let backlogReporting = transport as? any OutputBacklogReporting else { return }
+        var emptyChecks = 0
+        while emptyChecks < 3, !abortRequested, !portGone, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+            emptyChecks = await backlogReporting.unreadOutputByteCount() > 0 ? 0 : emptyChecks + 1
+        }
+    }
+
     private func emit(_ line: String) async {
+        if line.contains("!") { ignoringInputUntil = ContinuousClock.now.advanced(by: device.errorHoldOff) }
         await emit(Array((line + "\n").utf8))
+    }
+
+    /// Whether bytes arriving now fall in the hold-off after an error reply (and are therefore dropped).
+    private func ignoresInput(_ bytes: [UInt8]) -> Bool {
+        guard let until = ignoringInputUntil, ContinuousClock.now < until else { return false }
+        ignoredInputBytes += bytes.count
+        return true
     }
 
     private func emit(_ bytes: [UInt8]) async {
@@ -433,13 +486,13 @@ public actor MethodScriptSimulator: WireSimulator {
     }
 
     /// Status and current range for current variables (EmStat4 range indices: 9 = 100 nA ... 27 = 100 mA).
-    static func metadata(type: String, value: Double) -> String {
+    static func metadata(type: String, value: Double, forcingOverload: Bool = false) -> String {
         guard type == "ba" else { return "" }
         let ranges: [(Int, Double)] = [
             (9, 1e-7), (12, 1e-6), (15, 1e-5), (18, 1e-4), (21, 1e-3), (24, 1e-2), (27, 1e-1),
         ]
         let index = ranges.first { abs(value) <= $0.1 }?.0 ?? 27
-        let overload = abs(value) > 0.1 ? 2 : 0
+        let overload = abs(value) > 0.1 || forcingOverload ? 2 : 0
         return ",1\(overload),2" + String(format2Hex: index)
     }
 

@@ -44,11 +44,19 @@ struct SimulatorLineReader {
         framer = LineFramer(configuration)
     }
 
-    mutating func next(from transport: any ByteTransport) async -> LineFramer.Output? {
+    /// The next framed line; `ignoring` is asked about every chunk as it arrives, and a chunk it ignores is dropped
+    /// with any partial line before it (an instrument that is not listening).
+    mutating func next(
+        from transport: any ByteTransport, ignoring: @Sendable (_ chunk: [UInt8]) async -> Bool = { _ in false }
+    ) async -> LineFramer.Output? {
         while ready.isEmpty {
             if Task.isCancelled { return nil }
             do {
                 let chunk = try await transport.receive(maxCount: 4096, timeouts: ReceiveTimeouts(reply: .seconds(1)))
+                if await ignoring(chunk) {
+                    framer.reset()
+                    continue
+                }
                 ready = framer.push(chunk)
             } catch let error as TransportError where error.kind == .timeout {
                 continue

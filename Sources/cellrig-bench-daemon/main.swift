@@ -1,13 +1,17 @@
-// cellrig-bench-daemon: the whole product path at full speed.
+// cellrig-bench-daemon: the whole product path at full speed, beside plain SQLite inserts of the same rows.
 //
 // Starts the daemon in this process on a scratch directory, runs the seed-000 CCD protocol on a simulated rig
-// through the real control socket (engine, criteria, batched SQLite writes, live stream), and reports cell-seconds
-// per wall-second and samples stored per second. Usage: cellrig-bench-daemon [RIG_FILE] [PROTOCOL_FILE]
+// through the real control socket (simulator, engine, criteria, batched SQLite writes, live stream), and reports
+// cell-seconds per wall-second and samples stored per second. Then, in the same run, it inserts the very rows the
+// daemon stored into a fresh SQLite file with one prepared statement, one transaction per 4096 rows (what the
+// daemon's storage does, without anything else), and prints the ratio of the two rates: the figure to watch.
+// Usage: cellrig-bench-daemon [RIG_FILE] [PROTOCOL_FILE]
 
 import Control
 import Daemon
 import Domain
 import Foundation
+import GRDB
 import Logging
 import Storage
 
@@ -51,10 +55,48 @@ let elapsed = clock.now - began
 let wall_s = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
 guard let final else { fatalError("no end event") }
 let store = try RunStore(readOnlyPath: configuration.databasePath)
-var lastTime_s = 0.0
-try store.forEachSample(runID: final.id) { lastTime_s = $0.sample.time_s }
+var stored: [RecordedSample] = []
+try store.forEachSample(runID: final.id) { stored.append($0) }
+let lastTime_s = stored.last?.sample.time_s ?? 0
 await daemon.shutdown()
 _ = await server.result
+
+/// Inserts `rows` into a fresh samples table as plainly as SQLite allows; returns the wall seconds taken.
+func plainInsert(_ rows: [RecordedSample], into path: String) throws -> Double {
+    let queue = try DatabaseQueue(path: path)
+    try queue.write { db in
+        try db.execute(
+            sql: """
+                CREATE TABLE samples (run_id INTEGER NOT NULL, seq INTEGER NOT NULL, time_s REAL NOT NULL,
+                    current_A REAL, voltage_V REAL, voltage_we_re_V REAL, pressure_MPa REAL, temperature_C REAL,
+                    cycle INTEGER NOT NULL, step_index INTEGER NOT NULL, flags INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (run_id, seq)) WITHOUT ROWID
+                """)
+    }
+    try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
+    let began = ContinuousClock.now
+    var start = 0
+    while start < rows.count {
+        let end = min(start + 4096, rows.count)
+        try queue.write { db in
+            let statement = try db.cachedStatement(
+                sql: "INSERT INTO samples VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            for row in rows[start..<end] {
+                let sample = row.sample
+                try statement.execute(arguments: [
+                    row.seq, sample.time_s, sample.current_A, sample.voltage_V, sample.voltageWERE_V,
+                    sample.pressure_MPa, sample.temperature_C, row.cycle, row.stepIndex, sample.flags.rawValue,
+                ])
+            }
+        }
+        start = end
+    }
+    let elapsed = ContinuousClock.now - began
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+}
+let plain_s = try plainInsert(stored, into: directory.appendingPathComponent("plain.sqlite").path)
+let daemonRate = Double(final.samples) / wall_s
+let plainRate = Double(stored.count) / plain_s
 
 print("daemon path: \(protocolFile) on \(rigFile) (\(rig.id))")
 print("  outcome          \(final.state): \(final.reason ?? "-")")
@@ -63,7 +105,14 @@ print("  samples stored   \(final.samples)")
 print("  cell time        \(String(format: "%.1f", lastTime_s / 3600)) h")
 print("  wall time        \(String(format: "%.2f", wall_s)) s")
 print("  speed            \(String(format: "%.0f", lastTime_s / wall_s)) cell-seconds per wall-second")
-print("  throughput       \(String(format: "%.0f", Double(final.samples) / wall_s)) samples per second stored")
+print("  throughput       \(String(format: "%.0f", daemonRate)) samples per second stored (whole daemon path)")
+print("  plain SQLite     \(String(format: "%.0f", plainRate)) rows per second (same rows, prepared insert, same run)")
+print("  ratio            \(String(format: "%.2f", daemonRate / plainRate)) (daemon path / plain inserts)")
 if let reaction = final.reaction_time_ms {
-    print("  reaction         \(String(format: "%.3f", reaction)) ms from the tripping sample to the cell-off command")
+    let text = String(format: "%.3f", reaction)
+    print("  reaction         \(text) ms from the tripping sample's arrival to the cell-off command")
+}
+if let confirmed = final.cell_off_confirmed_ms {
+    let text = String(format: "%.3f", confirmed)
+    print("  cell off         \(text) ms from the same arrival to the instrument's confirmation")
 }

@@ -12,6 +12,9 @@ import WireSimulators
 /// instruments read the clamp force that holds the preset's stack pressure on the pellet. Runs until SIGINT or
 /// SIGTERM, then removes the links it made. With `--keithley-watchdog` the Keithley's interlock line is held by a
 /// simulated watchdog re-armed by host traffic, and every time it switches the output off a line says so.
+///
+/// The instruments start as real ones do after power-on: the Keithley's clock reads five hours (`--keithley-clock`),
+/// the Mark-10 shows pounds-force, and the load cell sends its reading in the byte order `--modbus-byte-order` names.
 @main
 struct CellRigSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +22,8 @@ struct CellRigSim: AsyncParsableCommand {
         abstract: "Serve simulated instruments (MethodSCRIPT, Keithley 2400, Mark-10, Modbus load cell) on PTYs.",
         discussion: """
             Point a rig file's ports at the printed paths, or at the links --link-dir makes (rigs/sim-serial.yaml \
-            uses /tmp/cellrig-sim). The Modbus load cell answers at station 1, holding registers 0-1, int32 high \
-            word first, 0.01 N per count.
+            uses /tmp/cellrig-sim). The Modbus load cell answers at station 1, holding registers 0-1, int32 in the \
+            byte order --modbus-byte-order names (ABCD unless told), 0.01 N per count.
             """)
 
     @Option(
@@ -48,6 +51,18 @@ struct CellRigSim: AsyncParsableCommand {
             valueName: "seconds"))
     var keithleyWatchdog: Double?
 
+    @Option(
+        help: ArgumentHelp(
+            "What the Keithley's TIME element reads at start: seconds since it was switched on (wraps at 99999.999).",
+            valueName: "seconds"))
+    var keithleyClock = Keithley2400Simulator.defaultClockAtStart_s
+
+    @Option(help: "Byte order of the load cell's int32 reading: ABCD, CDAB, BADC or DCBA.")
+    var modbusByteOrder = "ABCD"
+
+    @Flag(help: "The Mark-10 sends bare numbers (its numeric-only data format) instead of numbers with units.")
+    var mark10NumericOnly = false
+
     func validate() throws {
         _ = try simulationSpeed()
         guard PhysicsCellParameters.presetNames.contains(preset) else {
@@ -55,6 +70,12 @@ struct CellRigSim: AsyncParsableCommand {
                 "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.presetNames.joined(separator: ", "))")
         }
         guard pelletAreaCm2 > 0 else { throw ValidationError("--pellet-area-cm2 must be positive") }
+        guard ModbusLoadCellConfiguration.ByteOrder(rawValue: modbusByteOrder) != nil else {
+            throw ValidationError("--modbus-byte-order '\(modbusByteOrder)': use ABCD, CDAB, BADC or DCBA")
+        }
+        guard keithleyClock >= 0, keithleyClock < Keithley2400Simulator.clockWrap_s else {
+            throw ValidationError("--keithley-clock \(keithleyClock): use 0 to 99999.999 seconds")
+        }
         if let keithleyWatchdog, !(keithleyWatchdog > 0 && keithleyWatchdog.isFinite) {
             throw ValidationError("--keithley-watchdog \(keithleyWatchdog): use a positive number of cell seconds")
         }
@@ -81,21 +102,20 @@ struct CellRigSim: AsyncParsableCommand {
         let force = ClampForce(mean_N: clampForce_N, seed: seed)
         let keithley = Keithley2400Simulator(
             cell: try cell(seed: seed + 1), speed: speed,
-            interlockLine: keithleyWatchdog.map { .watchdog(holdTime: .seconds($0)) } ?? .held)
+            interlockLine: keithleyWatchdog.map { .watchdog(holdTime: .seconds($0)) } ?? .held,
+            clockAtStart_s: keithleyClock)
+        let loadCell = ModbusLoadCellSimulator.ForceRegisters(
+            stationAddress: 1, register: 0, valueType: .int32,
+            byteOrder: ModbusLoadCellConfiguration.ByteOrder(rawValue: modbusByteOrder) ?? .abcd, newtonsPerCount: 0.01)
         let ports: [(name: String, port: SimulatedPort)] = [
             ("methodscript", try SimulatedPort.start(MethodScriptSimulator(cell: try cell(seed: seed), speed: speed))),
             ("keithley2400", try SimulatedPort.start(keithley)),
-            ("mark10", try SimulatedPort.start(Mark10Simulator { await force.read() })),
             (
-                "modbus",
+                "mark10",
                 try SimulatedPort.start(
-                    ModbusLoadCellSimulator(
-                        layout: .init(stationAddress: 1, register: 0) { newtons in
-                            let counts = UInt32(bitPattern: Int32(clamping: Int((newtons * 100).rounded())))
-                            return [UInt16(counts >> 16), UInt16(counts & 0xFFFF)]
-                        }
-                    ) { await force.read() })
+                    Mark10Simulator(device: .init(unitsInReadings: !mark10NumericOnly)) { await force.read() })
             ),
+            ("modbus", try SimulatedPort.start(ModbusLoadCellSimulator(layout: loadCell) { await force.read() })),
         ]
         var links: [String] = []
         if let linkDir {

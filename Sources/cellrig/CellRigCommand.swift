@@ -11,12 +11,12 @@ struct CellRigCommand: AsyncParsableCommand {
         abstract: "Control cellrigd and work with test protocols and recorded runs.",
         discussion: """
             Commands that talk to the daemon use its socket (--socket, or CELLRIG_SOCKET, default \
-            \(defaultSocketPath)). validate, plan and export work without a daemon.
+            \(defaultSocketPath)). validate, plan, criteria, export, replay, fit and report work without a daemon.
             """,
         version: CellRigVersion.current,
         subcommands: [
             Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Watch.self,
-            Abort.self, Resume.self, Export.self, ReplayRun.self,
+            Abort.self, Resume.self, Export.self, ReplayRun.self, Fit.self, Report.self,
         ])
 }
 

@@ -146,6 +146,9 @@ struct Watch: ParsableCommand {
             case LiveEventName.end:
                 final = try decoder.decode(RunStatus.self, from: Data(data.utf8))
                 return false
+            case LiveEventName.disconnected:
+                let body = try? decoder.decode(ErrorBody.self, from: Data(data.utf8))
+                throw CommandFailure("the daemon ended the live stream: \(body?.error ?? data)")
             default:
                 break
             }

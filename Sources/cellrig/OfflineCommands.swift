@@ -4,6 +4,7 @@ import Domain
 import Engine
 import Foundation
 import ProtocolFiles
+import Replay
 import Storage
 
 /// `cellrig validate FILE...`: checks protocol files without running them.
@@ -72,17 +73,26 @@ struct Plan: ParsableCommand {
     }
 }
 
-/// `cellrig export RUN --csv FILE [--impedance FILE]`: a run's samples (and impedance spectra) as CSV, read
-/// straight from the database.
+/// `cellrig export RUN --csv FILE [--impedance FILE] [--bdf FILE]`: a run's samples (and impedance spectra) as
+/// CSV, read straight from the database.
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a run's samples to CSV (the format `cellrig replay` reads), and its impedance spectra.",
-        discussion: "Reads the database read-only; the daemon may keep running and writing.")
+        abstract: "Write a run's samples to CSV (the format `cellrig replay` reads), its impedance spectra, or BDF.",
+        discussion: """
+            Reads the database read-only; the daemon may keep running and writing. The CSV files start with a \
+            metadata block of '# key: value' lines (area, protocol and its hash, parameters, every step's kind and \
+            current density, the protocol text) that `cellrig replay` and `cellrig fit` read back and that pandas \
+            skips with comment='#'. Numbers are the shortest text that reads back exactly. See \
+            docs/reports-and-fitting.md.
+            """)
 
     @Argument(help: "Run id.")
     var runID: Int64
 
-    @Option(help: "CSV file for the samples ('-' for standard output).")
+    @Option(
+        help: ArgumentHelp(
+            "CSV file for the samples ('-' for standard output).",
+            discussion: "Columns: \(SampleCSVWriter.columns.joined(separator: ", ")); flags joined by '|'."))
     var csv: String?
 
     @Option(
@@ -92,6 +102,12 @@ struct Export: AsyncParsableCommand {
     var impedance: String?
 
     @Option(
+        help: ArgumentHelp(
+            "Battery Data Format file for the samples ('-' for standard output), e.g. run-1.bdf.csv.",
+            discussion: "Columns: \(BDFWriter.columns.joined(separator: ", "))."))
+    var bdf: String?
+
+    @Option(
         help:
             "The daemon's database (default: asked from the daemon, else $CELLRIG_DATABASE or \(defaultDatabasePath)).")
     var database: String?
@@ -99,22 +115,91 @@ struct Export: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
-        guard csv != nil || impedance != nil else {
-            throw ValidationError("give --csv FILE for the samples, --impedance FILE for the spectra, or both")
+        guard csv != nil || impedance != nil || bdf != nil else {
+            throw ValidationError(
+                "give --csv FILE for the samples, --impedance FILE for the spectra, --bdf FILE, or several")
         }
+        let stdout = [csv, impedance, bdf].filter { $0 == "-" }.count
+        if stdout > 1 { throw ValidationError("only one of --csv, --impedance and --bdf can write to standard output") }
     }
 
     func run() async throws {
-        let path = try databasePath()
+        let path = resolveDatabasePath(database, connection: connection)
         let store = try RunStore(readOnlyPath: path)
-        guard try store.run(id: runID) != nil else { throw CommandFailure("no run \(runID) in \(path)") }
-        if let csv { try exportSamples(store, to: csv) }
-        if let impedance { try exportSpectra(store, to: impedance) }
+        guard let run = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(path)") }
+        var metadata = try Self.metadata(store, run: run)
+        if let csv {
+            metadata.format = "cellrig-samples 1"
+            let writer = SampleCSVWriter()
+            let count = try write(to: csv, head: metadata.text + writer.headerLine, store: store, row: writer.row)
+            if csv != "-" { printError("wrote \(count) samples of run \(runID) to \(csv)") }
+        }
+        if let bdf {
+            let writer = BDFWriter()
+            let count = try write(to: bdf, head: writer.headerLine, store: store, row: writer.row)
+            if bdf != "-" { printError("wrote \(count) samples of run \(runID) in BDF to \(bdf)") }
+        }
+        if let impedance {
+            metadata.format = "cellrig-impedance 1"
+            try exportSpectra(store, head: metadata.text, to: impedance)
+        }
     }
 
-    private func exportSpectra(_ store: RunStore, to file: String) throws {
+    /// The metadata block of a run's exports.
+    static func metadata(_ store: RunStore, run: StoredRun) throws -> CSVMetadata {
+        let recorded = try store.recordedProtocol(runID: run.id)
+        var metadata = CSVMetadata()
+        metadata.runID = run.id
+        metadata.protocolName = run.protocolName
+        metadata.protocolFile = run.protocolFile
+        metadata.protocolSHA256 = run.protocolSHA256
+        metadata.parameters = recorded?.parameters ?? [:]
+        metadata.area_cm2 = run.area_cm2
+        metadata.threeElectrode = run.threeElectrode
+        metadata.cellLabel = run.cellLabel
+        metadata.metal = recorded?.cell.metal.rawValue
+        metadata.metalThickness_um = recorded?.cell.metalThickness_um
+        metadata.rigID = run.rigID
+        metadata.softwareVersion = run.softwareVersion
+        metadata.steps = try store.steps(runID: run.id).map {
+            ExportedStep(
+                index: $0.index, cycle: $0.cycle, kind: $0.kind, current_density_mA_cm2: $0.currentDensity_mA_cm2)
+        }
+        metadata.protocolText = recorded?.text ?? run.protocolText
+        return metadata
+    }
+
+    /// Streams every sample through `row` after `head`, to a file or standard output, in chunks of about 1 MiB.
+    private func write(
+        to file: String, head: String, store: RunStore, row: (RecordedSample) -> String
+    ) throws -> Int {
+        var handle = FileHandle.standardOutput
+        if file != "-" {
+            guard FileManager.default.createFile(atPath: file, contents: nil),
+                let opened = FileHandle(forWritingAtPath: file)
+            else {
+                throw CommandFailure("\(file): cannot create the file")
+            }
+            handle = opened
+        }
+        defer { if file != "-" { try? handle.close() } }
+        var chunk = head
+        var count = 0
+        try store.forEachSample(runID: runID) { sample in
+            chunk += row(sample)
+            count += 1
+            if chunk.utf8.count > 1 << 20 {
+                try handle.write(contentsOf: Data(chunk.utf8))
+                chunk = ""
+            }
+        }
+        try handle.write(contentsOf: Data(chunk.utf8))
+        return count
+    }
+
+    private func exportSpectra(_ store: RunStore, head: String, to file: String) throws {
         let points = try store.spectra(runID: runID)
-        var text = "step,cycle,point,time_s,frequency_Hz,z_real_Ohm,z_imag_Ohm\n"
+        var text = head + "step,cycle,point,time_s,frequency_Hz,z_real_Ohm,z_imag_Ohm\n"
         var pointInStep = 0
         for (index, stored) in points.enumerated() {
             pointInStep = index > 0 && points[index - 1].stepIndex == stored.stepIndex ? pointInStep + 1 : 0
@@ -131,68 +216,6 @@ struct Export: AsyncParsableCommand {
         }
         let spectra = Set(points.map(\.stepIndex)).count
         printError("wrote \(points.count) impedance points (\(spectra) spectra) of run \(runID) to \(file)")
-    }
-
-    private func exportSamples(_ store: RunStore, to csv: String) throws {
-        let output = CSVWriter(header: CSVWriter.sampleColumns)
-        var count = 0
-        if csv == "-" {
-            try store.forEachSample(runID: runID) { sample in
-                print(output.row(for: sample), terminator: "")
-                count += 1
-            }
-        } else {
-            guard FileManager.default.createFile(atPath: csv, contents: nil),
-                let handle = FileHandle(forWritingAtPath: csv)
-            else {
-                throw CommandFailure("\(csv): cannot create the file")
-            }
-            defer { try? handle.close() }
-            var chunk = output.headerLine
-            try store.forEachSample(runID: runID) { sample in
-                chunk += output.row(for: sample)
-                count += 1
-                if chunk.utf8.count > 1 << 20 {
-                    try handle.write(contentsOf: Data(chunk.utf8))
-                    chunk = ""
-                }
-            }
-            try handle.write(contentsOf: Data(chunk.utf8))
-            printError("wrote \(count) samples of run \(runID) to \(csv)")
-        }
-    }
-
-    private func databasePath() throws -> String {
-        if let database { return database }
-        if let path = ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] { return path }
-        if let health = try? connection.client.request("GET", "/v1/health", as: HealthInfoReply.self) {
-            return health.database
-        }
-        return defaultDatabasePath
-    }
-}
-
-private struct HealthInfoReply: Decodable {
-    var database: String
-}
-
-/// Writes samples as CSV rows with full-precision numbers (Swift's shortest round-trip form).
-struct CSVWriter {
-    static let sampleColumns = [
-        "seq", "time_s", "current_A", "voltage_V", "voltage_we_re_V", "pressure_MPa", "temperature_C", "cycle", "step",
-    ]
-    let header: [String]
-
-    var headerLine: String { header.joined(separator: ",") + "\n" }
-
-    func row(for recorded: RecordedSample) -> String {
-        let sample = recorded.sample
-        let fields: [String] = [
-            String(recorded.seq), String(sample.time_s), String(sample.current_A), String(sample.voltage_V),
-            sample.voltageWERE_V.map { String($0) } ?? "", sample.pressure_MPa.map { String($0) } ?? "",
-            sample.temperature_C.map { String($0) } ?? "", String(recorded.cycle), String(recorded.stepIndex),
-        ]
-        return fields.joined(separator: ",") + "\n"
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Domain
 import Engine
 import Foundation
+import ProtocolFiles
 import Replay
 import Storage
 
@@ -11,13 +12,16 @@ struct ReplayRun: ParsableCommand {
         commandName: "replay",
         abstract: "Run a protocol's stop criteria over recorded samples (a stored run or a CSV file), offline.",
         discussion: """
-            INPUT is a run id in the database (--database) or a CSV file whose header names its columns: time_s, \
-            current_A and voltage_V are required; voltage_we_re_V, pressure_MPa and temperature_C are optional; \
-            other columns are ignored (the output of `cellrig export --csv` reads as is). The samples drive the same \
-            engine as a live run, so steps end where they ended live and the verdicts are the live ones.
+            INPUT is a run id in the database (--database) or a CSV file ('-' for standard input) whose header \
+            names its columns: time_s, current_A and voltage_V are required; voltage_we_re_V, pressure_MPa, \
+            temperature_C and flags are optional; other columns are ignored (the output of `cellrig export --csv` \
+            reads as is). A CSV's '# key: value' metadata block (written by export) gives the area, the protocol as \
+            recorded and its parameter values, so `cellrig export N --csv - | cellrig replay -` labels results as \
+            the stored run did; --protocol, --area-cm2 and --set override it. The samples drive the same engine as \
+            a live run, so steps end where they ended live and the verdicts are the live ones.
             """)
 
-    @Argument(help: "A stored run id, or a CSV file of samples.")
+    @Argument(help: "A stored run id, or a CSV file of samples ('-' for standard input).")
     var input: String
 
     @Option(
@@ -43,12 +47,13 @@ struct ReplayRun: ParsableCommand {
     var database: String?
 
     func run() throws {
-        let (samples, recordedArea, recorded) = try loadSamples()
-        guard let area = areaCm2 ?? recordedArea else {
-            throw ValidationError("give the electrode area with --area-cm2")
+        let (samples, recordedArea, recorded, metadata) = try loadSamples()
+        guard let area = areaCm2 ?? recordedArea ?? metadata?.area_cm2 else {
+            throw ValidationError("give the electrode area with --area-cm2 (the CSV has no area_cm2 metadata)")
         }
         var context = RunContext(
-            metal: recorded?.cell.metal, metalThickness_um: metalThicknessUm ?? recorded?.cell.metalThickness_um)
+            metal: recorded?.cell.metal ?? metadata?.metal.flatMap(AnodeMetal.init(rawValue:)),
+            metalThickness_um: metalThicknessUm ?? recorded?.cell.metalThickness_um ?? metadata?.metalThickness_um)
         if let metal {
             guard let chosen = AnodeMetal(rawValue: metal) else {
                 throw ValidationError("--metal '\(metal)' is not one of Li, Na, K")
@@ -62,13 +67,26 @@ struct ReplayRun: ParsableCommand {
         if let protocolFile {
             protocolText = try readText(protocolFile)
             protocolName = protocolFile
-            parameters = [:]
+            // The CSV's recorded values apply to the parameters this protocol declares.
+            let declared =
+                (try? ProtocolFile.parse(protocolText, file: protocolFile).parameters.keys).map(Set.init) ?? []
+            parameters = (recorded?.parameters ?? metadata?.parameters ?? [:]).filter { declared.contains($0.key) }
+            if let recordedHash = metadata?.protocolSHA256, recordedHash != SHA256.hex(protocolText) {
+                printError(
+                    "note: \(protocolFile) differs from the protocol the samples were recorded with "
+                        + "(\(metadata?.protocolFile ?? "?"), sha256 \(recordedHash.prefix(12)))")
+            }
         } else if let recorded {
             protocolText = recorded.text
             protocolName = "\(recorded.file) (as recorded with run \(input))"
             parameters = recorded.parameters
+        } else if let metadata, let text = metadata.protocolText {
+            protocolText = text
+            protocolName = "\(metadata.protocolFile ?? "protocol") (as recorded in \(input))"
+            parameters = metadata.parameters
         } else {
-            throw ValidationError("give the protocol to apply with --protocol FILE")
+            throw ValidationError(
+                "give the protocol to apply with --protocol FILE (the CSV has no protocol_text metadata)")
         }
         parameters.merge(try parameterOptions.parameters()) { $1 }
         let driver: ReplayDriver
@@ -80,6 +98,7 @@ struct ReplayRun: ParsableCommand {
             throw CommandFailure(error.message)
         }
         let report = ReplayDriver.replay(samples, engine: driver.engine)
+        if let metadata { warnAboutLabels(report, recorded: metadata.steps) }
         if json {
             try printLines(report)
         } else {
@@ -87,19 +106,42 @@ struct ReplayRun: ParsableCommand {
         }
     }
 
-    private func loadSamples() throws -> ([InstrumentSample], Double?, RecordedProtocol?) {
+    private func loadSamples() throws -> ([InstrumentSample], Double?, RecordedProtocol?, CSVMetadata?) {
         if let runID = Int64(input), !FileManager.default.fileExists(atPath: input) {
             let path = database ?? ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] ?? defaultDatabasePath
             let store = try RunStore(readOnlyPath: path)
             guard let stored = try store.run(id: runID) else { throw CommandFailure("no run \(runID) in \(path)") }
             var samples: [InstrumentSample] = []
             try store.forEachSample(runID: runID) { samples.append($0.sample) }
-            return (samples, stored.area_cm2, try store.recordedProtocol(runID: runID))
+            return (samples, stored.area_cm2, try store.recordedProtocol(runID: runID), nil)
         }
+        let text: String
+        if input == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            text = try readText(input)
+        }
+        let file: SampleCSVFile
         do {
-            return (try SampleCSVReader.samples(in: try readText(input), source: input), nil, nil)
-        } catch let error as SampleCSVError {
+            file = try SampleCSVReader.read(text, source: input == "-" ? "standard input" : input)
+        } catch {
             throw CommandFailure(error.description)
+        }
+        return (file.samples, nil, nil, file.metadata.isEmpty ? nil : file.metadata)
+    }
+
+    /// Says on standard error where the replayed steps' current densities differ from the recorded ones.
+    private func warnAboutLabels(_ report: ReplayReport, recorded: [ExportedStep]) {
+        for step in report.steps {
+            guard let original = recorded.first(where: { $0.index == step.step.index }) else { continue }
+            let replayed = step.step.currentDensity_mA_cm2
+            if abs(replayed - original.current_density_mA_cm2) > 1e-9 * max(1, abs(replayed)) {
+                printError(
+                    "note: step \(step.step.index) ran at \(formatNumber(original.current_density_mA_cm2)) mA/cm2 "
+                        + "when recorded but replays at \(formatNumber(replayed)) mA/cm2; give the recorded values "
+                        + "with --set")
+                return
+            }
         }
     }
 

@@ -16,12 +16,15 @@ struct RunningDaemon {
     let client: ControlClient
     let directory: URL
 
-    static func start(rigs: [RigDescription]? = nil, directory: URL? = nil) async throws -> RunningDaemon {
+    static func start(
+        rigs: [RigDescription]? = nil, directory: URL? = nil, maximumDatabaseSize_bytes: Int? = nil
+    ) async throws -> RunningDaemon {
         let directory = try directory ?? TestSupport.scratchDirectory()
-        let configuration = DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             socketPath: directory.appendingPathComponent("d.sock").path,
             databasePath: directory.appendingPathComponent("cellrig.sqlite").path,
             rigs: try rigs ?? [DaemonConfiguration.embeddedSimulatedRig()])
+        configuration.maximumDatabaseSize_bytes = maximumDatabaseSize_bytes
         let daemon = try CellRigDaemon(configuration: configuration, logger: Logger(label: "test"))
         let task = Task { try await daemon.run(signals: []) }
         let client = ControlClient(socketPath: configuration.socketPath)
@@ -184,7 +187,7 @@ struct DaemonTests {
         await running.stop()
     }
 
-    @Test("shutting down interrupts the run at open circuit; a restarted daemon still reports it")
+    @Test("shutting down interrupts the run at open circuit with every sample stored; the next daemon resumes it")
     func shutdown() async throws {
         let directory = try TestSupport.scratchDirectory()
         let running = try await RunningDaemon.start(rigs: [try slowSimulatedRig()], directory: directory)
@@ -193,15 +196,20 @@ struct DaemonTests {
         #expect(gotSamples)
         await running.stop()
         let produced = try #require(await running.daemon.runners["slow"]?.simulatorSampleCounts[started.id])
-
-        let restarted = try await RunningDaemon.start(rigs: [try slowSimulatedRig()], directory: directory)
-        let status = try await restarted.status(started.id)
-        #expect(status.state == "interrupted")
-        #expect(status.samples == produced)
         let store = try RunStore(readOnlyPath: directory.appendingPathComponent("cellrig.sqlite").path)
+        #expect(try store.run(id: started.id)?.state == .interrupted)
+        #expect(try store.sampleCount(runID: started.id) == produced)
         let lastEvent = try #require(try store.events(runID: started.id).last)
         #expect(lastEvent.kind == .runEnded)
         #expect(lastEvent.message.contains("interrupted"))
+
+        // The protocol's on_restart is resume (the default): the next daemon continues the run, numbering on.
+        let restarted = try await RunningDaemon.start(rigs: [try slowSimulatedRig()], directory: directory)
+        let resumed = try await TestSupport.eventually {
+            let status = try await restarted.status(started.id)
+            return status.state == "running" && status.samples > produced
+        }
+        #expect(resumed, "the run continues after the restart")
         await restarted.stop()
     }
 }

@@ -46,6 +46,13 @@ struct ImpedanceRunTests {
         #expect(summary.real_high_frequency_Ohm == real.first && summary.real_low_frequency_Ohm == real.last)
         let events = try store.events(runID: started.id)
         #expect(events.contains { $0.kind == .impedanceMeasured && $0.message.contains("61 points") })
+        // The daemon fits the circuit the step names and stores the fit; status shows the interface per interface.
+        let fit = try #require(summary.fit, "the shipped EIS protocol names a circuit, so the run fits it")
+        let interface = try #require(fit.interface_Ohm_cm2)
+        #expect(abs(interface - 21) < 0.05 * 21, "the K preset's 21 Ohm cm2 per interface; fitted \(interface)")
+        #expect(fit.kramers_kronig_consistent)
+        #expect(try store.impedanceFits(runID: started.id).count == 1)
+        #expect(events.contains { $0.kind == .impedanceFitted && $0.message.contains("Ohm cm2") })
         await running.stop()
     }
 }

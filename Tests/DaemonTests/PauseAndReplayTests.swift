@@ -43,10 +43,16 @@ struct PauseAndReplayTests {
         let store = try RunStore(readOnlyPath: running.directory.appendingPathComponent("cellrig.sqlite").path)
         #expect(try store.events(runID: started.id).contains { $0.kind == .operatorCommand })
 
-        let aborted = try await TestSupport.onThread {
-            try client.request("POST", "/v1/runs/\(started.id)/abort", as: RunStatus.self)
+        // At 36000 times real time the resumed run may reach its end before the abort arrives on a loaded machine;
+        // either way it must not be left running or paused.
+        do {
+            let aborted = try await TestSupport.onThread {
+                try client.request("POST", "/v1/runs/\(started.id)/abort", as: RunStatus.self)
+            }
+            #expect(aborted.state == "aborted")
+        } catch ControlClientError.daemon(let status, _) where status == 409 {
+            #expect(try await running.status(started.id).state == "completed")
         }
-        #expect(aborted.state == "aborted")
         await running.stop()
     }
 

@@ -16,8 +16,12 @@ import Transport
 struct CellRigSimTests {
     private static let linkNames = ["methodscript", "keithley2400", "mark10", "modbus"]
 
+    private func line(_ path: String, baudRate: Int) -> SerialLineConfiguration {
+        SerialLineConfiguration(port: path, baudRate: baudRate)
+    }
+
     private func open(_ path: String, baudRate: Int) throws -> SerialPortTransport {
-        try SerialPortTransport(path: path, settings: SerialSettings(baudRate: baudRate), backend: .termios)
+        try SerialPortTransport(line: line(path, baudRate: baudRate))
     }
 
     @Test("serves every instrument on its linked pseudo-terminal, exits on SIGTERM and removes its links")
@@ -29,7 +33,10 @@ struct CellRigSimTests {
         let linkDirectory = directory.appendingPathComponent("links").path
         let simulator = Process()
         simulator.executableURL = executable
-        simulator.arguments = ["--link-dir", linkDirectory, "--speed", "max", "--pellet-area-cm2", "0.5"]
+        simulator.arguments = [
+            "--link-dir", linkDirectory, "--speed", "max", "--pellet-area-cm2", "0.5", "--modbus-byte-order", "DCBA",
+            "--mark10-numeric-only",
+        ]
         let output = Pipe()
         simulator.standardOutput = output
         try simulator.run()
@@ -47,7 +54,8 @@ struct CellRigSimTests {
         // MethodSCRIPT: identify, then one sample of a small step.
         let methodScript = MethodScriptGalvanostat(
             transport: try open(links[0], baudRate: MethodScriptGalvanostat.defaultBaudRate),
-            options: .init(replyTimeout: .seconds(5)))
+            configuration: MethodScriptConfiguration(
+                line: line(links[0], baudRate: MethodScriptGalvanostat.defaultBaudRate), replyTimeout_s: 5))
         #expect(try await methodScript.identify().model.contains("EmStat4"))
         let limits = HardwareLimits(voltage_V: 5, current_A: 10e-3)
         try await methodScript.configure(samplingInterval_s: 1, limits: limits)
@@ -61,7 +69,8 @@ struct CellRigSimTests {
         // Keithley 2400: *IDN?, then one reading of a small step.
         let keithley = Keithley2400Galvanostat(
             transport: try open(links[1], baudRate: Keithley2400Galvanostat.defaultBaudRate),
-            options: .init(replyTimeout: .seconds(5)))
+            configuration: Keithley2400Configuration(
+                line: line(links[1], baudRate: Keithley2400Galvanostat.defaultBaudRate), replyTimeout_s: 5))
         let identity = try await keithley.identify()
         #expect(identity.model == "Keithley 2400")
         #expect(!identity.serialNumber.isEmpty)
@@ -75,16 +84,16 @@ struct CellRigSimTests {
 
         // The two force instruments read the same clamp force.
         let gauge = Mark10ForceGauge(
-            transport: try open(links[2], baudRate: 115_200), options: .init(replyTimeout: .seconds(5)))
+            transport: try open(links[2], baudRate: 115_200),
+            configuration: Mark10Configuration(line: line(links[2], baudRate: 115_200), replyTimeout_s: 5))
         #expect(try await gauge.identify().model.hasPrefix("Mark-10 "))
         let gaugeForce = try await gauge.readForce_N()
         await gauge.close()
         let loadCell = ModbusLoadCell(
             transport: try open(links[3], baudRate: ModbusLoadCell.defaultBaudRate),
-            map: ModbusRegisterMap(
-                model: "simulated", stationAddress: 1, register: 0, valueType: .int32, wordOrder: .highWordFirst,
-                newtonsPerCount: 0.01),
-            replyTimeout: .seconds(5))
+            configuration: ModbusLoadCellConfiguration(
+                line: line(links[3], baudRate: ModbusLoadCell.defaultBaudRate), model: "simulated", register: 0,
+                valueType: .int32, byteOrder: .dcba, newtonsPerCount: 0.01, replyTimeout_s: 5))
         let loadCellForce = try await loadCell.readForce_N()
         await loadCell.close()
         #expect(gaugeForce > 0 && loadCellForce > 0)

@@ -136,8 +136,9 @@ struct DaemonProcessTests {
                 directory.appendingPathComponent("cellrig.sqlite").path,
             ])
         #expect(export.status == 0, "\(export.standardError)")
-        let lines = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n")
-        #expect(lines.first == "seq,time_s,current_A,voltage_V,voltage_we_re_V,pressure_MPa,temperature_C,cycle,step")
+        let lines = try String(contentsOf: csv, encoding: .utf8).split(separator: "\n").filter { !$0.hasPrefix("#") }
+        #expect(
+            lines.first == "seq,time_s,current_A,voltage_V,voltage_we_re_V,pressure_MPa,temperature_C,cycle,step,flags")
         #expect(lines.count == stored + 1)
     }
 

@@ -8,7 +8,7 @@ private let configureCommands =
     "*CLS\r:SYST:RSEN ON\r:SOUR:FUNC CURR\r:SOUR:CURR:MODE FIX\r"
     + ":SOUR:CURR:RANG 0.01\r:SOUR:CURR:LEV 0\r:SOUR:CLE:AUTO OFF\r:SENS:FUNC \"VOLT\"\r:SENS:VOLT:PROT 2\r"
     + ":SENS:VOLT:RANG 2\r:SENS:VOLT:NPLC 1\r:FORM:ELEM VOLT,CURR,TIME,STAT\r:TRIG:COUN 1\r:TRIG:DEL 1\r"
-    + ":SYST:ERR?\r"
+    + ":SYST:TIME:RES\r:SYST:ERR?\r"
 
 private let configured: [ScriptedTransport.Step] = [
     .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"), .expect(configureCommands),
@@ -19,6 +19,15 @@ private let source250uA: [ScriptedTransport.Step] = [
     .reply("0,\"No error\"\r"),
 ]
 private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
+
+/// A Keithley driver on `transport` with the rig file's defaults, adjusted by `adjust`.
+func keithley(
+    _ transport: ScriptedTransport, adjust: (inout Keithley2400Configuration) -> Void = { _ in }
+) -> Keithley2400Galvanostat {
+    var configuration = Keithley2400Configuration(line: SerialLineConfiguration(port: "scripted", baudRate: 9600))
+    adjust(&configuration)
+    return Keithley2400Galvanostat(transport: transport, configuration: configuration)
+}
 
 private func code(of operation: () async throws -> Void) async -> InstrumentError.Code? {
     do {
@@ -38,7 +47,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
             .expect("*IDN?\r"),
             .reply("KEITHLEY INSTRUMENTS INC.,MODEL 2400,4001234,C32   Oct  4 2010 14:20:11/A02  /S/K\r\n"),
         ])
-        let identity = try await Keithley2400Galvanostat(transport: transport).identify()
+        let identity = try await keithley(transport).identify()
         #expect(identity.model == "Keithley 2400")
         #expect(identity.serialNumber == "4001234")
         #expect(identity.firmware == "C32   Oct  4 2010 14:20:11/A02  /S/K")
@@ -51,7 +60,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":READ?\r"), .reply("+1.000000E-01,+2.500000E-04,+1.234500E+02,+3.481600E+04\r"),
                 .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"),
             ])
-        let smu = Keithley2400Galvanostat(transport: transport)
+        let smu = keithley(transport) { $0.openCircuit = .outputOff }
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         try await smu.applyCurrent(250e-6)
         #expect(try await smu.nextSample() == InstrumentSample(time_s: 123.45, current_A: 2.5e-4, voltage_V: 0.1))
@@ -66,9 +75,11 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":READ?\r"), .reply("+2.000000E+00,+2.500000E-04,+1.000000E+00,+3.482400E+04\r"),
                 .expect(":OUTP:SMOD HIMP\r:OUTP OFF\r:OUTP?\r"), .reply("0\r"),
             ])
-        let smu = Keithley2400Galvanostat(transport: transport)
+        let smu = keithley(transport)
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         try await smu.applyCurrent(250e-6)
+        let atCompliance = try await smu.nextSample()
+        #expect(atCompliance.voltage_V == 2 && atCompliance.flags == [.overload], "the reading is kept, flagged")
         #expect(await code { _ = try await smu.nextSample() } == .rejected)
         try await transport.verifyFinished()
     }
@@ -79,7 +90,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":OUTP:SMOD HIMP\r:SENS:VOLT:PROT 2\r:SOUR:CURR:LEV 0.00025\r:OUTP ON\r:SYST:ERR?\r"),
                 .reply("-222,\"Parameter data out of range\"\r"), .expect(":SYST:ERR?\r"), .reply("0,\"No error\"\r"),
             ])
-        let smu = Keithley2400Galvanostat(transport: transport)
+        let smu = keithley(transport)
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         do {
             try await smu.applyCurrent(250e-6)
@@ -97,7 +108,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":READ?\r"), .reply("+1.0E-01,+2.5E-04,+9.999950E+04,+3.4816E+04\r"),
                 .expect(":READ?\r"), .reply("+1.0E-01,+2.5E-04,+5.000000E-01,+3.4816E+04\r"),
             ])
-        let smu = Keithley2400Galvanostat(transport: transport)
+        let smu = keithley(transport)
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         try await smu.applyCurrent(250e-6)
         #expect(try await smu.nextSample().time_s == 99_999.5)
@@ -112,7 +123,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .reply("0,\"No error\"\r"),
                 .expect(":READ?\r"), .reply("-1.000000E-01,-2.500000E-04,+1.000000E+00,+3.481600E+04\n"),
             ])
-        let smu = Keithley2400Galvanostat(transport: transport, options: .init(wiring: .highToCounterElectrode))
+        let smu = keithley(transport) { $0.wiring = .highToCounterElectrode }
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         try await smu.applyCurrent(250e-6)
         #expect(try await smu.nextSample() == InstrumentSample(time_s: 1, current_A: 2.5e-4, voltage_V: 0.1))
@@ -121,7 +132,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
 
     @Test func limitsBeyondTheInstrumentAreRefusedWithoutTouchingIt() async throws {
         let transport = ScriptedTransport([])
-        let smu = Keithley2400Galvanostat(transport: transport)
+        let smu = keithley(transport)
         #expect(
             await code {
                 try await smu.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 300, current_A: 1e-3))
@@ -140,8 +151,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":READ?\r"), .reply("+1.000000E-01,+2.500000E-04,+1.000000E+00,+3.481600E+04\r"),
                 .expect(":OUTP:INT:TRIP?\r"), .reply("0\r"),
             ])
-        let smu = Keithley2400Galvanostat(
-            transport: transport, options: .init(outputInterlock: .watchdog(holdTime_s: 5)))
+        let smu = keithley(transport) { $0.outputInterlock = .watchdog(holdTime_s: 5) }
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         try await smu.applyCurrent(250e-6)
         #expect(try await smu.nextSample().voltage_V == 0.1)
@@ -164,7 +174,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":OUTP:ENAB:STAT?\r"), .reply("1\r"),
                 .expect(":OUTP:ENAB:TRIP?\r"), .reply("1\r"),
             ] + source250uA)
-        let smu = Keithley2400Galvanostat(transport: transport, options: .init(outputInterlock: .line))
+        let smu = keithley(transport) { $0.outputInterlock = .line }
         try await smu.configure(samplingInterval_s: 1, limits: limits)
         try await smu.applyCurrent(250e-6)
         try await transport.verifyFinished()
@@ -178,7 +188,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
                 .expect(":OUTP:ENAB:STAT ON\r:SYST:ERR?\r"), .reply("-113,\"Undefined header\"\r"),
                 .expect(":SYST:ERR?\r"), .reply("0,\"No error\"\r"),
             ])
-        let smu = Keithley2400Galvanostat(transport: transport, options: .init(outputInterlock: .line))
+        let smu = keithley(transport) { $0.outputInterlock = .line }
         do {
             try await smu.configure(samplingInterval_s: 1, limits: limits)
             Issue.record("expected the configuration to fail")
@@ -191,8 +201,7 @@ private func code(of operation: () async throws -> Void) async -> InstrumentErro
 
     @Test func samplingSlowerThanTheWatchdogAllowsIsRefusedWithoutTouchingTheInstrument() async throws {
         let transport = ScriptedTransport([])
-        let smu = Keithley2400Galvanostat(
-            transport: transport, options: .init(outputInterlock: .watchdog(holdTime_s: 10)))
+        let smu = keithley(transport) { $0.outputInterlock = .watchdog(holdTime_s: 10) }
         #expect(await code { try await smu.configure(samplingInterval_s: 6, limits: limits) } == .rejected)
         try await transport.verifyFinished()
     }

@@ -37,5 +37,13 @@ let idleSync: [ScriptedTransport.Step] = [
 
 /// The limits every MethodSCRIPT transcript test configures.
 let methodScriptLimits = HardwareLimits(voltage_V: 2, current_A: 1e-3)
-/// No pause after error replies, so transcripts run at once.
-let quick = MethodScriptGalvanostat.Options(errorRecoveryDelay: .zero)
+/// A MethodSCRIPT driver on `transport` with the rig file's defaults (adjusted by `adjust`) and, unless a test is
+/// about it, no pause after error replies, so transcripts run at once.
+func methodScript(
+    _ transport: ScriptedTransport, errorHoldOff: Duration = .zero,
+    adjust: (inout MethodScriptConfiguration) -> Void = { _ in }
+) -> MethodScriptGalvanostat {
+    var configuration = MethodScriptConfiguration(line: SerialLineConfiguration(port: "scripted", baudRate: 921_600))
+    adjust(&configuration)
+    return MethodScriptGalvanostat(transport: transport, configuration: configuration, errorHoldOff: errorHoldOff)
+}

@@ -52,7 +52,7 @@ private let settings = ImpedanceSettings(
                 .reply("Peb80493E0u;dc80F4240m;cc80249F0m;cd7B3B4C0u\n*\n\n"),
                 .expect(openCircuitScript), .reply("e\nM000B\nPeb80F4240u;ab8BBAEE0n\n"),
             ])
-        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        let driver = methodScript(transport)
         try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.openCircuit()
         let resting = try await driver.nextSample()
@@ -63,10 +63,10 @@ private let settings = ImpedanceSettings(
         #expect(points.map(\.imaginary_Ohm) == [-35, -20, -5])
         let times = points.map(\.time_s)
         #expect(
-            zip(times, [2.1, 2.2, 2.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "timer after the last sample: \(times)")
+            zip(times, [1.1, 1.2, 1.3]).allSatisfy { abs($0 - $1) < 1e-9 }, "timer after the last sample: \(times)")
         try await driver.openCircuit()
         let next = try await driver.nextSample().time_s
-        #expect(abs(next - 4.3) < 1e-9, "samples continue one interval after the last point: \(next)")
+        #expect(abs(next - 2.3) < 1e-9, "samples continue one interval after the last point: \(next)")
         try await transport.verifyFinished()
     }
 
@@ -89,7 +89,7 @@ private let settings = ImpedanceSettings(
             idleSync + [
                 .expect("t\n"), .reply("tes4_hr1100#Jan 28 2022 11:04:43\nR*\n"), .expect("i\n"), .reply("i42\n"),
             ])
-        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        let driver = methodScript(transport)
         _ = try await driver.identify()
         try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         var megahertz = settings
@@ -158,14 +158,12 @@ private let threeElectrodeScript = """
                 .reply("e\nL\nM000A\nPeb80F4240u;abDF5E100n;ba803D090n,10,212;ac8BBAEE0n\n"),
                 .reply("*\nPeb80F4240u;abDF5E100n;ba803D090n,10,212;ag8BBAEE0n\n"),
             ])
-        let driver = MethodScriptGalvanostat(transport: transport, options: quick)
+        let driver = methodScript(transport)
         try await driver.configure(samplingInterval_s: 1, limits: methodScriptLimits)
         try await driver.measureBothVoltages(true)
         try await driver.applyCurrent(250e-6)
-        await #expect(throws: InstrumentError.self, "a package without WE-CE is not a three-electrode sample") {
-            _ = try await driver.nextSample()
-        }
         let sample = try await driver.nextSample()
+        #expect(await driver.discardedReadingCount == 1, "a package without WE-CE is not a three-electrode sample")
         #expect(sample.voltageWERE_V == 0.1)
         #expect(abs(sample.voltage_V - 0.0123) < 1e-12)
         #expect(sample.current_A == 250e-6)

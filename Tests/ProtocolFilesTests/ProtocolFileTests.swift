@@ -293,3 +293,73 @@ struct RigFileTests {
         #expect(error.allowed?.contains("max") == true)
     }
 }
+
+@Suite("Impedance steps: the circuit to fit")
+struct ImpedanceCircuitKeyTests {
+    func parse(_ extra: String) throws(FileError) -> TestProtocol {
+        let text = """
+            schema: 1
+            name: eis
+            steps:
+              - impedance:
+                  control: potentiostatic
+                  from: 1 MHz
+                  to: 1 Hz
+                  points_per_decade: 10
+                  amplitude: 10 mV
+            \(extra)
+            """
+        return try ProtocolFile.parse(text, file: "eis.yaml")
+    }
+
+    @Test("the shipped EIS protocol names the seed's circuit and the interface resistor, carried into the plan")
+    func shippedCircuit() throws {
+        let path = "protocols/eis-potentiostatic.yaml"
+        let plan = try StepPlan(
+            expanding: try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path), area_cm2: 0.196)
+        let fit = try #require(plan.steps[1].impedanceFit)
+        #expect(fit.circuit.description == "p(R1,CPE1)-p(R2,CPE2)")
+        #expect(fit.interfaceElement == "R2")
+        #expect(fit.weighting == .modulus)
+        #expect(plan.steps[0].impedanceFit == nil)
+    }
+
+    @Test("circuit, interface and weighting are read")
+    func readsKeys() throws {
+        let parsed = try parse(
+            "      circuit: R0 - p(R1,CPE1)\n      interface: R1\n      weighting: proportional")
+        guard case .impedance(let step) = parsed.steps[0] else {
+            Issue.record("not an impedance step")
+            return
+        }
+        #expect(step.fit?.circuit.description == "R0-p(R1,CPE1)")
+        #expect(step.fit?.interfaceElement == "R1")
+        #expect(step.fit?.weighting == .proportional)
+    }
+
+    @Test("a bad circuit is refused with file, line, the column of the bad character, and what is allowed")
+    func badCircuit() throws {
+        #expect {
+            _ = try parse("      circuit: R0-p(R1,Q1)")
+        } throws: { error in
+            guard let error = error as? FileError else { return false }
+            return error.line == 10 && error.column == 24 && error.key == "steps[0].impedance.circuit"
+                && error.description.contains("unknown element 'Q1'") && error.description.contains("CPE")
+        }
+    }
+
+    @Test("interface must be a resistor of the circuit; interface or weighting without a circuit is refused")
+    func badInterface() throws {
+        #expect {
+            _ = try parse("      circuit: R0-p(R1,CPE1)\n      interface: CPE1")
+        } throws: { error in
+            (error as? FileError)?.allowed == "R0, R1" && (error as? FileError)?.line == 11
+        }
+        #expect {
+            _ = try parse("      interface: R1")
+        } throws: { error in (error as? FileError)?.description.contains("needs a `circuit`") == true }
+        #expect {
+            _ = try parse("      circuit: R0-p(R1,CPE1)\n      weighting: unit")
+        } throws: { error in (error as? FileError)?.allowed == "modulus, proportional" }
+    }
+}

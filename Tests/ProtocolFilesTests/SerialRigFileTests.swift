@@ -32,8 +32,10 @@ struct SerialRigFileTests {
                   registers: input
                   register: 2
                   value_type: float32
-                  word_order: low-word-first
+                  byte_order: BADC
                   newtons_per_count: 9.80665
+                  zero_command: {register: 16, value: 1}
+                  capacity: 500 N
                   pellet_area: 0.5 cm2
                   calibration: {scale: 1.02, offset: -2 N}
                   reading_interval: 30 s
@@ -55,7 +57,9 @@ struct SerialRigFileTests {
         #expect(modbus.line.parity == .even, "Modbus RTU defaults to even parity")
         #expect(modbus.line.baudRate == 19200)
         #expect(modbus.stationAddress == 7 && modbus.register == 2 && modbus.registerKind == .input)
-        #expect(modbus.valueType == .float32 && modbus.wordOrder == .lowWordFirst)
+        #expect(modbus.valueType == .float32 && modbus.byteOrder == .badc)
+        #expect(modbus.zeroCommand == .init(register: 16, value: 1))
+        #expect(sensor.capacity_N == 500)
     }
 
     @Test("a Keithley 2400 with its options; a Mark-10 with defaults")
@@ -151,6 +155,39 @@ struct SerialRigFileTests {
         } catch {
             #expect(error.key == "pressure_sensor.calibration.scale", "\(error)")
             #expect(error.value == "x")
+        }
+    }
+
+    @Test(
+        "a Modbus byte order is one of the four names; word_order is refused with its replacement; capacity is a force",
+        arguments: [
+            ("word_order: low-word-first", "pressure_sensor.word_order", "low-word-first", "byte_order: ABCD"),
+            ("byte_order: little", "pressure_sensor.byte_order", "little", "ABCD, CDAB, BADC, DCBA"),
+            ("capacity: 0 N", "pressure_sensor.capacity", "0", nil),
+            ("capacity: lots", "pressure_sensor.capacity", "lots", nil),
+            ("zero_command: {register: 70000, value: 1}", "pressure_sensor.zero_command.register", "70000", nil),
+        ] as [(String, String, String, String?)])
+    func modbusErrors(option: String, key: String, value: String, allowed: String?) throws {
+        let text = rig(
+            """
+            galvanostat: {driver: methodscript, port: /dev/ttyACM0}
+            pressure_sensor:
+              driver: modbus
+              port: /dev/ttyUSB0
+              register: 0
+              value_type: int32
+              newtons_per_count: 0.01
+              pellet_area: 1 cm2
+              \(option)
+            """)
+        do {
+            _ = try RigFile.parse(text, file: "m.yaml")
+            Issue.record("\(option) must be refused")
+        } catch {
+            #expect(error.file == "m.yaml")
+            #expect(error.key == key, "\(error)")
+            #expect(error.value == value, "\(error)")
+            if let allowed { #expect(error.allowed?.contains(allowed) == true, "\(error)") }
         }
     }
 }

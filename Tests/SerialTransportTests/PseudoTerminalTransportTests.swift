@@ -1,9 +1,13 @@
+import Domain
 import Glibc
 import SerialTransport
 import Testing
 import Transport
 
-private let settings = SerialSettings(baudRate: 921_600)
+/// The line of a pseudo-terminal at `path`: 921600 8N1 (baud rates are accepted and ignored).
+private func line(_ path: String) -> SerialLineConfiguration {
+    SerialLineConfiguration(port: path, baudRate: 921_600)
+}
 private let patient = ReceiveTimeouts(reply: .seconds(5), interByte: .milliseconds(20))
 
 /// Reads from `transport` until `count` bytes arrived.
@@ -29,7 +33,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 @Suite struct PseudoTerminalTransportTests {
     @Test func bytesPassUnchangedBothWays() async throws {
         let instrument = try PseudoTerminal()
-        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(line: line(instrument.slavePath))
         let request: [UInt8] = Array("e\r\nvar p\n".utf8) + [0x00, 0x11, 0xFF]
         try await host.send(request)
         #expect(try await receive(request.count, from: instrument) == request)
@@ -42,7 +46,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func receiveWithoutDataTimesOut() async throws {
         let instrument = try PseudoTerminal()
-        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(line: line(instrument.slavePath))
         let failure = await kind {
             _ = try await host.receive(maxCount: 8, timeouts: ReceiveTimeouts(reply: .milliseconds(50)))
         }
@@ -53,7 +57,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func closingTheMasterIsAHangUpForAWaitingReader() async throws {
         let instrument = try PseudoTerminal()
-        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(line: line(instrument.slavePath))
         let reader = Task { await kind { _ = try await host.receive(maxCount: 8, timeouts: patient) } }
         try await Task.sleep(for: .milliseconds(50))
         await instrument.close()
@@ -64,7 +68,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func closeInterruptsAWaitingReader() async throws {
         let instrument = try PseudoTerminal()
-        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
+        let host = try SerialPortTransport(line: line(instrument.slavePath))
         let reader = Task { await kind { _ = try await host.receive(maxCount: 8, timeouts: patient) } }
         try await Task.sleep(for: .milliseconds(50))
         await host.close()
@@ -78,7 +82,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
         // A stable name like /dev/serial/by-id/...: pts numbers are reused at once by parallel tests.
         let link = "/tmp/cellrig-reconnect-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         #expect(symlink(instrument.slavePath, link) == 0)
-        let host = try SerialPortTransport(path: link, settings: settings)
+        let host = try SerialPortTransport(line: line(link))
         try await host.reconnect()
         try await host.send(Array("i\n".utf8))
         #expect(try await receive(2, from: instrument) == Array("i\n".utf8))
@@ -89,11 +93,33 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
 
     @Test func secondOpenOfTheSamePortIsRefusedAsBusy() async throws {
         let instrument = try PseudoTerminal()
-        let host = try SerialPortTransport(path: instrument.slavePath, settings: settings)
-        #expect(await kind { _ = try SerialPortTransport(path: instrument.slavePath, settings: settings) } == .busy)
+        let host = try SerialPortTransport(line: line(instrument.slavePath))
+        #expect(await kind { _ = try SerialPortTransport(line: line(instrument.slavePath)) } == .busy)
         await host.close()
-        let again = try SerialPortTransport(path: instrument.slavePath, settings: settings)
+        let again = try SerialPortTransport(line: line(instrument.slavePath))
         await again.close()
+        await instrument.close()
+    }
+
+    @Test(
+        "parity on a pseudo-terminal is refused with the reason, every time (Linux drops it once, then says EINVAL)",
+        arguments: [SerialLineConfiguration.Parity.even, .odd])
+    func parityOnAPseudoTerminalIsRefusedPlainly(parity: SerialLineConfiguration.Parity) async throws {
+        let instrument = try PseudoTerminal()
+        var withParity = line(instrument.slavePath)
+        withParity.parity = parity
+        for _ in 0..<2 {
+            do {
+                _ = try SerialPortTransport(line: withParity)
+                Issue.record("a pseudo-terminal cannot carry parity; opening it must fail")
+            } catch let error as TransportError {
+                #expect(error.kind == .openFailed)
+                #expect(error.detail.contains("pseudo-terminals on Linux cannot carry parity"), "\(error)")
+                #expect(error.detail.contains("parity: none"), "\(error)")
+            }
+        }
+        let host = try SerialPortTransport(line: line(instrument.slavePath))
+        await host.close()
         await instrument.close()
     }
 
@@ -101,7 +127,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
         let instrument = try PseudoTerminal()
         #expect(
             await kind {
-                _ = try SerialPortTransport(path: instrument.slavePath, settings: settings, backend: .libserialport)
+                _ = try SerialPortTransport(line: line(instrument.slavePath), backend: .libserialport)
             }
                 == .openFailed)
         await instrument.close()
@@ -112,8 +138,8 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
         let link = "/tmp/cellrig-serial-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         #expect(symlink(instrument.slavePath, link) == 0)
         defer { unlink(link) }
-        let host = try openSerialPort(try SerialPortSpec(parsing: link), settings: settings)
-        #expect(host is SerialPortTransport)
+        let host = try openSerialPort(line(link))
+        #expect(host.backend == .termios)
         #expect(host.portDescription == instrument.slavePath)
         try await instrument.send(Array("ok".utf8))
         #expect(try await receive(2, from: host) == Array("ok".utf8))
@@ -126,7 +152,7 @@ private func kind(of operation: () async throws -> Void) async -> TransportError
     @Test func bytesArrivingWithinTheInterByteTimeoutAreCollectedIntoOneChunk() async throws {
         let instrument = try PseudoTerminal()
         let host = try SerialPortTransport(
-            path: instrument.slavePath, settings: SerialSettings(baudRate: 19200), backend: .termios)
+            line: SerialLineConfiguration(port: instrument.slavePath, baudRate: 19200), backend: .termios)
         let reader = Task {
             try await host.receive(maxCount: 4, timeouts: ReceiveTimeouts(reply: .seconds(10), interByte: .seconds(10)))
         }

@@ -123,3 +123,77 @@ struct RunStoreTests {
         }
     }
 }
+
+@Suite("Sample quality in storage")
+struct SampleQualityStorageTests {
+    @Test("non-finite readings are stored as NULL with their flags and never fail a batch")
+    func nonFiniteReadings() async throws {
+        let directory = try TestSupport.scratchDirectory()
+        let store = try RunStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let runID = try store.createRun(RunStoreTests().makeStart(), threeElectrode: true)
+        let samples = [
+            InstrumentSample(time_s: 1, current_A: -1e-5, voltage_V: 0.1),
+            InstrumentSample(time_s: 2, current_A: -1e-5, voltage_V: .nan, voltageWERE_V: .infinity)
+                .flaggingNonFiniteValues(),
+            InstrumentSample(time_s: 3, current_A: .nan, voltage_V: 0.1, pressure_MPa: .nan, flags: [.overload])
+                .flaggingNonFiniteValues(),
+            InstrumentSample(time_s: 4, current_A: -1e-5, voltage_V: 0.1, flags: [.late, .pressureStale]),
+        ].enumerated().map { RecordedSample(seq: $0.offset, sample: $0.element, stepIndex: 0, cycle: 1) }
+        let outcome = try await store.append(RunRecordBatch(samples: samples), runID: runID)
+        #expect(outcome.storedSamples == 4)
+        #expect(outcome.rejected.isEmpty)
+        var readBack: [RecordedSample] = []
+        try store.forEachSample(runID: runID) { readBack.append($0) }
+        #expect(readBack.count == 4)
+        #expect(readBack[1].sample.voltage_V.isNaN && readBack[1].sample.voltageWERE_V == nil)
+        #expect(readBack[1].sample.flags == [.nonFinite])
+        #expect(readBack[2].sample.current_A.isNaN && readBack[2].sample.pressure_MPa == nil)
+        #expect(readBack[2].sample.flags == [.overload, .nonFinite])
+        #expect(readBack[3].sample.flags == [.late, .pressureStale])
+        #expect(
+            try store.flaggedSampleCounts(runID: runID)
+                == ["non-finite": 2, "overload": 1, "late": 1, "pressure-stale": 1])
+    }
+
+    @Test("a row SQLite refuses costs only itself: the rest of its batch is stored, and the refusal says why")
+    func refusedRowKeepsTheOthers() async throws {
+        let directory = try TestSupport.scratchDirectory()
+        let store = try RunStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let runID = try store.createRun(RunStoreTests().makeStart(), threeElectrode: false)
+        func sample(_ seq: Int) -> RecordedSample {
+            RecordedSample(
+                seq: seq, sample: InstrumentSample(time_s: Double(seq), current_A: 0, voltage_V: 0), stepIndex: 0,
+                cycle: 0)
+        }
+        _ = try await store.append(RunRecordBatch(samples: [sample(5)]), runID: runID)
+        let outcome = try await store.append(
+            RunRecordBatch(
+                samples: (0..<10).map(sample), events: [(0, RunEvent(kind: .fault, time_s: 1, message: "x"))]),
+            runID: runID)
+        #expect(outcome.storedSamples == 9)
+        #expect(outcome.rejected.map(\.key) == [5], "\(outcome.rejected)")
+        #expect(outcome.rejected.first?.table == "samples")
+        #expect(try store.sampleCount(runID: runID) == 10)
+        #expect(try store.events(runID: runID).count == 1)
+    }
+
+    @Test("a full or read-only database names its cause in words first")
+    func readOnlyCause() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let store = try RunStore(path: path)
+        _ = try store.createRun(RunStoreTests().makeStart(), threeElectrode: false)
+        let reader = try RunStore(readOnlyPath: path)
+        let error = #expect(throws: StorageError.self) {
+            try reader.append(
+                runID: 1,
+                samples: [
+                    RecordedSample(
+                        seq: 0, sample: InstrumentSample(time_s: 0, current_A: 0, voltage_V: 0), stepIndex: 0, cycle: 0)
+                ],
+                steps: [], events: [])
+        }
+        #expect(error?.cause == .readOnly)
+        #expect(error?.description.hasPrefix("database is read-only") == true)
+    }
+}

@@ -7,20 +7,32 @@ import Transport
 import WireSimulators
 
 private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTransport {
-    try SerialPortTransport(path: port.path, settings: SerialSettings(baudRate: baudRate), backend: .termios)
+    try SerialPortTransport(line: SerialLineConfiguration(port: port.path, baudRate: baudRate))
+}
+
+/// The Mark-10 driver on the simulator's pseudo-terminal, with a 5 s reply timeout for a loaded machine.
+private func gauge(on port: SimulatedPort, compressionIsPositive: Bool = true) throws -> Mark10ForceGauge {
+    let configuration = Mark10Configuration(
+        line: SerialLineConfiguration(port: port.path, baudRate: 115_200),
+        compressionIsPositive: compressionIsPositive, replyTimeout_s: 5)
+    return Mark10ForceGauge(transport: try tty(port, baudRate: 115_200), configuration: configuration)
 }
 
 @Suite struct Mark10IntegrationTests {
-    @Test func gaugeInPoundsIsReadInNewtonsAndZeroes() async throws {
-        let port = try SimulatedPort.start(Mark10Simulator(device: .init(decimals: 3)) { 250 })
-        // Roomy timeout: the whole suite runs in parallel on two cores.
-        let gauge = Mark10ForceGauge(
-            transport: try tty(port, baudRate: 115_200), options: .init(replyTimeout: .seconds(5)))
+    @Test(
+        "a gauge powered on in pounds-force, with or without units in its readings, is read in newtons",
+        arguments: [true, false])
+    func gaugeInPoundsIsReadInNewtonsAndZeroes(unitsInReadings: Bool) async throws {
+        let simulator = Mark10Simulator(device: .init(unitsInReadings: unitsInReadings, decimals: 3)) { 250 }
+        let port = try SimulatedPort.start(simulator)
+        let gauge = try gauge(on: port)
         #expect(try await gauge.identify().model == "Mark-10 M5-200")
+        #expect(await simulator.unit == "LB", "the gauge powers on in pounds-force")
         let force = try await gauge.readForce_N()
-        #expect(abs(force - 250) < 0.003 * 4.45)
+        #expect(await simulator.unit == "N", "the driver set it to newtons")
+        #expect(abs(force - 250) < 0.001)
         let pressure = StackPressureCalibration(pelletArea_cm2: 1).pressure_MPa(force_N: force)
-        #expect(abs(pressure - 2.5) < 1e-3)
+        #expect(abs(pressure - 2.5) < 1e-5)
         try await gauge.zero()
         #expect(try await gauge.readForce_N() == 0)
         await gauge.close()
@@ -33,6 +45,8 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTrans
             transport: try tty(port, baudRate: 115_200), framing: Mark10ForceGauge.framing, outgoingTerminator: "\r\n")
         try await channel.send(line: "FOO")
         #expect(try await channel.readLine(timeout: .seconds(5)) == "*10")
+        try await channel.send(line: "LIST")
+        #expect(try await channel.readLine(timeout: .seconds(5)).hasPrefix("V1.05;LBF;"))
         try await channel.send(line: "N")
         try await channel.send(line: "?")
         #expect(try await channel.readLine(timeout: .seconds(5)) == "1.00 N")
@@ -41,23 +55,33 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTrans
     }
 }
 
-@Suite struct ModbusLoadCellIntegrationTests {
-    let map = ModbusRegisterMap(
-        model: "CAS CI-600D", stationAddress: 3, register: 7, valueType: .int32, wordOrder: .highWordFirst,
-        newtonsPerCount: 0.01, zeroCommand: .init(register: 0, value: 1))
+/// The load cell's map as a rig file gives it.
+private func loadCell(
+    byteOrder: ModbusLoadCellConfiguration.ByteOrder = .abcd, station: Int = 3, replyTimeout_s: Double = 5
+) -> ModbusLoadCellConfiguration {
+    ModbusLoadCellConfiguration(
+        line: SerialLineConfiguration(port: "unused", baudRate: 19200), model: "CAS CI-600D", stationAddress: station,
+        register: 7, valueType: .int32, byteOrder: byteOrder, newtonsPerCount: 0.01,
+        zeroCommand: .init(register: 0, value: 1), replyTimeout_s: replyTimeout_s)
+}
 
-    private func simulator(faults: ModbusLoadCellSimulator.Faults = .init()) -> ModbusLoadCellSimulator {
-        let map = self.map
-        return ModbusLoadCellSimulator(
-            layout: .init(stationAddress: 3, register: 7) { map.registers(force_N: $0) }, extraRegisters: [0: 0],
-            faults: faults
+@Suite struct ModbusLoadCellIntegrationTests {
+    private func simulator(
+        byteOrder: ModbusLoadCellConfiguration.ByteOrder = .abcd,
+        valueType: ModbusLoadCellConfiguration.ValueType = .int32,
+        faults: ModbusLoadCellSimulator.Faults = .init()
+    ) -> ModbusLoadCellSimulator {
+        ModbusLoadCellSimulator(
+            layout: .init(
+                stationAddress: 3, register: 7, valueType: valueType, byteOrder: byteOrder, newtonsPerCount: 0.01),
+            extraRegisters: [0: 0], faults: faults
         ) { 712.34 }
     }
 
     @Test func readsForceAndWritesZeroOverAPseudoTerminal() async throws {
         let simulator = simulator()
         let port = try SimulatedPort.start(simulator)
-        let cell = ModbusLoadCell(transport: try tty(port, baudRate: ModbusLoadCell.defaultBaudRate), map: map)
+        let cell = ModbusLoadCell(transport: try tty(port, baudRate: 19200), configuration: loadCell())
         #expect(abs(try await cell.readForce_N() - 712.34) < 1e-9)
         try await cell.zero()
         #expect(await simulator.writes == [0: 1])
@@ -65,10 +89,29 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTrans
         await port.stop()
     }
 
+    @Test(
+        "a transmitter in any byte order is read right when the rig names that order, and absurdly when not",
+        arguments: ModbusLoadCellConfiguration.ByteOrder.allCases)
+    func everyByteOrder(order: ModbusLoadCellConfiguration.ByteOrder) async throws {
+        let port = try SimulatedPort.start(simulator(byteOrder: order))
+        let transport = try tty(port, baudRate: 19200)
+        #expect(
+            abs(
+                try await ModbusLoadCell(transport: transport, configuration: loadCell(byteOrder: order)).readForce_N()
+                    - 712.34) < 1e-9)
+        for other in ModbusLoadCellConfiguration.ByteOrder.allCases where other != order {
+            let misread = try await ModbusLoadCell(transport: transport, configuration: loadCell(byteOrder: other))
+                .readForce_N()
+            #expect(abs(misread - 712.34) > 1, "\(order) read as \(other) gave \(misread) N")
+        }
+        await transport.close()
+        await port.stop()
+    }
+
     @Test func survivesCorruptedAndMissingReplies() async throws {
         let port = try SimulatedPort.start(simulator(faults: .init(corruptEveryNthReply: 2, ignoreEveryNthRequest: 3)))
         let cell = ModbusLoadCell(
-            transport: try tty(port, baudRate: 19200), map: map, replyTimeout: .milliseconds(1500), attempts: 6)
+            transport: try tty(port, baudRate: 19200), configuration: loadCell(replyTimeout_s: 1.5), attempts: 6)
         for _ in 0..<4 { #expect(abs(try await cell.readForce_N() - 712.34) < 1e-9) }
         await cell.close()
         await port.stop()
@@ -76,10 +119,9 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTrans
 
     @Test func wrongStationAddressTimesOut() async throws {
         let port = try SimulatedPort.start(simulator())
-        var wrong = map
-        wrong.stationAddress = 4
         let cell = ModbusLoadCell(
-            transport: try tty(port, baudRate: 19200), map: wrong, replyTimeout: .milliseconds(100), attempts: 1)
+            transport: try tty(port, baudRate: 19200), configuration: loadCell(station: 4, replyTimeout_s: 0.1),
+            attempts: 1)
         await #expect(throws: InstrumentError.self) { try await cell.readForce_N() }
         await cell.close()
         await port.stop()

@@ -7,9 +7,21 @@ import Transport
 import WireSimulators
 
 private func openHost(_ port: SimulatedPort) throws -> LineChannel {
-    let transport = try SerialPortTransport(
-        path: port.path, settings: SerialSettings(baudRate: 9600), backend: .termios)
+    let transport = try SerialPortTransport(line: SerialLineConfiguration(port: port.path, baudRate: 9600))
     return LineChannel(transport: transport, framing: Keithley2400Galvanostat.framing, outgoingTerminator: "\r")
+}
+
+/// The Keithley driver on the simulator's pseudo-terminal, with the rig file's defaults (a 5 s reply timeout for a
+/// loaded machine), adjusted by `adjust`.
+func keithley(
+    on port: SimulatedPort, adjust: (inout Keithley2400Configuration) -> Void = { _ in }
+) throws -> Keithley2400Galvanostat {
+    var configuration = Keithley2400Configuration(
+        line: SerialLineConfiguration(port: port.path, baudRate: Keithley2400Galvanostat.defaultBaudRate),
+        replyTimeout_s: 5)
+    adjust(&configuration)
+    return Keithley2400Galvanostat(
+        transport: try SerialPortTransport(line: configuration.line), configuration: configuration)
 }
 
 @Suite struct Keithley2400SimulatorTests {
@@ -48,10 +60,7 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
     @Test func driverRunsAStepAgainstTheSimulator() async throws {
         let simulator = Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05))
         let port = try SimulatedPort.start(simulator)
-        let transport = try SerialPortTransport(
-            path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate),
-            backend: .termios)
-        let smu = Keithley2400Galvanostat(transport: transport)
+        let smu = try keithley(on: port)
         #expect(try await smu.identify().model == "Keithley 2400")
         try await smu.configure(samplingInterval_s: 1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
         #expect(await simulator.outputOffMode == "HIMP")
@@ -62,23 +71,21 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
         #expect(abs(first.current_A - -250e-6) < 1e-12)
         #expect(abs((second.time_s - first.time_s) - 1.02) < 1e-9, "trigger delay plus 1 PLC of integration")
         try await smu.applyCurrent(6e-3)
+        let atCompliance = try await smu.nextSample()
+        #expect(atCompliance.voltage_V == 2 && atCompliance.flags == [.overload], "kept, flagged")
+        #expect(await !simulator.isOutputOn, "switched off as soon as the reading showed compliance")
         await #expect(throws: InstrumentError.self) { try await smu.nextSample() }
-        #expect(await !simulator.isOutputOn)
         await smu.close()
         await port.stop()
     }
 }
 
 @Suite struct Keithley2400InterlockTests {
-    private func start(_ simulator: Keithley2400Simulator, interlock: Keithley2400Galvanostat.OutputInterlock)
+    private func start(_ simulator: Keithley2400Simulator, interlock: Keithley2400Configuration.OutputInterlock)
         throws -> (SimulatedPort, Keithley2400Galvanostat)
     {
         let port = try SimulatedPort.start(simulator)
-        let transport = try SerialPortTransport(
-            path: port.path, settings: SerialSettings(baudRate: Keithley2400Galvanostat.defaultBaudRate),
-            backend: .termios)
-        let smu = Keithley2400Galvanostat(
-            transport: transport, options: .init(replyTimeout: .seconds(5), outputInterlock: interlock))
+        let smu = try keithley(on: port) { $0.outputInterlock = interlock }
         return (port, smu)
     }
 

@@ -9,9 +9,11 @@ import WireSimulators
 private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
 
 private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
-    let transport = try SerialPortTransport(
-        path: port.path, settings: SerialSettings(baudRate: MethodScriptGalvanostat.defaultBaudRate), backend: .termios)
-    return MethodScriptGalvanostat(transport: transport)
+    let configuration = MethodScriptConfiguration(
+        line: SerialLineConfiguration(port: port.path, baudRate: MethodScriptGalvanostat.defaultBaudRate),
+        replyTimeout_s: 5)
+    return MethodScriptGalvanostat(
+        transport: try SerialPortTransport(line: configuration.line), configuration: configuration)
 }
 
 @Suite struct MethodScriptIntegrationTests {
@@ -72,7 +74,7 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         try await galvanostat.finishRun()
         samples += await galvanostat.takePendingSamples()
         #expect(samples.count == (await simulator.sentSampleCount))
-        #expect(await galvanostat.discardedPackageCount == 0)
+        #expect(await galvanostat.discardedReadingCount == 0)
         #expect(zip(samples, samples.dropFirst()).allSatisfy { $0.time_s < $1.time_s }, "one continuous clock")
         #expect(await !simulator.isCellOn)
         await galvanostat.close()
@@ -164,7 +166,10 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
     @Test func driverRunsAgainstTheSimulatorWithoutAPseudoTerminal() async throws {
         let instrument = await InProcessInstrument.start(
             MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 200, openCircuitVoltage_V: 0.01)))
-        let galvanostat = MethodScriptGalvanostat(transport: instrument.transport)
+        let galvanostat = MethodScriptGalvanostat(
+            transport: instrument.transport,
+            configuration: MethodScriptConfiguration(
+                line: SerialLineConfiguration(port: "in-process", baudRate: 921_600)))
         #expect(try await galvanostat.identify().port == "in-process")
         try await galvanostat.configure(samplingInterval_s: 10, limits: limits)
         try await galvanostat.applyCurrent(1e-4)

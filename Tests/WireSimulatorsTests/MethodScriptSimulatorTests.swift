@@ -13,8 +13,7 @@ private struct RawHost {
 
     init(_ simulator: MethodScriptSimulator) throws {
         port = try SimulatedPort.start(simulator)
-        let transport = try SerialPortTransport(
-            path: port.path, settings: SerialSettings(baudRate: 921_600), backend: .termios)
+        let transport = try SerialPortTransport(line: SerialLineConfiguration(port: port.path, baudRate: 921_600))
         channel = LineChannel(transport: transport, framing: LineFramer.Configuration(terminator: .lf))
     }
 
@@ -24,6 +23,9 @@ private struct RawHost {
 
     func read() async throws -> String { try await channel.readLine(timeout: .seconds(10)) }
 
+    /// Waits out the instrument's hold-off after an error reply (the manual's 50 ms, doubled).
+    func holdOff() async throws { try await Task.sleep(for: .milliseconds(100)) }
+
     func finish() async {
         await channel.close()
         await port.stop()
@@ -31,6 +33,17 @@ private struct RawHost {
 }
 
 private let ohmic = OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05)
+
+/// Polls a condition (every 10 ms, for up to 10 s).
+enum TestSupportWait {
+    static func until(_ condition: () async -> Bool) async throws -> Bool {
+        for _ in 0..<1000 {
+            if await condition() { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+}
 
 @Suite struct MethodScriptSimulatorTests {
     @Test func answersOnlineCommandsAsTheCommandSetDescribes() async throws {
@@ -42,8 +55,10 @@ private let ohmic = OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05)
         #expect(try await host.read() == "iES4HR-SIM-0001")
         try await host.ask(["", "Z"])
         #expect(try await host.read() == "Z!0006")
+        try await host.holdOff()
         try await host.ask(["q"])
         #expect(try await host.read() == "q!0003")
+        try await host.holdOff()
         try await host.ask(["r"])
         #expect(try await host.read() == "r!000C")
         await host.finish()
@@ -64,6 +79,26 @@ private let ohmic = OhmicCell(resistance_Ohm: 400, openCircuitVoltage_V: 0.05)
         let host = try RawHost(MethodScriptSimulator(cell: ohmic))
         try await host.ask(["e"] + script + [""])
         #expect(try await host.read() == reply)
+        await host.finish()
+    }
+
+    @Test("after a reply containing ! the instrument ignores what arrives during its hold-off, then listens again")
+    func errorRepliesAreFollowedByAHoldOff() async throws {
+        // A 3 s hold-off instead of 50 ms, so that the host's answer surely falls inside it on a loaded machine.
+        var device = MethodScriptSimulator.Device.emStat4HR
+        device.errorHoldOff = .seconds(3)
+        let simulator = MethodScriptSimulator(cell: ohmic, device: device)
+        let host = try RawHost(simulator)
+        try await host.ask(["Z"])
+        #expect(try await host.read() == "Z!0006")
+        let replied = ContinuousClock.now  // after the reply left the instrument, so after its hold-off began
+        try await host.ask(["i"])  // at once: not heard
+        let ignored = try await TestSupportWait.until { await simulator.ignoredByteCount == 2 }
+        #expect(ignored, "the i and its LF were dropped")
+        try await Task.sleep(until: replied + .seconds(3.5))
+        try await host.ask(["i"])
+        #expect(try await host.read() == "iES4HR-SIM-0001", "the first line after the hold-off is the reply to i")
+        #expect(await simulator.ignoredByteCount == 2)
         await host.finish()
     }
 

@@ -2,78 +2,27 @@ public import Domain
 import Instruments
 public import Transport
 
-/// Where and how a Modbus RTU load-cell transmitter publishes its force reading.
-///
-/// Manuals number registers from 1 ("40001"); `register` here is the 0-based address on the wire
-/// (40001 -> 0). 32-bit values span two registers in either word order.
-public struct ModbusRegisterMap: Sendable, Hashable, Codable {
-    /// How the register contents encode the reading.
-    public enum ValueType: String, Sendable, Hashable, Codable {
-        case int16
-        case uint16
-        case int32
-        case uint32
-        case float32
+/// How a Modbus load cell's register contents decode into a force: the driver's reading of the rig file's map.
+extension ModbusLoadCellConfiguration {
+    /// Registers one reading spans: 1 for 16-bit values, 2 for 32-bit ones.
+    public var registerCount: Int { valueType == .int16 || valueType == .uint16 ? 1 : 2 }
 
-        var registerCount: UInt16 { self == .int16 || self == .uint16 ? 1 : 2 }
+    /// Function 03 (holding registers) or 04 (input registers).
+    public var readFunction: ModbusFunction {
+        registerKind == .holding ? .readHoldingRegisters : .readInputRegisters
     }
 
-    /// Order of the two registers of a 32-bit value.
-    public enum WordOrder: String, Sendable, Hashable, Codable {
-        /// High word first (ABCD), the Modbus convention.
-        case highWordFirst = "high-word-first"
-        /// Low word first (CDAB), common in meters.
-        case lowWordFirst = "low-word-first"
-    }
-
-    /// A register write that zeroes (tares) the transmitter.
-    public struct ZeroCommand: Sendable, Hashable, Codable {
-        public var register: UInt16
-        public var value: UInt16
-
-        public init(register: UInt16, value: UInt16) {
-            self.register = register
-            self.value = value
-        }
-    }
-
-    public var model: String
-    /// Station address, 1 to 247.
-    public var stationAddress: UInt8
-    /// Holding (03) or input (04) registers.
-    public var readFunction: ModbusFunction
-    public var register: UInt16
-    public var valueType: ValueType
-    public var wordOrder: WordOrder
-    /// Newtons per raw count (or per unit for float32), e.g. 0.01 for a reading in centinewtons,
-    /// 9.80665 for a float in kilograms-force.
-    public var newtonsPerCount: Double
-    public var zeroCommand: ZeroCommand?
-
-    public init(
-        model: String, stationAddress: UInt8 = 1, readFunction: ModbusFunction = .readHoldingRegisters,
-        register: UInt16, valueType: ValueType, wordOrder: WordOrder = .highWordFirst, newtonsPerCount: Double,
-        zeroCommand: ZeroCommand? = nil
-    ) {
-        self.model = model
-        self.stationAddress = stationAddress
-        self.readFunction = readFunction
-        self.register = register
-        self.valueType = valueType
-        self.wordOrder = wordOrder
-        self.newtonsPerCount = newtonsPerCount
-        self.zeroCommand = zeroCommand
-    }
-
-    /// Decodes the registers of one reading into newtons.
+    /// Decodes the registers of one reading, as received (each high byte first on the wire), into newtons; nil
+    /// when their number does not fit the value type. A float32 that is not a number stays one: the rig flags it.
     public func force_N(registers: [UInt16]) -> Double? {
-        guard registers.count == Int(valueType.registerCount) else { return nil }
+        guard registers.count == registerCount else { return nil }
+        let words = registers.map { byteOrder.bytesSwapped ? $0.byteSwapped : $0 }
         let raw: Double
         switch valueType {
-        case .int16: raw = Double(Int16(bitPattern: registers[0]))
-        case .uint16: raw = Double(registers[0])
+        case .int16: raw = Double(Int16(bitPattern: words[0]))
+        case .uint16: raw = Double(words[0])
         case .int32, .uint32, .float32:
-            let (high, low) = wordOrder == .highWordFirst ? (registers[0], registers[1]) : (registers[1], registers[0])
+            let (high, low) = byteOrder.lowWordFirst ? (words[1], words[0]) : (words[0], words[1])
             let bits = UInt32(high) << 16 | UInt32(low)
             switch valueType {
             case .int32: raw = Double(Int32(bitPattern: bits))
@@ -83,48 +32,31 @@ public struct ModbusRegisterMap: Sendable, Hashable, Codable {
         }
         return raw * newtonsPerCount
     }
-
-    /// Encodes a force into the registers of one reading (for simulators and tests).
-    public func registers(force_N: Double) -> [UInt16] {
-        let raw = force_N / newtonsPerCount
-        let bits: UInt32
-        switch valueType {
-        case .int16: return [UInt16(bitPattern: Int16(clamping: Int(raw.rounded())))]
-        case .uint16: return [UInt16(clamping: max(0, Int(raw.rounded())))]
-        case .int32: bits = UInt32(bitPattern: Int32(clamping: Int(raw.rounded())))
-        case .uint32: bits = UInt32(clamping: max(0, Int(raw.rounded())))
-        case .float32: bits = Float(raw).bitPattern
-        }
-        let high = UInt16(bits >> 16)
-        let low = UInt16(bits & 0xFFFF)
-        return wordOrder == .highWordFirst ? [high, low] : [low, high]
-    }
 }
 
 /// A strain-gauge load cell behind a Modbus RTU transmitter or panel meter, read with function 03 or 04.
 ///
 /// Frames are cut by length and CRC (a pseudo-terminal has no character timing); a reply with a bad CRC,
-/// from another station, or for another function is discarded, and the request is retried.
+/// from another station, or for another function is discarded, and the request is retried. The reading is
+/// decoded as the rig file's map says (value type, any of the four byte orders, newtons per count) and returned as
+/// decoded, even when it is not a plausible force: the rig flags implausible pressures and refuses a run whose
+/// first reading is one (a wrong byte order decodes to 1e13 N and more).
 public actor ModbusLoadCell: ForceSensor {
     /// Modbus over serial line default: 19200 baud, 8 data bits, even parity, 1 stop bit.
     public static let defaultBaudRate = 19200
 
-    public let map: ModbusRegisterMap
+    /// The rig file's `pressure_sensor:` entry; its `line` was used to open the transport.
+    public let configuration: ModbusLoadCellConfiguration
     private let transport: any ByteTransport
     private let conversation = ConversationLock()
     private let replyTimeout: Duration
     private let attempts: Int
-    private let serialNumber: String
 
-    public init(
-        transport: any ByteTransport, map: ModbusRegisterMap, serialNumber: String = "",
-        replyTimeout: Duration = .seconds(1),
-        attempts: Int = 3
-    ) {
+    /// `attempts` is how often a request is sent before a timeout or a corrupted reply is given up.
+    public init(transport: any ByteTransport, configuration: ModbusLoadCellConfiguration, attempts: Int = 3) {
         self.transport = transport
-        self.map = map
-        self.serialNumber = serialNumber
-        self.replyTimeout = replyTimeout
+        self.configuration = configuration
+        self.replyTimeout = .seconds(configuration.replyTimeout_s)
         self.attempts = max(1, attempts)
     }
 
@@ -132,34 +64,37 @@ public actor ModbusLoadCell: ForceSensor {
 
     public func identify() async throws -> InstrumentIdentity {
         InstrumentIdentity(
-            role: "pressure", model: map.model, firmware: "", serialNumber: serialNumber,
+            role: "pressure", model: configuration.model, firmware: "", serialNumber: configuration.serialNumber,
             port: transport.portDescription)
     }
 
     public func readForce_N() async throws -> Double {
         let request = ModbusRTU.readRequest(
-            address: map.stationAddress, function: map.readFunction, start: map.register,
-            count: map.valueType.registerCount)
+            address: UInt8(configuration.stationAddress), function: configuration.readFunction,
+            start: UInt16(configuration.register), count: UInt16(configuration.registerCount))
         let reply = try await exchange(request)
         let payload = reply.payload
-        guard payload.count == 1 + 2 * Int(map.valueType.registerCount), Int(payload[0]) == payload.count - 1 else {
+        guard payload.count == 1 + 2 * configuration.registerCount, Int(payload[0]) == payload.count - 1 else {
             throw InstrumentError(.invalidReply, instrument: instrumentName, "reply has \(payload.count) data bytes")
         }
         let registers = stride(from: 1, to: payload.count, by: 2).map {
             UInt16(payload[$0]) << 8 | UInt16(payload[$0 + 1])
         }
-        guard let force = map.force_N(registers: registers), force.isFinite else {
+        guard let force = configuration.force_N(registers: registers) else {
             throw InstrumentError(.invalidReply, instrument: instrumentName, "undecodable registers \(registers)")
         }
         return force
     }
 
     public func zero() async throws {
-        guard let command = map.zeroCommand else {
-            throw InstrumentError(.rejected, instrument: instrumentName, "\(map.model) has no zero command in its map")
+        guard let command = configuration.zeroCommand else {
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "\(configuration.model) has no zero command (the rig file's zero_command: {register, value})")
         }
         let request = ModbusRTU.writeSingleRequest(
-            address: map.stationAddress, register: command.register, value: command.value)
+            address: UInt8(configuration.stationAddress), register: UInt16(command.register),
+            value: UInt16(command.value))
         let reply = try await exchange(request)
         guard reply.bytes == request else {
             throw InstrumentError(.invalidReply, instrument: instrumentName, "write not echoed")
@@ -173,15 +108,7 @@ public actor ModbusLoadCell: ForceSensor {
 
     /// Sends `request` and returns the matching reply, retrying after timeouts and corrupted replies.
     private func exchange(_ request: [UInt8]) async throws -> ModbusRTUFrame {
-        await conversation.acquire()
-        do {
-            let reply = try await exchangeHoldingLock(request)
-            await conversation.release()
-            return reply
-        } catch {
-            await conversation.release()
-            throw error
-        }
+        try await exclusively(conversation, instrument: instrumentName) { try await exchangeHoldingLock(request) }
     }
 
     private func exchangeHoldingLock(_ request: [UInt8]) async throws -> ModbusRTUFrame {
@@ -226,7 +153,7 @@ public actor ModbusLoadCell: ForceSensor {
                 if error.kind != .timeout { break }
             }
         }
-        throw InstrumentError(lastFailure.instrumentErrorCode, instrument: instrumentName, lastFailure.description)
+        throw InstrumentError(lastFailure, instrument: instrumentName)
     }
 
     /// Drops bytes already waiting (a late reply to an earlier, timed-out request) so they cannot pass for

@@ -7,81 +7,40 @@ public import Transport
 /// It sources current with a voltage compliance equal to the rig's voltage limit, measures voltage with
 /// 4-wire remote sense, and uses the high-impedance output-off state (output relay open), so switching the
 /// output off never puts 0 V across the cell. Samples are paced by the instrument's trigger delay (one
-/// `:READ?` per sampling interval) and timed by its TIME element. Reaching compliance ends the step: the driver
-/// switches the output off and reports it, matching the voltage window of the MethodSCRIPT driver.
+/// `:READ?` per sampling interval) and timed by its TIME element, which `configure` resets (`:SYST:TIME:RES`):
+/// the element otherwise counts from power-on, and an instrument that has been on for hours would place the run's
+/// first sample hours after its start. Reaching compliance ends the step: the driver switches the output off,
+/// returns that reading flagged ``SampleFlags/overload``, and the next `nextSample()` reports the rejection.
+///
+/// Open circuit (`Keithley2400Configuration.openCircuit`) is for pauses between steps: `zero-current` keeps the
+/// output on at 0 A to measure the rest voltage, `output-off` opens the relay. The end of a run, whatever ended it,
+/// is ``finishRun()``: output off in the high-impedance state (`:OUTP:SMOD HIMP`, `:OUTP OFF`), confirmed with
+/// `:OUTP?`. `openCircuit()` and `finishRun()` return once the instrument confirmed (its error queue empty after
+/// 0 A, `:OUTP?` answering 0 after output off).
 ///
 /// Wiring: source HI and sense HI to the working electrode, LO to the counter electrode (or reference for
 /// sense LO); then the 2400's positive current oxidises the working electrode, as IUPAC counts it.
 /// Unlike MethodSCRIPT, the 2400 has no script timer, and its only self-timed output-off (`:SOUR:CLE:AUTO` with
 /// `MODE TCO`) switches the output off at the end of every trigger burst while the instrument holds back all
 /// host commands until the burst ends, so it cannot bound a step without interrupting the current. Without
-/// `Options.outputInterlock` a dead host leaves the current flowing, held only by the voltage compliance; with it,
-/// the output can only be on while the rear-panel interlock line (Digital I/O pin 8) is held low, by an external
+/// `output_interlock` a dead host leaves the current flowing, held only by the voltage compliance; with it, the
+/// output can only be on while the rear-panel interlock line (Digital I/O pin 8) is held low, by an external
 /// watchdog that releases it when the host falls silent (see ADR 0004).
 public actor Keithley2400Galvanostat: Galvanostat {
-    /// Which terminal the working electrode is on.
-    public enum Wiring: String, Sendable, Hashable, Codable {
-        case highToWorkingElectrode = "high-to-we"
-        case highToCounterElectrode = "high-to-ce"
-    }
-
-    /// What open circuit means for sampling.
-    public enum OpenCircuitSampling: String, Sendable, Hashable, Codable {
-        /// Output off, relay open: no samples can be taken (`nextSample` throws `notConfigured`).
-        case outputOff = "output-off"
-        /// Output on, sourcing 0 A with the compliance set: measures the open-circuit voltage; not relay-open.
-        case zeroCurrent = "zero-current"
-    }
-
-    /// How the output-enable interlock (Digital I/O pin 8) is used.
-    public enum OutputInterlock: Sendable, Hashable {
-        /// Not used: the line has no effect on the output.
-        case unused
-        /// Enabled: the output can only be on while something (a fixture switch, a watchdog of unknown timing)
-        /// holds the line low, and goes off (high impedance) when it is released.
-        case line
-        /// Enabled, and the line is held by a watchdog that releases it after `holdTime_s` without host traffic:
-        /// sampling intervals longer than half the hold time are refused, since the host is silent while it waits.
-        case watchdog(holdTime_s: Double)
-    }
-
-    /// Tuning that rarely changes.
-    public struct Options: Sendable, Hashable {
-        public var wiring: Wiring
-        public var openCircuitSampling: OpenCircuitSampling
-        /// 4-wire measurement (recommended for cells).
-        public var remoteSense: Bool
-        /// Integration time in power-line cycles (0.01 to 10).
-        public var integrationPowerLineCycles: Double
-        /// Extra time allowed for a reply beyond the sampling interval.
-        public var replyTimeout: Duration
-        /// The hardware bound on output on-time when the host dies.
-        public var outputInterlock: OutputInterlock
-
-        public init(
-            wiring: Wiring = .highToWorkingElectrode, openCircuitSampling: OpenCircuitSampling = .outputOff,
-            remoteSense: Bool = true, integrationPowerLineCycles: Double = 1, replyTimeout: Duration = .seconds(3),
-            outputInterlock: OutputInterlock = .unused
-        ) {
-            self.wiring = wiring
-            self.openCircuitSampling = openCircuitSampling
-            self.remoteSense = remoteSense
-            self.integrationPowerLineCycles = integrationPowerLineCycles
-            self.replyTimeout = replyTimeout
-            self.outputInterlock = outputInterlock
-        }
-    }
-
     /// Factory RS-232 speed.
     public static let defaultBaudRate = 9600
     /// Replies may end with CR, LF, CR LF or LF CR (front-panel setting).
     public static let framing = LineFramer.Configuration(terminator: .crOrLF, maxLineLength: 512)
     /// The 2400 processes a command when it receives CR.
     public static let commandTerminator = "\r"
-    /// Bit 3 of the status element: the source is in real compliance.
+    /// Status bit 0: a reading was over range (OFLO).
+    static let overRangeBit = 1 << 0
+    /// Status bit 3: the source is in real compliance.
     static let complianceBit = 1 << 3
     /// TIME wraps to 0 after 99 999.999 s.
     static let timeWrap_s = 100_000.0
+    /// Undecodable replies to `:READ?` in a row before the reading is given up as a fault.
+    static let readAttempts = 3
 
     private enum Output: Sendable, Hashable {
         case unknown
@@ -91,13 +50,18 @@ public actor Keithley2400Galvanostat: Galvanostat {
 
     private let channel: LineChannel
     private let conversation = ConversationLock()
-    private let options: Options
+    private let configuration: Keithley2400Configuration
+    private let replyTimeout: Duration
     private var output = Output.unknown
     private var identity: InstrumentIdentity?
     private var samplingInterval_s: Double?
     private var limits: HardwareLimits?
     private var lastInstrumentTime_s: Double?
     private var wrapOffset_s = 0.0
+    private var discardedReadings = 0
+    /// The rejection a compliance reading causes, reported by the call after the one that returned that reading
+    /// (`nextSample()`, or `applyCurrent(_:)`, which then leaves the output off).
+    private var complianceRejection: InstrumentError?
     /// The interlock subsystem the firmware answered to: `:OUTP:INT` (manual revisions calling it interlock) or
     /// `:OUTP:ENAB` (older ones calling it output enable); nil until `configure` enabled it.
     private var interlockHeader: String?
@@ -105,18 +69,20 @@ public actor Keithley2400Galvanostat: Galvanostat {
     /// switched the output off), so the next output change clears it first.
     private var clearErrorsFirst = false
 
-    public init(transport: any ByteTransport, options: Options = Options()) {
+    /// `configuration` is the rig file's `galvanostat:` entry; its `line` was used to open `transport`.
+    public init(transport: any ByteTransport, configuration: Keithley2400Configuration) {
         self.channel = LineChannel(
             transport: transport, framing: Self.framing, outgoingTerminator: Self.commandTerminator)
-        self.options = options
+        self.configuration = configuration
+        self.replyTimeout = .seconds(configuration.replyTimeout_s)
     }
 
     private nonisolated var instrumentName: String { "Keithley 2400 on \(channel.portDescription)" }
 
-    private var sign: Double { options.wiring == .highToWorkingElectrode ? 1 : -1 }
+    private var sign: Double { configuration.wiring == .highToWorkingElectrode ? 1 : -1 }
 
     public func identify() async throws -> InstrumentIdentity {
-        try await exclusively {
+        try await conversing {
             if let identity { return identity }
             let reply = try await query("*IDN?")
             let fields = reply.split(separator: ",", omittingEmptySubsequences: false).map {
@@ -136,27 +102,41 @@ public actor Keithley2400Galvanostat: Galvanostat {
         }
     }
 
+    /// Checks the limits against the identified model (a 2400 where none was identified, or for a compatible
+    /// instrument of another maker), then sets up the source, resets the instrument's clock and enables the
+    /// interlock if the rig uses one. The output is off, high impedance, afterwards.
     public func configure(samplingInterval_s: Double, limits: HardwareLimits) async throws {
         guard samplingInterval_s >= 0.05, samplingInterval_s.isFinite else {
-            throw InstrumentError(.rejected, instrument: instrumentName, "sampling interval \(samplingInterval_s) s")
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "sampling interval \(formatNumber(samplingInterval_s)) s; allowed: 0.05 s or longer")
         }
-        guard limits.voltage_V > 0, limits.voltage_V <= 210, limits.current_A > 0, limits.current_A <= 1.05 else {
-            throw InstrumentError(.rejected, instrument: instrumentName, "limits outside the 2400's range: \(limits)")
+        guard limits.voltage_V > 0, limits.current_A > 0 else {
+            throw InstrumentError(.rejected, instrument: instrumentName, "limits must be positive: \(limits)")
         }
-        if case .watchdog(let holdTime_s) = options.outputInterlock, samplingInterval_s > holdTime_s / 2 {
+        let model = identity.flatMap { Keithley2400Model.named(in: $0.model) }
+        let description =
+            model.map { "a Keithley \($0.number)" } ?? identity.map { "\($0.model) (checked as a Keithley 2400)" }
+            ?? "a Keithley 2400"
+        if let refusal = (model ?? Keithley2400Model.known[0]).check(limits, describing: description) {
+            throw InstrumentError(.rejected, instrument: instrumentName, refusal)
+        }
+        if case .watchdog(let holdTime_s) = configuration.outputInterlock, samplingInterval_s > holdTime_s / 2 {
             throw InstrumentError(
                 .rejected, instrument: instrumentName,
                 "sampling interval \(samplingInterval_s) s is longer than half the interlock watchdog's hold time "
                     + "(\(holdTime_s) s): the host is silent while it waits for each reading, so the watchdog "
                     + "would switch the output off mid-step")
         }
-        try await exclusively {
+        try await conversing {
             self.samplingInterval_s = samplingInterval_s
             self.limits = limits
+            discardedReadings = 0
+            complianceRejection = nil
             try await switchOutputOff()
             try await command(
                 "*CLS",
-                ":SYST:RSEN \(options.remoteSense ? "ON" : "OFF")",
+                ":SYST:RSEN \(configuration.remoteSense ? "ON" : "OFF")",
                 ":SOUR:FUNC CURR",
                 ":SOUR:CURR:MODE FIX",
                 ":SOUR:CURR:RANG \(SCPINumber.format(limits.current_A))",
@@ -165,12 +145,15 @@ public actor Keithley2400Galvanostat: Galvanostat {
                 ":SENS:FUNC \"VOLT\"",
                 ":SENS:VOLT:PROT \(SCPINumber.format(limits.voltage_V))",
                 ":SENS:VOLT:RANG \(SCPINumber.format(limits.voltage_V))",
-                ":SENS:VOLT:NPLC \(SCPINumber.format(options.integrationPowerLineCycles))",
+                ":SENS:VOLT:NPLC \(SCPINumber.format(configuration.integrationPowerLineCycles))",
                 ":FORM:ELEM VOLT,CURR,TIME,STAT",
                 ":TRIG:COUN 1",
-                ":TRIG:DEL \(SCPINumber.format(samplingInterval_s))")
+                ":TRIG:DEL \(SCPINumber.format(samplingInterval_s))",
+                ":SYST:TIME:RES")
+            lastInstrumentTime_s = nil
+            wrapOffset_s = 0
             try await checkErrorQueue()
-            if options.outputInterlock != .unused { try await enableInterlock() }
+            if configuration.outputInterlock != nil { try await enableInterlock() }
         }
     }
 
@@ -183,12 +166,21 @@ public actor Keithley2400Galvanostat: Galvanostat {
                 .rejected, instrument: instrumentName,
                 "\(current_A) A exceeds the rig's current limit of \(limits.current_A) A")
         }
-        try await exclusively { try await source(current_A * sign, limits: limits) }
+        try await conversing {
+            // A compliance the run has not heard of yet ends it: the output stays off.
+            if let complianceRejection {
+                self.complianceRejection = nil
+                throw complianceRejection
+            }
+            try await source(current_A * sign, limits: limits)
+        }
     }
 
+    /// A pause between steps: 0 A with the output on (`zero-current`, the rest voltage is measured) or the output
+    /// off, relay open (`output-off`). Returns once the instrument confirmed.
     public func openCircuit() async throws {
-        try await exclusively {
-            switch options.openCircuitSampling {
+        try await conversing {
+            switch configuration.openCircuit {
             case .outputOff:
                 try await switchOutputOff()
             case .zeroCurrent:
@@ -201,48 +193,108 @@ public actor Keithley2400Galvanostat: Galvanostat {
         }
     }
 
+    /// Ends the run whatever the open-circuit setting: output off in the high-impedance state (relay open),
+    /// returning once `:OUTP?` answered 0.
+    public func finishRun() async throws {
+        try await conversing { try await switchOutputOff() }
+    }
+
     public func nextSample() async throws -> InstrumentSample {
-        try await exclusively {
+        try await conversing {
+            if let complianceRejection {
+                self.complianceRejection = nil
+                throw complianceRejection
+            }
             guard case .current = output, let interval = samplingInterval_s else {
                 throw InstrumentError(
                     .notConfigured, instrument: instrumentName,
                     "the output is off, nothing to measure; apply a current (or use zero-current open circuit)")
             }
-            let reply: String
-            do {
-                reply = try await query(":READ?", timeout: .seconds(interval) + options.replyTimeout)
-            } catch let error as TransportError where error.kind == .timeout && interlockHeader != nil {
-                output = .unknown
-                clearErrorsFirst = true
-                throw InstrumentError(
-                    .timeout, instrument: instrumentName,
-                    "no reply to :READ?; with the output interlock in use this is what a released interlock "
-                        + "looks like (the output went off and the reading was abandoned): \(error.description)")
+            for attempt in 1...Self.readAttempts {
+                let reply: String
+                do {
+                    reply = try await read(timeout: .seconds(interval) + replyTimeout)
+                } catch let error as TransportError where error.kind == .garbled || error.kind == .overlongLine {
+                    discardedReadings += 1
+                    if attempt == Self.readAttempts { throw error }
+                    try await channel.drain(quietPeriod: .milliseconds(100))
+                    continue
+                }
+                if let sample = try await sample(from: reply) { return sample }
+                discardedReadings += 1
+                if attempt == Self.readAttempts {
+                    throw InstrumentError(
+                        .invalidReply, instrument: instrumentName,
+                        "unexpected :READ? reply \"\(reply)\" (\(attempt) undecodable replies in a row)")
+                }
+                // Drop whatever is left of the reply, so the next :READ? gets its own reply and not the rest of this.
+                try await channel.drain(quietPeriod: .milliseconds(100))
             }
-            let values = reply.split(separator: ",").map { SCPINumber.parse($0) }
-            guard values.count == 4, let voltage = values[0], let current = values[1], let time = values[2],
-                let statusValue = values[3], statusValue.isFinite
-            else {
-                throw InstrumentError(.invalidReply, instrument: instrumentName, "unexpected :READ? reply \"\(reply)\"")
-            }
-            let sample = InstrumentSample(
-                time_s: continuousTime(time), current_A: current * sign, voltage_V: voltage * sign)
-            if Int(statusValue) & Self.complianceBit != 0 {
-                try await switchOutputOff()
-                throw InstrumentError(
-                    .rejected, instrument: instrumentName,
-                    "voltage compliance (\(limits?.voltage_V ?? 0) V) reached at \(voltage) V; output switched off")
-            }
-            return sample
+            throw InstrumentError(.invalidReply, instrument: instrumentName, "no decodable reading")
         }
     }
 
-    /// Closes the port. Does not touch the output: call `openCircuit()` first.
+    /// Replies to `:READ?` received since `configure` that could not be turned into samples (garbled, truncated,
+    /// or without a time); each was followed by a new reading.
+    public var discardedReadingCount: Int { discardedReadings }
+
+    /// The resolution of the voltage range `configure` selected (1 uV on 200 mV, 10 uV on 2 V, 100 uV on 20 V);
+    /// nil before `configure` or for limits above 21 V.
+    public var voltageResolution_V: Double? {
+        limits.flatMap { Keithley2400Model.voltageResolution_V(forLimit: $0.voltage_V) }
+    }
+
+    /// Closes the port. Does not touch the output: call `finishRun()` first.
     public func close() async {
         await channel.close()
     }
 
     // MARK: - Conversation
+
+    /// `:READ?` and its reply; a timeout with the interlock in use says what it most likely means.
+    private func read(timeout: Duration) async throws -> String {
+        do {
+            return try await query(":READ?", timeout: timeout)
+        } catch let error as TransportError where error.kind == .timeout && interlockHeader != nil {
+            output = .unknown
+            clearErrorsFirst = true
+            throw InstrumentError(
+                .timeout, instrument: instrumentName,
+                "no reply to :READ?; with the output interlock in use this is what a released interlock "
+                    + "looks like (the output went off and the reading was abandoned): \(error.description)")
+        }
+    }
+
+    /// The sample a `VOLT,CURR,TIME,STAT` reply holds, flagged as the instrument said; nil when the reply has not
+    /// four numbers or no finite time and status. Switches the output off when the reading is in compliance; the
+    /// rejection (or the failure to switch off) is reported by the next call, after this reading.
+    private func sample(from reply: String) async throws -> InstrumentSample? {
+        let values = reply.split(separator: ",", omittingEmptySubsequences: false).map { SCPINumber.parse($0) }
+        guard values.count == 4, let voltage = values[0], let current = values[1], let time = values[2],
+            let statusValue = values[3], time.isFinite, statusValue.isFinite
+        else { return nil }
+        let status = Int(statusValue)
+        var sample = InstrumentSample(
+            time_s: continuousTime(time), current_A: current * sign, voltage_V: voltage * sign
+        ).flaggingNonFiniteValues()
+        if status & (Self.overRangeBit | Self.complianceBit) != 0 || voltage.isInfinite || current.isInfinite {
+            sample.flags.insert(.overload)
+        }
+        guard status & Self.complianceBit != 0 else { return sample }
+        do {
+            try await switchOutputOff()
+            complianceRejection = InstrumentError(
+                .rejected, instrument: instrumentName,
+                "voltage compliance (\(formatNumber(limits?.voltage_V ?? 0)) V) reached at \(formatNumber(voltage)) V; "
+                    + "output switched off")
+        } catch let error as TransportError {
+            // The reading stays the run's; the failure to switch off is reported by the next call.
+            output = .unknown
+            clearErrorsFirst = true
+            complianceRejection = InstrumentError(error, instrument: instrumentName)
+        }
+        return sample
+    }
 
     private func source(_ instrument_A: Double, limits: HardwareLimits) async throws {
         try await clearErrorsIfNeeded()
@@ -277,8 +329,10 @@ public actor Keithley2400Galvanostat: Galvanostat {
         output = .off
     }
 
+    /// After a failed exchange: drops a late reply still on its way, then clears the error queue.
     private func clearErrorsIfNeeded() async throws {
         guard clearErrorsFirst else { return }
+        try await channel.drain(quietPeriod: .milliseconds(100))
         try await command("*CLS")
         clearErrorsFirst = false
     }
@@ -315,7 +369,7 @@ public actor Keithley2400Galvanostat: Galvanostat {
 
     private func query(_ line: String, timeout: Duration? = nil) async throws -> String {
         try await channel.send(line: line)
-        return try await channel.readLine(timeout: timeout ?? options.replyTimeout)
+        return try await channel.readLine(timeout: timeout ?? replyTimeout)
     }
 
     /// Reads `:SYST:ERR?` until it reports no error; throws `rejected` naming every queued error.
@@ -335,35 +389,22 @@ public actor Keithley2400Galvanostat: Galvanostat {
         }
     }
 
+    /// The instrument's TIME with its wraps at 99 999.999 s unfolded.
     private func continuousTime(_ instrumentTime_s: Double) -> Double {
         if let last = lastInstrumentTime_s, instrumentTime_s + 1 < last { wrapOffset_s += Self.timeWrap_s }
         lastInstrumentTime_s = instrumentTime_s
         return instrumentTime_s + wrapOffset_s
     }
 
-    /// Runs `body` holding the conversation lock; transport failures become `InstrumentError`s.
-    private func exclusively<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
-        await conversation.acquire()
-        let result: Result
-        do {
-            result = try await body()
-        } catch let error as TransportError {
-            await conversation.release()
-            output = .unknown
-            clearErrorsFirst = true
-            let code: InstrumentError.Code =
-                switch error.kind {
-                case .timeout: .timeout
-                case .garbled, .overlongLine: .invalidReply
-                default: .disconnected
-                }
-            throw InstrumentError(code, instrument: instrumentName, error.description)
-        } catch {
-            await conversation.release()
-            throw error
-        }
-        await conversation.release()
-        return result
+    /// Runs `body` holding the conversation lock; after a transport failure the output state is unknown and the
+    /// next output change clears the error queue first.
+    private func conversing<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        try await exclusively(
+            conversation, instrument: instrumentName,
+            afterTransportFailure: {
+                output = .unknown
+                clearErrorsFirst = true
+            }, body)
     }
 }
 

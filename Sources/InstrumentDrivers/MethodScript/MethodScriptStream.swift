@@ -46,6 +46,15 @@ public enum MethodScriptStreamLine: Sendable, Hashable {
         }
     }
 
+    /// Classifies one line; a package that cannot be decoded is ``unrecognised(_:)``.
+    public init(classifying line: String) {
+        do {
+            try self.init(line)
+        } catch {
+            self = .unrecognised(line)
+        }
+    }
+
     private static func errorCode(after bang: String.Index, in line: String) -> Int? {
         let digits = line[line.index(after: bang)...].prefix(4)
         guard digits.count == 4 else { return nil }

@@ -1,0 +1,269 @@
+import Domain
+import Foundation
+import GRDB
+
+/// What a batch write stored, and the rows it could not store with the reason for each.
+public struct BatchWriteOutcome: Sendable, Hashable {
+    /// A row SQLite refused; the rest of its batch is stored.
+    public struct RejectedRow: Sendable, Hashable, CustomStringConvertible {
+        public var table: String
+        /// The sample's or event's sequence number, or the step's index.
+        public var key: Int
+        public var reason: String
+
+        public var description: String { "\(table) row \(key): \(reason)" }
+    }
+
+    public var storedSamples: Int
+    public var rejected: [RejectedRow]
+}
+
+extension RunStore {
+    /// Records a new run's start record; returns its id.
+    public func createRun(_ start: RunStart, threeElectrode: Bool) throws -> Int64 {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (state, protocol_name, protocol_file, protocol_text, protocol_sha256,
+                        protocol_parameters, rig_id, rig, cell, cell_label, area_cm2, three_electrode, plan,
+                        planned_steps, software_version, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    RunState.starting.rawValue, start.protocolName, start.protocolFile, start.protocolText,
+                    SHA256.hex(start.protocolText), try json(start.protocolParameters), start.rig.id,
+                    try json(start.rig), try json(start.cell), start.cell.label, start.area_cm2, threeElectrode,
+                    try json(start.plan), start.plan.steps.count, start.softwareVersion, timestamp(Date()),
+                ])
+            let id = db.lastInsertedRowID
+            try Self.insertInstruments(start.instruments, runID: id, db: db)
+            return id
+        }
+    }
+
+    /// Adds instrument identities to a run's record (an instrument reopened during the run, perhaps on
+    /// another port).
+    public func appendInstruments(_ identities: [InstrumentIdentity], runID: Int64) throws {
+        try write { db in try Self.insertInstruments(identities, runID: runID, db: db) }
+    }
+
+    private static func insertInstruments(_ identities: [InstrumentIdentity], runID: Int64, db: Database) throws {
+        for instrument in identities {
+            try db.execute(
+                sql:
+                    "INSERT INTO instruments (run_id, role, model, firmware, serial_number, port) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    runID, instrument.role, instrument.model, instrument.firmware, instrument.serialNumber,
+                    instrument.port,
+                ])
+        }
+    }
+
+    public func setState(_ state: RunState, runID: Int64) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE runs SET state = ? WHERE id = ?", arguments: [state.rawValue, runID])
+        }
+    }
+
+    /// Stores samples, steps and events of one run in one transaction; throws if any row is refused.
+    public func append(
+        runID: Int64, samples: [RecordedSample], steps: [StepRecordRow], events: [(seq: Int, event: RunEvent)]
+    ) throws {
+        let batch = RunRecordBatch(samples: samples, steps: steps, events: events)
+        guard !batch.isEmpty else { return }
+        try write { db in _ = try Self.insert(batch, runID: runID, db: db, keepingGoing: false) }
+    }
+
+    /// Stores a batch on the database's writer queue, in one transaction. When SQLite refuses a row, the batch is
+    /// written again row by row, so every other row is stored; the outcome lists the refused rows and why. Throws
+    /// only when nothing could be written (a full disk, a read-only file), naming the cause.
+    public func append(_ batch: RunRecordBatch, runID: Int64) async throws -> BatchWriteOutcome {
+        guard !batch.isEmpty else { return BatchWriteOutcome(storedSamples: 0, rejected: []) }
+        do {
+            try await writeInBackground { db in _ = try Self.insert(batch, runID: runID, db: db, keepingGoing: false) }
+            return BatchWriteOutcome(storedSamples: batch.samples.count, rejected: [])
+        } catch let error as StorageError where error.cause == .constraint || error.cause == .other {
+            return try await writeInBackground { db in
+                let rejected = try Self.insert(batch, runID: runID, db: db, keepingGoing: true)
+                let refusedSamples = rejected.filter { $0.table == "samples" }.count
+                return BatchWriteOutcome(storedSamples: batch.samples.count - refusedSamples, rejected: rejected)
+            }
+        }
+    }
+
+    /// Inserts a batch. Unless `keepingGoing`, the first refused row fails the whole transaction; otherwise each
+    /// refused row is returned with its reason and the others are inserted.
+    private static func insert(_ batch: RunRecordBatch, runID: Int64, db: Database, keepingGoing: Bool) throws
+        -> [BatchWriteOutcome.RejectedRow]
+    {
+        var rejected: [BatchWriteOutcome.RejectedRow] = []
+        /// Inserts one row. The fast path reuses one cached statement; row by row, each row gets a statement of its
+        /// own, since SQLite reports a failed step again when its statement is next reset.
+        func insertRow(
+            _ table: String, _ key: Int, sql: String, cached: Statement?, _ arguments: StatementArguments
+        ) throws {
+            if let cached { return try cached.execute(arguments: arguments) }
+            do {
+                try db.makeStatement(sql: sql).execute(arguments: arguments)
+            } catch {
+                rejected.append(.init(table: table, key: key, reason: "\(error)"))
+            }
+        }
+        let sampleSQL = """
+            INSERT INTO samples (run_id, seq, time_s, current_A, voltage_V, voltage_we_re_V, pressure_MPa,
+                temperature_C, cycle, step_index, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        let sampleCached = keepingGoing ? nil : try db.cachedStatement(sql: sampleSQL)
+        for recorded in batch.samples {
+            let sample = recorded.sample
+            try insertRow(
+                "samples", recorded.seq, sql: sampleSQL, cached: sampleCached,
+                [
+                    runID, recorded.seq, sample.time_s, storable(sample.current_A), storable(sample.voltage_V),
+                    storable(sample.voltageWERE_V), storable(sample.pressure_MPa), storable(sample.temperature_C),
+                    recorded.cycle, recorded.stepIndex, sample.flags.rawValue,
+                ])
+        }
+        let stepSQL = """
+            INSERT OR REPLACE INTO steps (run_id, step_index, cycle, kind, current_A, current_density_mA_cm2,
+                start_time_s, end_time_s, end_reason, charge_C) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        let stepCached = keepingGoing ? nil : try db.cachedStatement(sql: stepSQL)
+        for step in batch.steps {
+            try insertRow(
+                "steps", step.index, sql: stepSQL, cached: stepCached,
+                [
+                    runID, step.index, step.cycle, step.kind, step.current_A, step.currentDensity_mA_cm2,
+                    step.startTime_s, step.endTime_s, step.endReason, step.charge_C,
+                ])
+        }
+        let eventSQL = """
+            INSERT INTO events (run_id, seq, time_s, recorded_at, kind, step_index, message, verdict)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        let now = timestamp(Date())
+        // When the run was last written: after a crash, the time since is how long the run was away.
+        try db.execute(sql: "UPDATE runs SET last_written_at = ? WHERE id = ?", arguments: [now, runID])
+        let eventCached = keepingGoing ? nil : try db.cachedStatement(sql: eventSQL)
+        for (seq, event) in batch.events {
+            try insertRow(
+                "events", seq, sql: eventSQL, cached: eventCached,
+                [
+                    runID, seq, event.time_s, now, event.kind.rawValue, event.stepIndex, event.message,
+                    try event.verdict.map { try json($0) },
+                ])
+        }
+        let inputSQL = """
+            INSERT INTO run_inputs (run_id, seq, after_samples, kind, reason, verdict) VALUES (?, ?, ?, ?, ?, ?)
+            """
+        let inputCached = keepingGoing ? nil : try db.cachedStatement(sql: inputSQL)
+        for (seq, input) in batch.inputs {
+            try insertRow(
+                "run_inputs", seq, sql: inputSQL, cached: inputCached,
+                [
+                    runID, seq, input.afterSamples, input.kind.rawValue, input.reason,
+                    try input.verdict.map { try json($0) },
+                ])
+        }
+        return rejected
+    }
+
+    /// Records how a run ended, with the count of readings its instruments sent that could not be used.
+    public func finishRun(_ runID: Int64, outcome: RunOutcome, discardedReadings: Int = 0) throws {
+        try write { db in
+            try db.execute(
+                sql: """
+                    UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, ccd_mA_cm2 = ?, outcome = ?,
+                        reaction_time_s = ?, cell_off_confirmed_s = ?, discarded_readings = ? WHERE id = ?
+                    """,
+                arguments: [
+                    outcome.state.rawValue, timestamp(Date()), outcome.reason, outcome.ccd_mA_cm2, try json(outcome),
+                    outcome.reactionTime_s, outcome.cellOffConfirmedTime_s, discardedReadings, runID,
+                ])
+        }
+    }
+
+    /// Stores the spectrum an impedance step measured, in one transaction.
+    public func appendSpectrum(runID: Int64, stepIndex: Int, cycle: Int, points: [ImpedancePoint]) throws {
+        try write { db in
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO impedance (run_id, step_index, point, cycle, time_s, frequency_Hz, z_real_Ohm,
+                        z_imag_Ohm) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for (index, point) in points.enumerated() {
+                try statement.execute(arguments: [
+                    runID, stepIndex, index, cycle, point.time_s, point.frequency_Hz, point.real_Ohm,
+                    point.imaginary_Ohm,
+                ])
+            }
+        }
+    }
+
+    public func recordGroundTruth(_ runID: Int64, events: [GroundTruthEvent]) throws {
+        try write { db in
+            try db.execute(sql: "DELETE FROM ground_truth WHERE run_id = ?", arguments: [runID])
+            for event in events {
+                try db.execute(
+                    sql:
+                        "INSERT INTO ground_truth (run_id, kind, time_s, electrode, current_density_mA_cm2) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [runID, event.kind.rawValue, event.time_s, event.electrode, event.currentDensity_mA_cm2])
+            }
+        }
+    }
+
+    /// Makes an interrupted run active again (it is being resumed): state `running`, no end time or reason.
+    public func reopenRun(_ runID: Int64) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE runs SET state = 'running', ended_at = NULL, end_reason = NULL WHERE id = ?",
+                arguments: [runID])
+        }
+    }
+
+    /// Marks a run interrupted, with the reason (a restart that could not resume it).
+    public func markInterrupted(_ runID: Int64, reason: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
+                arguments: [timestamp(Date()), reason, runID])
+        }
+    }
+
+    /// Marks runs left `starting`/`running` by a daemon that died as `interrupted`; returns their ids.
+    ///
+    /// Runs a shutdown interrupted (``markForResumeOnStart(_:)``) are returned too, with their marks cleared: both
+    /// kinds follow their protocol's `on_restart` once the daemon runs again.
+    public func interruptAbandonedRuns(reason: String) throws -> [Int64] {
+        try write { db in
+            let ids = try Int64.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE state IN ('starting', 'running', 'paused') ORDER BY id")
+            for id in ids {
+                try db.execute(
+                    sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
+                    arguments: [timestamp(Date()), reason, id])
+            }
+            let marked = try Int64.fetchAll(
+                db, sql: "SELECT id FROM runs WHERE resume_on_start = 1 AND state = 'interrupted' ORDER BY id")
+            try db.execute(sql: "UPDATE runs SET resume_on_start = 0 WHERE resume_on_start = 1")
+            return (ids + marked).sorted()
+        }
+    }
+
+    /// Marks runs a graceful shutdown interrupted, so the next daemon resumes them as their protocols say.
+    public func markForResumeOnStart(_ runIDs: [Int64]) throws {
+        guard !runIDs.isEmpty else { return }
+        try write { db in
+            for id in runIDs {
+                try db.execute(
+                    sql: "UPDATE runs SET resume_on_start = 1 WHERE id = ? AND state = 'interrupted'", arguments: [id])
+            }
+        }
+    }
+}
+
+/// The value to store: NULL for a non-finite reading (its sample carries ``SampleFlags/nonFinite``).
+private func storable(_ value: Double?) -> Double? {
+    guard let value, value.isFinite else { return nil }
+    return value
+}
