@@ -42,7 +42,8 @@ public struct CellDescription: Sendable, Hashable, Codable {
 
     public init(
         label: String? = nil, metal: AnodeMetal, electrolyte: String, electrolyteThickness_um: Double? = nil,
-        electrolyteConductivity_S_cm: Double? = nil, electrodeArea_cm2: Double, referenceArea_cm2: Double? = nil, metalThickness_um: Double? = nil,
+        electrolyteConductivity_S_cm: Double? = nil, electrodeArea_cm2: Double, referenceArea_cm2: Double? = nil,
+        metalThickness_um: Double? = nil,
         pretreatment: String? = nil, stackPressure_MPa: Double? = nil, temperature_C: Double? = nil
     ) {
         self.label = label

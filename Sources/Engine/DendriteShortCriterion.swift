@@ -235,7 +235,8 @@ public struct DendriteShortCriterion: StopCriterion {
             increments.judge(observed, time_s: sample.time_s, context: context, floor: floor, recent: recent)
             && enoughSamples && -residual > allowance_V
             && fellBelowEarlierLevel(
-                before: increments.beforeExcursion, excursion: increments.excursion, by: max(allowance_V, minimumFall_V))
+                before: increments.beforeExcursion, excursion: increments.excursion, by: max(allowance_V, minimumFall_V)
+            )
         // Once the step has settled the noise estimate does not learn the samples that are building up a
         // shortfall, or a slow fall would inflate it and hide itself; earlier, the misfit of the step's start counts.
         let modelResidual = observed - prediction.value
@@ -258,7 +259,8 @@ public struct DendriteShortCriterion: StopCriterion {
         if !totalFallNow, enoughSamples, context.elapsed_s >= tuning.settle_s, let reference = crossReference_V,
             let smoothed = level.smoothed_V
         {
-            totalFallNow = smoothed <= reference * (1 - tuning.crossStepFall) && reference - smoothed >= significantFall_V
+            totalFallNow =
+                smoothed <= reference * (1 - tuning.crossStepFall) && reference - smoothed >= significantFall_V
         }
         totalFallRun = totalFallNow ? totalFallRun + 1 : 0
         let totalFallTripped = totalFallRun >= 2
@@ -327,9 +329,13 @@ public struct DendriteShortCriterion: StopCriterion {
             dropsTripped =
                 drops.isTripped && level.isSettled
                 && level.fall_V >= max(allowance_V, minimumFall_V, tuning.dropFallSignificance * wander)
-            oneSidedTripped = oneSided.add(
-                residual, time_s: sample.time_s, ratio: tuning.oneSidedRatio, minimum: max(allowance_V, minimumFall_V),
-                samplesNeeded: tuning.oneSidedSamples)
+            // Flicker pulls the mean of the latest samples below the settled level; a trend the models overshoot
+            // (a rise that levels off) does not.
+            oneSidedTripped =
+                oneSided.add(
+                    residual, time_s: sample.time_s, ratio: tuning.oneSidedRatio,
+                    minimum: max(allowance_V, minimumFall_V), samplesNeeded: tuning.oneSidedSamples)
+                && level.isSettled && (level.reference_V ?? 0) - mean(recent.latest(8)) >= minimumFall_V / 2
         }
         let test: Test
         if levelTripped {
@@ -382,7 +388,12 @@ public struct DendriteShortCriterion: StopCriterion {
         if hasPrediction[active], bank.liveCount > 1 {
             rankModels()
             var distances = SmallWindow()
-            for index in ranking.prefix(tuning.plausibleModels) where hasPrediction[index] {
+            // Scores say which models are implausible once a watched step has gone by; in the first one all count.
+            let plausibleScore =
+                watchedSteps > 1
+                ? scores[ranking[0]] * tuning.plausibleScoreFactor + tuning.plausibleScoreMargin : .infinity
+            for index in ranking.prefix(tuning.plausibleModels)
+            where hasPrediction[index] && scores[index] <= plausibleScore {
                 distances.push(abs(predictedValue[index] - predictedValue[active]), capacity: 8)
             }
             disagreement_V = distances.upperMedian
@@ -527,6 +538,10 @@ public struct DendriteShortCriterion: StopCriterion {
 }
 
 private func millivolts(_ volts: Double) -> String { formatNumber(volts * 1e3, significantDigits: 4) }
+
+func mean(_ values: some Collection<Double>) -> Double {
+    values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+}
 
 func median(_ values: some Collection<Double>) -> Double {
     guard !values.isEmpty else { return 0 }

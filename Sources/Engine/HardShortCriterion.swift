@@ -87,21 +87,21 @@ public struct HardShortCriterion: StopCriterion {
         }
     }
 
-    /// The electrolyte's resistance in a spectrum, ohms: the real part where the phase is smallest among the points in
-    /// the upper half (on a log scale) of the frequencies measured, between the electrolyte's arc and the
-    /// interfaces'. nil for a spectrum without two usable points.
+    /// The electrolyte's resistance in a spectrum, ohms: the real part at the foot of the electrolyte's arc, the first
+    /// point (from the highest frequency down) where the phase ratio -Z''/Z' stops falling and the interfaces' arc
+    /// begins. A spectrum that starts beyond the electrolyte's arc gives its highest-frequency point. nil for a spectrum
+    /// without two usable points.
     public static func electrolyteResistance_Ohm(_ points: [ImpedancePoint]) -> Double? {
         let usable = points.filter {
             $0.frequency_Hz > 0 && $0.frequency_Hz.isFinite && $0.real_Ohm.isFinite && $0.imaginary_Ohm.isFinite
                 && $0.real_Ohm > 0
+        }.sorted { $0.frequency_Hz > $1.frequency_Hz }
+        guard usable.count >= 2 else { return nil }
+        let ratios = usable.map { max(0, -$0.imaginary_Ohm) / $0.real_Ohm }
+        for index in 0..<(ratios.count - 1) where ratios[index] <= ratios[index + 1] {
+            return usable[index].real_Ohm
         }
-        guard usable.count >= 2, let lowest = usable.map(\.frequency_Hz).min(),
-            let highest = usable.map(\.frequency_Hz).max()
-        else { return nil }
-        let middle = (lowest * highest).squareRoot()
-        let upper = usable.filter { $0.frequency_Hz >= middle }
-        let foot = upper.min { max(0, -$0.imaginary_Ohm) / $0.real_Ohm < max(0, -$1.imaginary_Ohm) / $1.real_Ohm }
-        return foot?.real_Ohm
+        return usable.last?.real_Ohm
     }
 
     /// Earlier steps' settled apparent resistance at a current density near this step's, the lowest.
@@ -164,7 +164,9 @@ public struct HardShortCriterion: StopCriterion {
 
     private var referenceSource: String {
         if electrolyteResistance_Ohm_cm2 != nil { return "a fifth of the given electrolyte resistance" }
-        if measuredElectrolyteResistance_Ohm_cm2 != nil { return "a fifth of the electrolyte resistance measured by EIS" }
+        if measuredElectrolyteResistance_Ohm_cm2 != nil {
+            return "a fifth of the electrolyte resistance measured by EIS"
+        }
         if rigElectrolyteResistance_Ohm_cm2 != nil { return "a fifth of the rig file's electrolyte resistance" }
         return "a fifth of the settled apparent resistance"
     }

@@ -24,8 +24,12 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// The noise is taken as at most this many times the white noise of the sample-to-sample changes: the models'
     /// lag behind a transient counts as noise, their lag behind a steady fall must not hide it.
     public var lagNoiseCap = 3.0
-    /// The bank's disagreement is the median distance of this many best-scoring models from the active one.
+    /// The bank's disagreement is the median distance of this many best-scoring models from the active one, among
+    /// those whose score (sum of squared standardised prediction errors) is within ``plausibleScoreFactor`` of the
+    /// best one's plus ``plausibleScoreMargin``: models that have predicted the run badly are no uncertainty.
     public var plausibleModels = 5
+    public var plausibleScoreFactor = 1.5
+    public var plausibleScoreMargin = 25.0
     /// Samples below the allowance in a row the level test needs: this many, one more once the run has shown an
     /// isolated spike.
     public var confirmations = 2

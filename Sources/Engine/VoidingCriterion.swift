@@ -164,13 +164,14 @@ public struct VoidingCriterion: StopCriterion {
 
         var evidence: [String: Double] = [
             "test": Double(test.rawValue), "polarisation_V": smoothed, "baseline_V": baseline.value_V,
-            "baseline_time_s": baseline.time_s, "rise_V": rise, "rise_threshold_V": riseThreshold_V,
+            "baseline_time_s": baseline.time_s, "rise_V": rise,
             "relative_rise": Self.relativeRise, "min_rise_V": settings.minimumRise_V,
             "growth_threshold_V": settings.growth_V, "horizon_s": settings.horizon_s, "settle_s": settings.settle_s,
             "cycle": Double(context.step.cycle),
         ]
         // Only what is known goes into the evidence: with few samples the noise and slopes are not.
         if noise_V.isFinite { evidence["noise_V"] = noise_V }
+        if riseThreshold_V.isFinite { evidence["rise_threshold_V"] = riseThreshold_V }
         if let earlySlope, earlySlope.isFinite { evidence["slope_early_V_per_s"] = earlySlope }
         if let recentSlope, recentSlope.isFinite { evidence["slope_recent_V_per_s"] = recentSlope }
         if let reference, let growth {

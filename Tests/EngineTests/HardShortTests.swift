@@ -54,7 +54,8 @@ struct HardShortTests {
         #expect(verdict.time_s > 100 && verdict.time_s <= 104, "smoothed over five samples, two in a row")
         let onset = try #require(verdict.onsetTime_s)
         #expect(onset >= 99 && onset < verdict.time_s)
-        #expect(abs(verdict.evidence["reference_resistance_Ohm_cm2"]! - 20) < 1e-9, "10 mV / 0.1 mA x 0.2 cm2")
+        // 10 mV / 0.1 mA x 0.2 cm2, less what the settled level may follow down in the few samples of the collapse.
+        #expect(abs(verdict.evidence["reference_resistance_Ohm_cm2"]! - 20) < 0.05)
     }
 
     @Test("it never fires on a step that has not settled, even when the electrolyte resistance is known")
@@ -98,7 +99,8 @@ struct HardShortTests {
     @Test("the rig file's conductivity and thickness give the reference through the run context")
     func electrolyteFromTheRigFile() throws {
         let cell = CellDescription(
-            metal: .k, electrolyte: "K-beta''-alumina", electrolyteThickness_um: 500, electrolyteConductivity_S_cm: 1e-3,
+            metal: .k, electrolyte: "K-beta''-alumina", electrolyteThickness_um: 500,
+            electrolyteConductivity_S_cm: 1e-3,
             electrodeArea_cm2: 0.196)
         let resistance = try #require(cell.electrolyteResistance_Ohm_cm2)
         #expect(abs(resistance - 50) < 1e-9, "0.05 cm / 1 mS/cm")

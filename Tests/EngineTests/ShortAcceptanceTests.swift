@@ -100,8 +100,10 @@ struct ShortAcceptanceTests {
         // The transient is still 10 times its settled value 10 s in, and twice it after 20 min.
         #expect(magnitude(0, 10) > 10 * 0.004 && magnitude(0, 1200) > 0.0048)
         let run = SyntheticRun(
-            steps: [.init(platesWE: true, density_mA_cm2: 0.05, duration_s: 3600),
-                .init(platesWE: false, density_mA_cm2: 0.05, duration_s: 3600)],
+            steps: [
+                .init(platesWE: true, density_mA_cm2: 0.05, duration_s: 3600),
+                .init(platesWE: false, density_mA_cm2: 0.05, duration_s: 3600),
+            ],
             interval_s: interval_s, magnitude: magnitude)
         let (verdicts, outcome, _) = try run.run()
         #expect(outcome?.state == .completed, "\(outcome?.reason ?? "")")
@@ -115,9 +117,11 @@ struct ShortAcceptanceTests {
         let onset_s = 1200.0
         // Two settled steps at the CCD (40 mV), the second one shorting: |V| falls linearly to 0 over 10 minutes.
         let run = SyntheticRun(
-            steps: [.init(platesWE: true, density_mA_cm2: 1, duration_s: 1800),
+            steps: [
+                .init(platesWE: true, density_mA_cm2: 1, duration_s: 1800),
                 .init(platesWE: false, density_mA_cm2: 1, duration_s: 1800),
-                .init(platesWE: true, density_mA_cm2: 1, duration_s: 1800)],
+                .init(platesWE: true, density_mA_cm2: 1, duration_s: 1800),
+            ],
             interval_s: interval_s
         ) { index, since in
             let settled = 0.040 + 0.010 * exp(-since / 20)
@@ -142,8 +146,10 @@ struct ShortAcceptanceTests {
             .init(platesWE: false, density_mA_cm2: 0.05, duration_s: 2400),
         ]
         for density in stride(from: 0.5, through: 1.2, by: 0.1) {
-            steps += [.init(platesWE: true, density_mA_cm2: density, duration_s: 600),
-                .init(platesWE: false, density_mA_cm2: density, duration_s: 600)]
+            steps += [
+                .init(platesWE: true, density_mA_cm2: density, duration_s: 600),
+                .init(platesWE: false, density_mA_cm2: density, duration_s: 600),
+            ]
         }
         let densities = steps.map(\.density_mA_cm2)
         let run = SyntheticRun(

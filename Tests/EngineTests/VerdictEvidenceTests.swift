@@ -46,7 +46,8 @@ struct VerdictEvidenceTests {
         _ = try JSONEncoder().encode(verdict.evidence)
         _ = try JSONEncoder().encode(verdict)
         #expect(!engine.isFinished)
-        let output = engine.ingest(InstrumentSample(time_s: 304, current_A: 1e-3, voltage_V: 0.1))
+        // The strip began at 200 s and runs 100 s: the next sample is still in it.
+        let output = engine.ingest(InstrumentSample(time_s: 204, current_A: 1e-3, voltage_V: 0.1))
         #expect(output.recorded != nil)
         #expect(!engine.isFinished, "a warning never ends the run")
         found = nil

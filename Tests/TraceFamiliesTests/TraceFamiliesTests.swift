@@ -64,7 +64,8 @@ struct TraceFamiliesTests {
         #expect(largest > 4, "a nucleation spike several times the settled value in at least one of ten cells")
     }
 
-    @Test("a cell without a critical current never shorts; one with it shorts once past it, and |V| falls",
+    @Test(
+        "a cell without a critical current never shorts; one with it shorts once past it, and |V| falls",
         arguments: TraceFamily.allCases)
     func shortsAtTheCriticalCurrent(family: TraceFamily) throws {
         let healthy = readings(family, options: options(seed: 9), density: 2, steps: 2, duration_s: 600, interval_s: 1)
@@ -76,7 +77,9 @@ struct TraceFamiliesTests {
             let onset = try #require(shorted.onset, "\(shape)")
             // 0.05 mAh/cm2 at 2 mA/cm2 takes 90 s.
             #expect(abs(onset - 90) < 1, "\(shape): \(onset)")
-            let before = shorted.samples.filter { $0.time_s > onset - 40 && $0.time_s < onset }.map { abs($0.voltage_V) }
+            let before = shorted.samples.filter { $0.time_s > onset - 40 && $0.time_s < onset }.map {
+                abs($0.voltage_V)
+            }
             let after = shorted.samples.filter { $0.time_s > onset + 300 }.map { abs($0.voltage_V) }
             let lowestAfter = try #require(after.min())
             #expect(lowestAfter < 0.97 * before.reduce(0, +) / Double(before.count), "\(shape)")
