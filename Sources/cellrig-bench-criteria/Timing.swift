@@ -41,12 +41,21 @@ func printTiming(families: [BenchFamily]) {
             }
         }
     }
-    let whole = wholeRunIngestCost(families: families)
+    let whole = wholeRunIngestCost(families: families, withCriteria: true)
+    let bare = wholeRunIngestCost(families: families, withCriteria: false)
+    let judging = zip(whole, bare).map { $0 - $1 }
     print(
-        "engine.ingest per sample with the shipped ccd-step-symmetric stop list, judging every sample of whole runs "
-            + "(criteria kept from acting; \(whole.count) samples, release): "
+        "engine.ingest per sample, whole short-free runs at 1 s of each family (\(whole.count) samples, release):")
+    print(
+        "  with the shipped ccd-step-symmetric stop list (kept from acting): "
             + "median \(cell(percentile(whole, 0.5).map { $0 * 1e6 })) us, "
             + "p99 \(cell(percentile(whole, 0.99).map { $0 * 1e6 })) us")
+    print(
+        "  no criteria, the same samples: median \(cell(percentile(bare, 0.5).map { $0 * 1e6 })) us, "
+            + "p99 \(cell(percentile(bare, 0.99).map { $0 * 1e6 })) us")
+    print(
+        "  the criteria's share, sample by sample: median \(cell(percentile(judging, 0.5).map { $0 * 1e6 })) us, "
+            + "p99 \(cell(percentile(judging, 0.99).map { $0 * 1e6 })) us (target <= 3 us)")
     print(
         "engine.ingest per sample with the same list acting, up to its stop (\(all.count) samples): "
             + "median \(cell(percentile(all, 0.5).map { $0 * 1e6 })) us, "
@@ -70,7 +79,9 @@ struct SilentCriterion: StopCriterion {
     }
 }
 
-func wholeRunIngestCost(families: [BenchFamily]) -> [Double] {
+/// engine.ingest's cost per sample over a short-free run at 1 s of each family, with the shipped list (silent) or
+/// none; the cell is seeded, so both calls see the same samples.
+func wholeRunIngestCost(families: [BenchFamily], withCriteria: Bool) -> [Double] {
     let clock = ContinuousClock()
     var all: [Double] = []
     guard let shipped = shippedStopLists[.symmetric] else { return all }
@@ -82,7 +93,8 @@ func wholeRunIngestCost(families: [BenchFamily]) -> [Double] {
             let plan = try? StepPlan(expanding: setUp.testProtocol, area_cm2: setUp.area_cm2)
         else { continue }
         var engine = RunEngine(
-            plan: plan, threeElectrode: false, criteria: criteria.map { SilentCriterion(inner: $0) }, context: context)
+            plan: plan, threeElectrode: false,
+            criteria: withCriteria ? criteria.map { SilentCriterion(inner: $0) } : [], context: context)
         var current_A = 0.0
         for command in engine.start(at: 0).commands {
             if case .applyCurrent(let value) = command { current_A = value }

@@ -3,7 +3,8 @@
 //   cellrig-bench-criteria                   every family, all scenarios, cross-family table, timing
 //   cellrig-bench-criteria quick             one scenario in three
 //   options: family=NAME (physics, kinetic, empirical), only=TEXT (labels containing TEXT), verbose (one line per
-//   run), explain=LABEL (every wrong stop or miss of the candidates whose label starts with LABEL), no-timing
+//   run), explain=LABEL (every wrong stop or miss of the candidates whose label starts with LABEL), no-timing,
+//   no-cross (no tuned candidates, no cross-family table)
 //
 // Each family's cells run two CCD schedules (a symmetric step-current test and a three-electrode plating-step test)
 // at 0.1, 1 and 10 s sampling and three reading resolutions, shorted (in each of the family's ways) or short-free.
@@ -51,7 +52,7 @@ if let wanted = arguments.first(where: { $0.hasPrefix("dump=") }).map({ String($
     exit(0)
 }
 
-let candidates = baseCandidates
+let candidates = baseCandidates + (arguments.contains("no-cross") ? [] : tuningFactors.map(tunedCandidate))
 let clock = ContinuousClock()
 let started = clock.now
 let scores = runAll(list, candidates: candidates, progress: verbose)
@@ -76,6 +77,9 @@ for family in families {
     printIntervalTable(familyScores, candidates: candidates, title: "By sampling interval, \(family.rawValue)")
     if !explain.isEmpty { printExplanations(familyScores, candidates: candidates, labels: explain) }
 }
+
+print("")
+printCrossFamily(scores, candidates: candidates, families: families)
 
 if timing {
     print("")
