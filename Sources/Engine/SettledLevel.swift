@@ -60,6 +60,8 @@ struct SettledLevel: Sendable {
         wander.removeAll()
         increments.removeAll()
         previousRaw = nil
+        whiteNoise_V = nil
+        wander_V = nil
     }
 
     /// How much the settled level has been lost, as a share of it (0 when not settled or not below it).
@@ -76,10 +78,10 @@ struct SettledLevel: Sendable {
 
     /// The white noise of one raw sample: the robust spread of the sample-to-sample changes over the square root of
     /// two (a trend, a lag or a slow wander does not enter it); nil until known.
-    var whiteNoise_V: Double? { increments.standardDeviation.map { $0 / 2.squareRoot() } }
+    private(set) var whiteNoise_V: Double?
 
     /// The robust spread of the smoothed |V| about its slow mean while settled; nil until known.
-    var wander_V: Double? { wander.standardDeviation }
+    private(set) var wander_V: Double?
 
     /// The window the rate is measured over: ``ShortDetectionTuning/settlingWindow_s`` or as many samples, and
     /// longer where noise or the reading's resolution would hide a rate of a quarter of the settled rate in it (a
@@ -90,8 +92,9 @@ struct SettledLevel: Sendable {
         let target = tuning.settledFallRate_per_s / 4
         // A least-squares slope over n samples spanning W has error sigma sqrt(12 / n) / W; readings that do not
         // move can hide a change of one resolution step over the whole window.
-        let noise = increments.standardDeviation.map { $0 / 2.squareRoot() } ?? 0
-        let byNoise = pow(12 * interval_s * pow(noise / (level * target), 2), 1.0 / 3)
+        let noise = whiteNoise_V ?? 0
+        let relative = noise / (level * target)
+        let byNoise = cbrt(12 * interval_s * relative * relative)
         let byResolution = resolution_V / (level * target)
         return min(1800, max(base, byNoise, byResolution))
     }
@@ -101,7 +104,10 @@ struct SettledLevel: Sendable {
         let step = max(0, time_s - latestTime_s)
         latestTime_s = time_s
         samples += 1
-        if let previousRaw { increments.add(magnitude - previousRaw) }
+        if let previousRaw {
+            increments.add(magnitude - previousRaw)
+            whiteNoise_V = increments.standardDeviation.map { $0 / 2.squareRoot() }
+        }
         previousRaw = magnitude
         raw.push(magnitude, capacity: 5)
         let smoothed = raw.median
@@ -128,7 +134,10 @@ struct SettledLevel: Sendable {
         reference = max(reference, smoothedHistory.minimum)
         reference_V = reference
         if smoothed >= reference * (1 - 1e-9) { atReferenceTime_s = time_s }
-        if fall < tuning.totalFall / 3 { wander.add(smoothed - slowMean) }
+        if fall < tuning.totalFall / 3 {
+            wander.add(smoothed - slowMean)
+            wander_V = wander.standardDeviation
+        }
     }
 }
 

@@ -19,7 +19,7 @@ struct TransientTrendModel: Sendable {
     private var rightSide = SIMD4<Double>()
     private(set) var sampleCount = 0
     private var coefficients = SIMD4<Double>()
-    private var factor = SIMD16<Double>()
+    private var factor = CholeskyFactor()
     private var solved = false
 
     init(fastIndex: Int, slowIndex: Int) {
@@ -39,12 +39,7 @@ struct TransientTrendModel: Sendable {
         guard sampleCount >= 2, solved else { return nil }
         let value = (feature * coefficients).sum()
         // f' A^-1 f = |L^-1 f|^2 with A = L L'.
-        var forward = SIMD4<Double>()
-        for row in 0..<4 {
-            var sum = feature[row]
-            for inner in 0..<row { sum -= factor[row * 4 + inner] * forward[inner] }
-            forward[row] = sum / factor[row * 4 + row]
-        }
+        let forward = factor.forward(feature)
         return (value, max(0, (forward * forward).sum()))
     }
 
@@ -56,13 +51,18 @@ struct TransientTrendModel: Sendable {
             rightSide *= keep
         }
         recentre(by: shift)
-        for row in 0..<4 {
-            rightSide[row] += feature[row] * value
-            for column in 0..<4 { normal[row * 4 + column] += feature[row] * feature[column] }
-        }
+        rightSide += feature * value
+        normal += SIMD16(
+            lowHalf: SIMD8(lowHalf: feature * feature[0], highHalf: feature * feature[1]),
+            highHalf: SIMD8(lowHalf: feature * feature[2], highHalf: feature * feature[3]))
         sampleCount += 1
-        solved = choleskyFactor()
-        if solved { coefficients = solve(rightSide) }
+        if let factor = CholeskyFactor(normal + Self.ridgeDiagonal) {
+            self.factor = factor
+            solved = true
+            coefficients = factor.solve(rightSide)
+        } else {
+            solved = false
+        }
     }
 
     /// Moves the trend's origin later by `delta` trend units: u becomes u - delta in every stored sum.
@@ -72,10 +72,10 @@ struct TransientTrendModel: Sendable {
         normal[5] = normal[5] - 2 * delta * zeroOne + delta * delta * normal[0]
         normal[1] = zeroOne - delta * normal[0]
         normal[4] = normal[1]
-        for column in 2..<4 {
-            normal[4 + column] -= delta * normal[column]
-            normal[column * 4 + 1] = normal[4 + column]
-        }
+        normal[6] -= delta * normal[2]
+        normal[9] = normal[6]
+        normal[7] -= delta * normal[3]
+        normal[13] = normal[7]
         rightSide[1] -= delta * rightSide[0]
     }
 
@@ -83,45 +83,63 @@ struct TransientTrendModel: Sendable {
     /// 10 V per unit and the transient amplitudes within about 0.1 V for noise near 0.1 mV, so nearly collinear
     /// transients cannot trade huge opposite amplitudes.
     static let ridge = SIMD4<Double>(1e-14, 1e-10, 1e-6, 1e-6)
-
-    /// Lower-triangular Cholesky factor of the regularised normal matrix; false if it is not positive definite.
-    private mutating func choleskyFactor() -> Bool {
-        var lower = SIMD16<Double>()
-        for row in 0..<4 {
-            for column in 0...row {
-                var sum = normal[row * 4 + column] + (row == column ? Self.ridge[row] : 0)
-                for inner in 0..<column { sum -= lower[row * 4 + inner] * lower[column * 4 + inner] }
-                if row == column {
-                    guard sum > 0 else { return false }
-                    lower[row * 4 + row] = sum.squareRoot()
-                } else {
-                    lower[row * 4 + column] = sum / lower[column * 4 + column]
-                }
-            }
-        }
-        factor = lower
-        return true
-    }
-
-    private func solve(_ right: SIMD4<Double>) -> SIMD4<Double> {
-        var forward = SIMD4<Double>()
-        for row in 0..<4 {
-            var sum = right[row]
-            for inner in 0..<row { sum -= factor[row * 4 + inner] * forward[inner] }
-            forward[row] = sum / factor[row * 4 + row]
-        }
-        var result = SIMD4<Double>()
-        for row in stride(from: 3, through: 0, by: -1) {
-            var sum = forward[row]
-            for inner in (row + 1)..<4 { sum -= factor[inner * 4 + row] * result[inner] }
-            result[row] = sum / factor[row * 4 + row]
-        }
-        return result
-    }
+    private static let ridgeDiagonal = SIMD16<Double>(
+        ridge[0], 0, 0, 0, 0, ridge[1], 0, 0, 0, 0, ridge[2], 0, 0, 0, 0, ridge[3])
 
     /// The fitted level and trend (volts per trend unit) at the latest sample.
     var levelAndTrend: (level: Double, trend: Double)? {
         solved ? (coefficients[0], coefficients[1]) : nil
+    }
+}
+
+/// The lower-triangular Cholesky factor L of a symmetric positive definite 4 x 4 matrix (A = L L'), written out
+/// element by element (with the diagonal's reciprocals) so that a model's update costs a few dozen multiplications:
+/// the bank factors ten of them per sample.
+struct CholeskyFactor: Sendable {
+    private var l10 = 0.0, l20 = 0.0, l30 = 0.0, l21 = 0.0, l31 = 0.0, l32 = 0.0
+    private var inverse = SIMD4<Double>(1, 1, 1, 1)
+
+    init() {}
+
+    /// Factors `matrix` (row-major); nil when it is not positive definite.
+    init?(_ matrix: SIMD16<Double>) {
+        let d0 = matrix[0]
+        guard d0 > 0 else { return nil }
+        let i0 = 1 / d0.squareRoot()
+        l10 = matrix[4] * i0
+        l20 = matrix[8] * i0
+        l30 = matrix[12] * i0
+        let d1 = matrix[5] - l10 * l10
+        guard d1 > 0 else { return nil }
+        let i1 = 1 / d1.squareRoot()
+        l21 = (matrix[9] - l20 * l10) * i1
+        l31 = (matrix[13] - l30 * l10) * i1
+        let d2 = matrix[10] - l20 * l20 - l21 * l21
+        guard d2 > 0 else { return nil }
+        let i2 = 1 / d2.squareRoot()
+        l32 = (matrix[14] - l30 * l20 - l31 * l21) * i2
+        let d3 = matrix[15] - l30 * l30 - l31 * l31 - l32 * l32
+        guard d3 > 0 else { return nil }
+        inverse = SIMD4(i0, i1, i2, 1 / d3.squareRoot())
+    }
+
+    /// L^-1 b.
+    func forward(_ b: SIMD4<Double>) -> SIMD4<Double> {
+        let y0 = b[0] * inverse[0]
+        let y1 = (b[1] - l10 * y0) * inverse[1]
+        let y2 = (b[2] - l20 * y0 - l21 * y1) * inverse[2]
+        let y3 = (b[3] - l30 * y0 - l31 * y1 - l32 * y2) * inverse[3]
+        return SIMD4(y0, y1, y2, y3)
+    }
+
+    /// A^-1 b.
+    func solve(_ b: SIMD4<Double>) -> SIMD4<Double> {
+        let y = forward(b)
+        let x3 = y[3] * inverse[3]
+        let x2 = (y[2] - l32 * x3) * inverse[2]
+        let x1 = (y[1] - l21 * x2 - l31 * x3) * inverse[1]
+        let x0 = (y[0] - l10 * x1 - l20 * x2 - l30 * x3) * inverse[0]
+        return SIMD4(x0, x1, x2, x3)
     }
 }
 
