@@ -85,6 +85,11 @@ public struct DendriteShortCriterion: StopCriterion {
     /// fallen below where it was before, not only below an extrapolated trend.
     private var recent: RecentValues
     private var beforeLevelExcursion: [Double] = []
+    /// The latest standardised residuals against the active model (judged or not), and their median over the
+    /// ``ShortDetectionTuning/levelWindow`` samples before the level test's excursion began: a level-test stop needs
+    /// the models to have followed |V| before it (a model lagging a slow relaxation misses on one side all along).
+    private var recentResiduals: RecentValues
+    private var residualBeforeExcursion = 0.0
     private var levelExcursion = 0
     private var previousTime_s: Double?
     private var interval_s = 1.0
@@ -132,6 +137,7 @@ public struct DendriteShortCriterion: StopCriterion {
         resolution = ReadingResolution(given_V: settings.voltageResolution_V)
         level = SettledLevel(tuning: tuning)
         recent = RecentValues(capacity: tuning.levelWindow + 1)
+        recentResiduals = RecentValues(capacity: tuning.levelWindow + 1)
         increments = IncrementTest(tuning: tuning)
         drops = DropTest(tuning: tuning)
     }
@@ -159,6 +165,8 @@ public struct DendriteShortCriterion: StopCriterion {
         previousStandardised = nil
         recent.removeAll()
         beforeLevelExcursion.removeAll()
+        recentResiduals.removeAll()
+        residualBeforeExcursion = 0
         levelExcursion = 0
         previousTime_s = context.startTime_s
         increments.reset(at: context.startTime_s)
@@ -244,6 +252,7 @@ public struct DendriteShortCriterion: StopCriterion {
             noise.add(modelResidual / (1 + prediction.leverage).squareRoot())
             if determined { slowNoise.add(modelResidual) }
         }
+        recentResiduals.add(modelResidual / spread)
         latest = Diagnostics(
             time_s: sample.time_s, observed_V: observed, expected_V: expected_V, spread_V: spread,
             allowance_V: allowance_V, cusum: cusum, incrementSum: increments.sum, judged: false, noise_V: noiseLevel,
@@ -305,13 +314,18 @@ public struct DendriteShortCriterion: StopCriterion {
                 anchor_V = prediction.value
                 levelExcursion = 0
             } else {
-                if wasZero { beforeLevelExcursion = recent.latest(tuning.levelWindow, skipping: 1) }
+                if wasZero {
+                    beforeLevelExcursion = recent.latest(tuning.levelWindow, skipping: 1)
+                    let prior = recentResiduals.latest(tuning.levelWindow, skipping: 1)
+                    residualBeforeExcursion = prior.count >= tuning.minimumStepSamples ? median(prior) : 0
+                }
                 levelExcursion += 1
             }
             latest?.cusum = cusum
             latest?.judged = true
             levelTripped =
                 cusum >= tuning.threshold && consecutiveBelow >= confirmationsNeeded
+                && residualBeforeExcursion >= -tuning.allowance
                 && fellBelowEarlierLevel(
                     before: beforeLevelExcursion, excursion: levelExcursion, by: max(allowance_V, minimumFall_V))
             // An excursion that has lasted this long without tripping is a slow bend of the relaxation (the models'

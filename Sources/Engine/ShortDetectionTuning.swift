@@ -110,7 +110,7 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// The residuals' lower tail (median to 10th percentile) must be this many times the upper one (median to 90th),
     /// and at least the smallest fall that counts, for this many samples in a row.
     public var oneSidedRatio = 3.0
-    public var oneSidedSamples = 3
+    public var oneSidedSamples = 5
 
     // MARK: hard-short
 
