@@ -4,7 +4,7 @@
 ///
 /// ``standard`` was set while scoring all three benchmark families (`TraceFamilies` and the physics simulator); to see
 /// how much a tuning depends on the family it was set on, `make bench-criteria` chooses a sensitivity
-/// (``scaled(by:)``) on each family and reports it on the others (docs/adr/0009-criteria-benchmark-families.md). Units:
+/// (``scaled(by:)``) on each family and reports it on the others (docs/adr/0010-criteria-benchmark-families.md). Units:
 /// "spread" is the standardised residual (residual over its own noise and model uncertainty); times are cell seconds.
 public struct ShortDetectionTuning: Sendable, Hashable {
     // MARK: Level test (CUSUM on the shortfall below the model's prediction)
