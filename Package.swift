@@ -4,6 +4,7 @@
 // One target per layer; dependencies point down only (see docs/architecture.md):
 //   Domain <- ProtocolFiles, Engine, ImpedanceAnalysis, Instruments, Storage, Control
 //   Instruments <- Simulation
+//   Domain <- TraceFamilies (synthetic cell traces written apart from Simulation, for the criteria benchmark)
 //   everything <- Daemon <- cellrigd
 //   Domain, Storage, ImpedanceAnalysis <- Reports
 //   Control, ProtocolFiles, Engine, Replay, Storage, ImpedanceAnalysis, Reports <- cellrig (CLI)
@@ -68,6 +69,7 @@ let package = Package(
         .target(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
+        .target(name: "TraceFamilies", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
         .target(
             name: "Reports", dependencies: ["Domain", "Storage", "ImpedanceAnalysis"], swiftSettings: swiftSettings),
@@ -128,7 +130,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-criteria",
-            dependencies: ["Simulation", "Domain", "Engine", "ProtocolFiles", "Replay"],
+            dependencies: ["Simulation", "TraceFamilies", "Domain", "Engine", "ProtocolFiles", "Replay"],
             swiftSettings: swiftSettings
         ),
 
@@ -169,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation"],
+            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation", "TraceFamilies"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -187,6 +189,8 @@ let package = Package(
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "TraceFamiliesTests", dependencies: ["TraceFamilies", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ImpedanceAnalysisTests",
             dependencies: ["TestSupport", "ImpedanceAnalysis", "Domain", "Simulation"],

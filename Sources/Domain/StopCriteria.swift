@@ -135,12 +135,14 @@ public enum CriterionCatalogue {
             name: "dendrite-short",
             meaning: "a dendrite short found by the model-based detector",
             help: "Dendrite short, model-based: each watched plating step's polarisation is predicted by a local model "
-                + "(level and trend with the decaying transients after the current change and nucleation, time "
-                + "constants chosen by how well they predicted earlier steps); a one-sided CUSUM on the "
-                + "noise-standardised shortfall below the prediction stops the run when |V| really falls below "
-                + "where it was. Single-sample spikes (two in a row, once the run has shown one), transients, slow "
-                + "drift and a rise that levels off do not trip it. The CCD is the current density at the "
-                + "estimated onset.",
+                + "(level and trend with the decaying transients after the current change and nucleation); any of "
+                + "five tests stops the run: a CUSUM on the noise-standardised shortfall below the prediction (|V| "
+                + "must also fall below where it was, after the model had followed it), a run of falls far beyond the "
+                + "sample-to-sample noise, half the step's settled level lost however slowly, repeated drops with "
+                + "partial recovery, and noise with a long lower tail only. The noise is floored at the reading's "
+                + "resolution. Detection figures hold on the benchmark's trace families only (make bench-criteria; "
+                + "the phenomena tested are listed in docs/protocol-files.md), not on cells in general. The CCD is "
+                + "the step's current density.",
             parameters: [
                 ParameterSpec(
                     "during", .word(["plate", "both"]), default: .word("plate"),
@@ -159,18 +161,20 @@ public enum CriterionCatalogue {
         CriterionSpec(
             name: "hard-short",
             meaning: "a hard short: the apparent area resistance fell below its threshold",
-            help: "Hard short: during a watched plating step the apparent area resistance |V/I| x area falls below "
-                + "`below`, by default a fifth of the electrolyte resistance (given, or the lowest apparent "
-                + "resistance of the earlier steps; in the first step, the value 10 s in, after its transients) for "
-                + "two samples in a row. Stops the run; sets the CCD.",
+            help: "Hard short: once a watched plating step has settled, the apparent area resistance |V/I| x area "
+                + "falls below `below`, by default a fifth of a trusted reference (the given electrolyte resistance, "
+                + "else one measured by an impedance step of the run, else the rig file's conductivity and "
+                + "thickness, else the settled apparent resistance of earlier steps at a similar current and of the "
+                + "step itself) for two smoothed samples in a row. Never judges a step that has not settled. Stops "
+                + "the run; sets the CCD.",
             parameters: [
                 ParameterSpec(
                     "during", .word(["plate", "both"]), default: .word("plate"),
                     help: "which steps are watched: `both` for symmetric cells"),
                 ParameterSpec(
                     "electrolyte-resistance", .quantity(.arealResistance, 1e-4...1e7),
-                    help: "bulk resistance of the electrolyte x area, e.g. from EIS; default: learned from the "
-                        + "apparent resistance of earlier steps"),
+                    help: "bulk resistance of the electrolyte x area, e.g. from EIS; default: measured by an "
+                        + "impedance step of the run, from the rig file, or the settled apparent resistance"),
                 ParameterSpec(
                     "below", .quantity(.arealResistance, 1e-5...1e7),
                     help: "the apparent resistance that means a short; default a fifth of the electrolyte's"),

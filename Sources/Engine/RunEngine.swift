@@ -275,6 +275,7 @@ public struct RunEngine: Sendable {
         var output = EngineOutput()
         guard !isFinished, let record = currentStep, record.step.kind == .impedance else { return output }
         output.spectrum = RecordedSpectrum(stepIndex: record.step.index, cycle: record.step.cycle, points: points)
+        for index in criteria.indices { criteria[index].impedanceMeasured(points) }
         let end_s = max(latestTime_s, points.map(\.time_s).max() ?? endTime_s ?? latestTime_s)
         latestTime_s = end_s
         output.events.append(
