@@ -208,8 +208,16 @@ struct FleetSyncTests {
             #expect(storedWhileAway > storedAtStop, "the bench kept recording while the server was away")
             #expect(pendingWhileAway > 0)
             try await TestSupport.onThread { try server.start() }
-            let resumed = try await bench.waitForSync(after: Date())
-            #expect(resumed.connected, "the sync is back once the server is")
+            // The run still goes on, so something is always pending: wait for a good round after the restart.
+            let restartedAt = Date()
+            let resumed = try await TestSupport.eventually(attempts: 1200, interval: .milliseconds(100)) {
+                let status = try await bench.syncStatus()
+                let through = status.synced_through.flatMap {
+                    try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse($0)
+                }
+                return status.connected && status.consecutive_failures == 0 && (through ?? .distantPast) > restartedAt
+            }
+            #expect(resumed, "the sync is back once the server is, while the run goes on")
             states.insert(try await bench.status(run.id).state)
             try await bench.abort(run.id)
             let final = try await bench.waitForEnd(run.id)
