@@ -80,6 +80,8 @@ actor RunLoop {
         let levelBeforeGap_V: Double?
         /// Whether an operator asked for it (`cellrig resume`) rather than the daemon's start.
         let byHand: Bool
+        /// The event saying the run continues (``restartEvent(engine:policy:gap_s:byHand:)``), already stored.
+        let event: RunEvent
     }
 
     init(

@@ -435,13 +435,14 @@ public actor MethodScriptSimulator: WireSimulator {
     }
 
     /// Waits until the host has surely read everything sent, before an unplug. The kernel hands written bytes to
-    /// the host's side asynchronously, so an empty queue right after a write can mean "not there yet" as well as
-    /// "read": the queue must be seen empty three times over 30 ms.
+    /// the host's side asynchronously (a kernel worker moves them), so an empty queue right after a write can mean
+    /// "not there yet" as well as "read": the queue must be seen empty five times over 250 ms, longer than a loaded
+    /// machine keeps that worker waiting (30 ms was not: a package was lost with the hang-up under load).
     private func waitUntilHostHasReadEverything() async {
         guard let backlogReporting = transport as? any OutputBacklogReporting else { return }
         var emptyChecks = 0
-        while emptyChecks < 3, !abortRequested, !portGone, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(10))
+        while emptyChecks < 5, !abortRequested, !portGone, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(50))
             emptyChecks = await backlogReporting.unreadOutputByteCount() > 0 ? 0 : emptyChecks + 1
         }
     }

@@ -65,7 +65,7 @@ struct FaultReasonTests {
                 id: silent
                 cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2, metal_thickness: 500 um}
                 limits: {voltage: 5 V, current: 20 mA}
-                galvanostat: {driver: keithley2400, port: \(port.path), reply_timeout: 6 s}
+                galvanostat: {driver: keithley2400, port: \(port.path), reply_timeout: 10 s}
 
                 """, file: "silent.yaml")
         let running = try await RunningDaemon.start(rigs: [rig])

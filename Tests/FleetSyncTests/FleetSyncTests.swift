@@ -182,10 +182,11 @@ struct FleetSyncTests {
         let server = try await TestSupport.onThread { try PrivatePostgres() }
         do {
             let endpoint = server.endpoint
-            // 3 mA/cm2 stripping at 200 cell seconds per wall second: minutes of wall time, so the run is still going
-            // however slowly a loaded machine gets through the server's stop and start; the test aborts it after.
+            // 3 mA/cm2 stripping (30000 s of cell time) at 20 cell seconds per wall second: 25 minutes of wall time,
+            // so the run is still going however slowly a loaded machine gets through the server's stop and start
+            // (at 200x, 2.5 minutes, it ended first under load); the test aborts it after.
             let bench = try await SyncingDaemon.start(
-                id: "lab-pc3", endpoint: endpoint, rigs: [try simulatedRig(id: "slow", speed: .factor(200))])
+                id: "lab-pc3", endpoint: endpoint, rigs: [try simulatedRig(id: "slow", speed: .factor(20))])
             let run = try await bench.startRun(
                 "protocols/stripping-3e.yaml", rig: "slow", parameters: ["current_density": "3 mA/cm2"])
             let arrived = try await TestSupport.eventually(attempts: 600, interval: .milliseconds(50)) {
