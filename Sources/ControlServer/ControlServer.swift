@@ -104,6 +104,7 @@ public enum ControlServer {
                     try await writer.finish(nil)
                 })
         }
+        addQueueRoutes(to: group, backend: backend)
         return Application(
             router: router, configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "cellrigd"),
             onServerRunning: { _ in
@@ -119,7 +120,7 @@ public enum ControlServer {
         return id
     }
 
-    private static func answer<T: Encodable & Sendable>(
+    static func answer<T: Encodable & Sendable>(
         status: HTTPResponse.Status = .ok, _ body: () async throws -> T
     ) async throws -> Response {
         do {

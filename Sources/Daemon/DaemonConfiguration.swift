@@ -13,6 +13,8 @@ public struct DaemonConfiguration: Sendable {
     public var maximumDatabaseSize_bytes: Int?
     /// The folder the rigs were read from, read again on SIGHUP (nil: the built-in rig, nothing to reload).
     public var rigDirectory: String?
+    /// Where run ends, faults and pauses are reported (the configuration file's `notify:`; nil: nowhere).
+    public var notify: NotifySettings?
 
     public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
         self.socketPath = socketPath
