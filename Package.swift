@@ -7,6 +7,7 @@
 //   everything <- Daemon <- cellrigd
 //   Domain, Storage, ImpedanceAnalysis <- Reports
 //   Control, ProtocolFiles, Engine, Replay, Storage, ImpedanceAnalysis, Reports <- cellrig (CLI)
+//   Domain, Storage, PostgresNIO <- FleetSync <- Daemon, cellrig (only these two link PostgreSQL)
 
 import PackageDescription
 
@@ -28,6 +29,7 @@ let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let postgresNIO: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
 
 let package = Package(
     name: "CellRig",
@@ -44,6 +46,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: - System libraries
@@ -84,6 +87,11 @@ let package = Package(
         ),
         .target(name: "Control", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
+            name: "FleetSync",
+            dependencies: ["Domain", "Storage", postgresNIO, logging, serviceLifecycle],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ControlServer",
             dependencies: ["Control", hummingbird, logging],
             swiftSettings: swiftSettings
@@ -92,8 +100,8 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Replay", "ImpedanceAnalysis", "Instruments", "Simulation",
-                "Storage", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
-                serviceLifecycle, unixSignals,
+                "Storage", "Reports", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers",
+                "FleetSync", logging, serviceLifecycle, unixSignals,
             ],
             swiftSettings: swiftSettings
         ),
@@ -101,14 +109,14 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "cellrigd",
-            dependencies: ["Daemon", argumentParser, logging],
+            dependencies: ["Daemon", "ProtocolFiles", argumentParser, logging],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "cellrig",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport",
-                "ImpedanceAnalysis", "Reports", argumentParser,
+                "ImpedanceAnalysis", "Reports", "FleetSync", argumentParser,
             ],
             swiftSettings: swiftSettings
         ),
@@ -135,6 +143,13 @@ let package = Package(
             name: "cellrig-bench-serial",
             dependencies: [
                 "Daemon", "WireSimulators", "Simulation", "Domain", "Control", "Storage", "ProtocolFiles", logging,
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "cellrig-bench-sync",
+            dependencies: [
+                "FleetSync", "Daemon", "Domain", "Control", "Storage", "ProtocolFiles", postgresNIO, logging,
             ],
             swiftSettings: swiftSettings
         ),
@@ -205,7 +220,7 @@ let package = Package(
             name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle],
+            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle, yams],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -213,7 +228,15 @@ let package = Package(
             dependencies: [
                 "TestSupport", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles", "Engine",
                 "Replay", "WireSimulators", "Simulation",
-                "SerialTransport", "Transport",
+                "SerialTransport", "Transport", "Instruments", "InstrumentDrivers",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetSyncTests",
+            dependencies: [
+                "TestSupport", "FleetSync", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles",
+                postgresNIO, logging,
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,44 @@
+import Foundation
+
+extension ControlRoute {
+    /// `GET /v1/queue[?rig=R]`: each rig's queue, or one rig's.
+    public static let queues = ControlRoute(.get, "/v1/queue", errors: [404, 500])
+    /// `POST /v1/queue`: put a protocol at the end of a rig's queue.
+    public static let enqueue = ControlRoute(.post, "/v1/queue", success: 201, errors: [400, 404, 500])
+    /// `DELETE /v1/queue/{id}`: take a waiting entry out of its queue.
+    public static let dequeue = ControlRoute(.delete, "/v1/queue/{id}", errors: [400, 404, 409, 500])
+    /// `POST /v1/queue/release`: let a held queue go on.
+    public static let releaseQueue = ControlRoute(.post, "/v1/queue/release", errors: [400, 404, 409, 500])
+
+    /// Query parameter of ``queues``: only this rig's queue.
+    public static let rigParameter = "rig"
+}
+
+extension ControlRequest where Reply == [RigQueueInfo] {
+    /// Every rig's queue, or `rig`'s.
+    public static func queues(rig: String? = nil) -> Self {
+        guard let rig else { return Self(.queues) }
+        let encoded = rig.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? rig
+        return Self(.queues, path: "\(ControlRoute.queues.template)?\(ControlRoute.rigParameter)=\(encoded)")
+    }
+}
+
+extension ControlRequest where Reply == QueueEntryInfo {
+    public static func enqueue(_ request: QueueAddRequest) throws -> Self {
+        Self(.enqueue, body: try JSONEncoder().encode(request))
+    }
+
+    public static func dequeue(_ entryID: Int64) -> Self {
+        Self(.dequeue, path: ControlRoute.dequeue.path(id: entryID))
+    }
+}
+
+extension ControlRequest where Reply == RigQueueInfo {
+    public static func releaseQueue(rig: String) throws -> Self {
+        Self(.releaseQueue, body: try JSONEncoder().encode(QueueReleaseRequest(rig: rig)))
+    }
+}
+
 /// `POST /v1/queue`: put a protocol at the end of a rig's queue. The same fields as a start request, plus the
 /// operator's choice of what the queue does after this run (`then`: `continue` or `hold`; absent: the protocol's
 /// `then:`, whose default is `hold`).
@@ -21,6 +62,22 @@ public struct QueueAddRequest: Sendable, Hashable, Codable {
         self.area_cm2 = area_cm2
         self.parameters = parameters
         self.then = then
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case protocol_file, protocol_text, rig, cell_label, area_cm2, parameters, then
+    }
+
+    /// Reads a queue entry; `parameters` may be left out (none).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        protocol_file = try container.decode(String.self, forKey: .protocol_file)
+        protocol_text = try container.decode(String.self, forKey: .protocol_text)
+        rig = try container.decode(String.self, forKey: .rig)
+        cell_label = try container.decodeIfPresent(String.self, forKey: .cell_label)
+        area_cm2 = try container.decodeIfPresent(Double.self, forKey: .area_cm2)
+        parameters = try container.decodeIfPresent([String: String].self, forKey: .parameters) ?? [:]
+        then = try container.decodeIfPresent(String.self, forKey: .then)
     }
 
     /// The start request the queue sends when the entry's turn comes.

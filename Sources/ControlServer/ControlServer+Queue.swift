@@ -2,59 +2,64 @@ import Control
 import Foundation
 import Hummingbird
 
-/// The queue's part of the control API: what the daemon answers to `/v1/queue`.
-public protocol QueueBackend: Sendable {
-    /// The queues of every rig, or of one.
-    func queues(rig: String?) async throws -> [RigQueueInfo]
-    /// Puts a protocol at the end of a rig's queue (it starts at once when the rig is free).
-    func enqueue(_ request: QueueAddRequest) async throws -> QueueEntryInfo
-    /// Takes a waiting entry out of its queue; answers the entry.
-    func dequeue(entryID: Int64) async throws -> QueueEntryInfo
-    /// Lets a held queue go on; answers the rig's queue.
-    func releaseQueue(rig: String) async throws -> RigQueueInfo
+extension ControlBackend {
+    /// A backend without queues.
+    public func queues(rig: String?) async throws -> [RigQueueInfo] { [] }
+
+    public func enqueue(_ request: QueueAddRequest) async throws -> QueueEntryInfo {
+        throw ControlFailure.notFound("this daemon keeps no queues")
+    }
+
+    public func dequeue(entryID: Int64) async throws -> QueueEntryInfo {
+        throw ControlFailure.notFound("no queue entry \(entryID)")
+    }
+
+    public func releaseQueue(rig: String) async throws -> RigQueueInfo {
+        throw ControlFailure.notFound("this daemon keeps no queues")
+    }
 }
 
 extension ControlServer {
-    /// `GET /v1/queue[?rig=R]`, `POST /v1/queue`, `DELETE /v1/queue/{id}`, `POST /v1/queue/release`.
-    static func addQueueRoutes(to group: RouterGroup<BasicRequestContext>, backend: any ControlBackend) {
-        guard let queue = backend as? any QueueBackend else { return }
-        group.get("queue") { request, _ in
-            try await answer { try await queue.queues(rig: request.uri.queryParameters.get("rig")) }
-        }
-        group.post("queue") { request, _ in
-            var request = request
-            let body = try await request.collectBody(upTo: maximumBodySize)
-            return try await answer(status: .created) {
-                let add: QueueAddRequest
-                do {
-                    add = try JSONDecoder().decode(QueueAddRequest.self, from: Data(body.readableBytesView))
-                } catch {
-                    throw ControlFailure.badRequest("the request body is not a valid queue entry: \(error)")
+    /// The handlers of the queue's routes: `GET /v1/queue[?rig=R]`, `POST /v1/queue`, `DELETE /v1/queue/{id}`,
+    /// `POST /v1/queue/release`.
+    static func queueHandlers(_ backend: any ControlBackend) -> [ControlRoute: ControlResponder.Handler] {
+        [
+            .queues: { call in
+                let rig = call.request.uri.queryParameters.get(ControlRoute.rigParameter)
+                return try ControlResponder.json(try await backend.queues(rig: rig))
+            },
+            .enqueue: { call in
+                let add = try await decodeBody(call, as: QueueAddRequest.self, describedAs: "a queue entry")
+                return try ControlResponder.json(try await backend.enqueue(add), status: .created)
+            },
+            .dequeue: { call in
+                let text = call.parameters["id"] ?? ""
+                guard let id = Int64(text), id > 0 else {
+                    throw ControlFailure.badRequest("'\(text)' is not a queue entry id (a whole number from 1)")
                 }
-                return try await queue.enqueue(add)
-            }
+                return try ControlResponder.json(try await backend.dequeue(entryID: id))
+            },
+            .releaseQueue: { call in
+                let release = try await decodeBody(
+                    call, as: QueueReleaseRequest.self, describedAs: #"a release request ({"rig": "RIG"})"#)
+                return try ControlResponder.json(try await backend.releaseQueue(rig: release.rig))
+            },
+        ]
+    }
+
+    private static func decodeBody<T: Decodable>(
+        _ call: ControlResponder.Call, as type: T.Type, describedAs name: String
+    )
+        async throws -> T
+    {
+        var request = call.request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maximumBodySize)
+        } catch {
+            throw ControlFailure.badRequest(
+                "the request body is larger than \(maximumBodySize / 1024) KiB; send the protocol file's text")
         }
-        group.post("queue/release") { request, _ in
-            var request = request
-            let body = try await request.collectBody(upTo: 64 * 1024)
-            return try await answer {
-                let release: QueueReleaseRequest
-                do {
-                    release = try JSONDecoder().decode(QueueReleaseRequest.self, from: Data(body.readableBytesView))
-                } catch {
-                    throw ControlFailure.badRequest("the request body is not {\"rig\": \"RIG\"}: \(error)")
-                }
-                return try await queue.releaseQueue(rig: release.rig)
-            }
-        }
-        group.delete("queue/:id") { _, context in
-            try await answer {
-                guard let text = context.parameters.get("id"), let id = Int64(text) else {
-                    throw ControlFailure.badRequest(
-                        "'\(context.parameters.get("id") ?? "")' is not a queue entry id (a whole number)")
-                }
-                return try await queue.dequeue(entryID: id)
-            }
-        }
+        return try RequestBodyDecoding.decode(T.self, from: Data(body.readableBytesView), describedAs: name)
     }
 }

@@ -1,6 +1,7 @@
 import Control
 import ControlServer
 import Domain
+import Reports
 import Storage
 
 /// The control API, answered from the rigs and the database.
@@ -74,6 +75,15 @@ extension CellRigDaemon: ControlBackend {
             hub.publish(.progress(progress), runID: runID)
         }
         return stream
+    }
+
+    public func report(runID: Int64, refreshSeconds: Int?) async throws -> String {
+        guard try store.run(id: runID) != nil else { throw ControlFailure.notFound("no run \(runID)") }
+        // Read and drawn off the rigs' actors, from the database as it is now (a running run's too).
+        let store = store
+        return try await Task.detached(priority: .utility) {
+            ReportHTML.render(try RunReport.load(from: store, runID: runID), refreshSeconds: refreshSeconds)
+        }.value
     }
 
     func runner(of runID: Int64) async -> RigRunner? {

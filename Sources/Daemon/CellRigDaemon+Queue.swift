@@ -6,7 +6,7 @@ import Logging
 import Storage
 
 /// The queue's part of the control API, answered from the database and the rigs.
-extension CellRigDaemon: QueueBackend {
+extension CellRigDaemon {
     public func queues(rig: String?) async throws -> [RigQueueInfo] {
         if let rig, runners[rig] == nil {
             throw ControlFailure.notFound("no rig '\(rig)'; rigs here: \(runners.ids.joined(separator: ", "))")

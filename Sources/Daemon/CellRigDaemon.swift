@@ -1,6 +1,7 @@
 import Control
 import ControlServer
 import Domain
+import FleetSync
 import Logging
 import ServiceLifecycle
 import Storage
@@ -24,6 +25,8 @@ public final class CellRigDaemon: Sendable {
     /// What every run uses (the database, the journal, the live hub, the log); new rigs of a reload get it too.
     let services: RunServices
     let logger: Logger
+    /// Copies every row into the lab's central PostgreSQL database, when the configuration has `sync:`.
+    let fleetSync: FleetSyncService?
     private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
@@ -56,6 +59,7 @@ public final class CellRigDaemon: Sendable {
                 "runs left active by an earlier daemon are marked interrupted and follow their protocol's on_restart: \(interruptedAtStart)"
             )
         }
+        fleetSync = configuration.sync.map { [store] in FleetSyncService(settings: $0, store: store, logger: logger) }
     }
 
     /// Runs an earlier daemon left active; they are resumed (or not) by their protocol's `on_restart` once the
@@ -80,6 +84,8 @@ public final class CellRigDaemon: Sendable {
         if signals.contains(.sigterm) {
             services.append(.init(service: ReloadService(daemon: self)))
         }
+        // First in the group, so it shuts down last: its final round sends the runs the rigs have just ended.
+        if let fleetSync { services.insert(.init(service: fleetSync), at: 0) }
         if let interval = SystemdNotifier.watchdogInterval() {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
         }

@@ -13,14 +13,20 @@ public struct DaemonConfiguration: Sendable {
     public var maximumDatabaseSize_bytes: Int?
     /// The folder the rigs were read from, read again on SIGHUP (nil: the built-in rig, nothing to reload).
     public var rigDirectory: String?
+    /// The `sync:` section of the configuration file: copy every row into the lab's central PostgreSQL database.
+    public var sync: FleetSyncSettings?
     /// Where run ends, faults and pauses are reported (the configuration file's `notify:`; nil: nowhere).
     public var notify: NotifySettings?
 
-    public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
+    public init(
+        socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660,
+        sync: FleetSyncSettings? = nil
+    ) {
         self.socketPath = socketPath
         self.databasePath = databasePath
         self.rigs = rigs
         self.socketMode = socketMode
+        self.sync = sync
     }
 
     public static let defaultSocketPath = "/run/cellrig/cellrig.sock"

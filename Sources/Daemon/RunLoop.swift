@@ -240,7 +240,9 @@ actor RunLoop {
         if let (command, error) = refusal {
             logger.error("run \(runID): instrument refused \(command): \(error)")
             recordFault("instrument refused \(command): \(error)")
-            if !engine.isFinished { record(engine.end(.faulted, reason: "instrument fault: \(error)")) }
+            if !engine.isFinished {
+                record(engine.end(.faulted, reason: FaultReason.instrumentFault(error, during: command)))
+            }
             try? await galvanostat.openCircuit()
         }
     }

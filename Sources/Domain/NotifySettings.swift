@@ -102,6 +102,19 @@ public struct NotifySettings: Sendable, Hashable {
     /// Notifications waiting for delivery at most; beyond it the oldest is dropped (and counted).
     public var queueSize: Int
 
+    /// One line for `cellrigd --check`: the targets and the events.
+    public var summary: String {
+        var targets: [String] = []
+        if let webhook { targets.append("webhook http://\(webhook.host):\(webhook.port)\(webhook.path)") }
+        switch command {
+        case .arguments(let arguments): targets.append("command \(arguments.joined(separator: " "))")
+        case .shell(let line): targets.append("command sh -c '\(line)'")
+        case nil: break
+        }
+        let events = Event.allCases.filter(events.contains).map(\.rawValue).joined(separator: ", ")
+        return targets.joined(separator: " and ") + " on " + events
+    }
+
     public init(
         webhook: Webhook? = nil, command: Command? = nil, events: Set<Event> = Set(Event.allCases),
         minimumInterval_s: Double = 60, retries: Int = 5, retryDelay_s: Double = 2, timeout_s: Double = 10,

@@ -20,7 +20,7 @@ public enum RunState: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// What a stop criterion asks the engine to do with one sample.
-public enum VerdictAction: String, Sendable, Hashable, Codable, Comparable {
+public enum VerdictAction: String, Sendable, Hashable, Codable, Comparable, CaseIterable {
     case `continue`
     case warn
     case endStep = "end-step"
@@ -82,7 +82,7 @@ public enum StepEndReason: String, Sendable, Hashable, Codable {
 
 /// Something that happened in a run, on cell time. Stored in the `events` table and streamed live.
 public struct RunEvent: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case runStarted = "run-started"
         case stepStarted = "step-started"
         case impedanceMeasured = "impedance-measured"
@@ -141,7 +141,7 @@ public struct RunOutcome: Sendable, Hashable, Codable {
 
 /// A moment the simulator knows to be true (a short or voiding really began), stored to score criteria.
 public struct GroundTruthEvent: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case dendriteInitiation = "dendrite-initiation"
         case softShort = "soft-short"
         case hardShort = "hard-short"

@@ -1,5 +1,5 @@
 /// What a planned step does, as shown in plans and stored with steps.
-public enum StepKind: String, Sendable, Hashable, Codable {
+public enum StepKind: String, Sendable, Hashable, Codable, CaseIterable {
     case rest
     case plate
     case strip

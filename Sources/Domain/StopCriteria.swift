@@ -81,6 +81,10 @@ public struct ParameterSpec: Sendable, Hashable {
 /// A criterion cellrig knows: its name, what it watches for, and its parameters.
 public struct CriterionSpec: Sendable, Hashable {
     public var name: String
+    /// What one of its verdicts means, in a few words, for summaries of a run ("the seed-004 {drop} rule for a
+    /// dendrite short"); `{name}` stands for the value of parameter `name`, which the verdict's evidence holds as
+    /// `name_unit`.
+    public var meaning: String? = nil
     public var help: String
     public var parameters: [ParameterSpec]
     /// What the rig must measure for the criterion to judge anything (a guard on stack pressure needs a pressure
@@ -97,6 +101,7 @@ public enum CriterionCatalogue {
     public static let all: [CriterionSpec] = [
         CriterionSpec(
             name: "voltage-drop",
+            meaning: "the seed-004 {drop} rule for a dendrite short",
             help: "Dendrite short, seed-004 rule: within a plating step, the voltage magnitude falls by `drop` "
                 + "below its running extreme. Stops the run; the step's current density is the CCD.",
             parameters: [
@@ -116,6 +121,7 @@ public enum CriterionCatalogue {
             ]),
         CriterionSpec(
             name: "voltage-window",
+            meaning: "the cell voltage outside its window",
             help: "Guard: the controlled voltage leaves [min, max]. Stops the run at open circuit.",
             parameters: [
                 ParameterSpec(
@@ -127,6 +133,7 @@ public enum CriterionCatalogue {
             ]),
         CriterionSpec(
             name: "dendrite-short",
+            meaning: "a dendrite short found by the model-based detector",
             help: "Dendrite short, model-based: each watched plating step's polarisation is predicted by a local model "
                 + "(level and trend with the decaying transients after the current change and nucleation, time "
                 + "constants chosen by how well they predicted earlier steps); a one-sided CUSUM on the "
@@ -151,6 +158,7 @@ public enum CriterionCatalogue {
             ]),
         CriterionSpec(
             name: "hard-short",
+            meaning: "a hard short: the apparent area resistance fell below its threshold",
             help: "Hard short: during a watched plating step the apparent area resistance |V/I| x area falls below "
                 + "`below`, by default a fifth of the electrolyte resistance (given, or the lowest apparent "
                 + "resistance of the earlier steps; in the first step, the value 10 s in, after its transients) for "
@@ -169,6 +177,7 @@ public enum CriterionCatalogue {
             ]),
         CriterionSpec(
             name: "voiding",
+            meaning: "voiding while stripping: the polarisation rose",
             help: "Voiding while stripping (WE-RE in a three-electrode cell, else the cell voltage): the "
                 + "polarisation rises by `rise` (or doubles, if less; at least `min-rise` and ten times the noise) "
                 + "within a half-cycle with upward curvature; or the end-of-strip "
@@ -206,6 +215,7 @@ public enum CriterionCatalogue {
             ]),
         CriterionSpec(
             name: "stack-pressure",
+            meaning: "the stack pressure outside {setpoint} +/- {band} for longer than {hold}",
             help: "Guard: the measured stack pressure stays outside setpoint +/- band for longer than `hold`.",
             parameters: [
                 ParameterSpec(
@@ -223,6 +233,7 @@ public enum CriterionCatalogue {
             ], needs: [.stackPressure]),
         CriterionSpec(
             name: "temperature",
+            meaning: "the temperature above {max} for longer than {hold}",
             help: "Guard: the measured temperature stays above `max` for longer than `hold` (default 10 C below "
                 + "the anode metal's melting point: K 63.5, Na 97.8, Li 180.5 C).",
             parameters: [
@@ -241,6 +252,7 @@ public enum CriterionCatalogue {
             ], needs: [.temperature]),
         CriterionSpec(
             name: "metal-inventory",
+            meaning: "more metal stripped than an electrode holds",
             help: "Guard: the net charge stripped from either electrode would exceed the metal it holds (thickness "
                 + "/ um per mAh/cm2: Li 4.85, Na 8.86, K 16.9); checked before each step from its planned "
                 + "capacity and on every sample.",

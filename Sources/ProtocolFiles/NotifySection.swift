@@ -1,21 +1,11 @@
 import Domain
 
-/// Reads the `notify:` section of the daemon's configuration file (docs/daemon-configuration.md), with errors that
+/// Reads the `notify:` section of the daemon's configuration file (``DaemonConfigFile``) (docs/daemon-configuration.md), with errors that
 /// name file, line, key, value and what is allowed.
 public enum NotifySection {
     static let keys = [
         "webhook", "command", "events", "minimum_interval", "retries", "retry_delay", "timeout", "queue_size",
     ]
-
-    /// Parses a YAML document whose top level holds `notify:` (the whole configuration file), or nil when it has
-    /// no such key. Other top-level keys are left to the configuration file's own reader.
-    public static func parse(document text: String, file: String) throws(FileError) -> NotifySettings? {
-        let root = try parseRoot(text, file: file)
-        guard root.isMapping, let node = try root.mapping(allowedKeys: try root.keys()).optional("notify") else {
-            return nil
-        }
-        return try parse(node)
-    }
 
     static func parse(_ node: LocatedNode) throws(FileError) -> NotifySettings {
         let reader = try node.mapping(allowedKeys: keys)

@@ -72,15 +72,18 @@ public func formatCurrent(_ amps: Double) -> String {
 }
 
 /// Formats a duration as `10 h`, `2.5 h`, `6 min 15 s`, `10 s`.
+///
+/// The value is rounded to what is shown before it is split into units, so no part ever reads 60: 59.9996 s is
+/// `1 min`, 3599.6 s is `1 h`, never `59 min 60 s`.
 public func formatDuration(_ seconds: Double) -> String {
-    if seconds >= 3600 {
-        let hours = seconds / 3600
-        return "\(formatNumber(hours, significantDigits: 4)) h"
+    guard seconds.isFinite else { return "\(seconds) s" }
+    if seconds < 0 { return "-" + formatDuration(-seconds) }
+    let shownSeconds = Double(formatNumber(seconds, significantDigits: 4)) ?? seconds
+    if shownSeconds < 60 { return "\(formatNumber(seconds, significantDigits: 4)) s" }
+    let wholeSeconds = Int(seconds.rounded())
+    if wholeSeconds < 3600 {
+        let (minutes, rest) = wholeSeconds.quotientAndRemainder(dividingBy: 60)
+        return rest == 0 ? "\(minutes) min" : "\(minutes) min \(rest) s"
     }
-    if seconds >= 60 {
-        let minutes = Int(seconds / 60)
-        let rest = seconds - Double(minutes) * 60
-        return rest < 0.5 ? "\(minutes) min" : "\(minutes) min \(formatNumber(rest, significantDigits: 3)) s"
-    }
-    return "\(formatNumber(seconds, significantDigits: 4)) s"
+    return "\(formatNumber(max(seconds, 3600) / 3600, significantDigits: 4)) h"
 }

@@ -58,7 +58,7 @@ struct Queue: ParsableCommand {
             let request = QueueAddRequest(
                 protocol_file: protocolFile, protocol_text: text, rig: rig, cell_label: cell, area_cm2: areaCm2,
                 parameters: parameters, then: then)
-            let entry = try connection.client.request("POST", "/v1/queue", body: request, as: QueueEntryInfo.self)
+            let entry = try connection.client.send(try .enqueue(request))
             if json { return try printJSON(entry) }
             if let runID = entry.run_id {
                 print("queue entry \(entry.id): \(entry.protocol_name) started at once as run \(runID)")
@@ -77,15 +77,11 @@ struct Queue: ParsableCommand {
 
         @OptionGroup var connection: ConnectionOptions
 
-        @Flag(help: "Print JSON.")
+        @Flag(help: "Print JSON: an array of queues, one per rig, as GET /v1/queue gives them.")
         var json = false
 
         func run() throws {
-            var path = "/v1/queue"
-            if let rig {
-                path += "?rig=" + (rig.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? rig)
-            }
-            let queues = try connection.client.request("GET", path, as: [RigQueueInfo].self)
+            let queues = try connection.client.send(.queues(rig: rig))
             if json { return try printJSON(queues) }
             for queue in queues { print(Queue.describe(queue)) }
         }
@@ -104,7 +100,7 @@ struct Queue: ParsableCommand {
         var json = false
 
         func run() throws {
-            let entry = try connection.client.request("DELETE", "/v1/queue/\(entryID)", as: QueueEntryInfo.self)
+            let entry = try connection.client.send(.dequeue(entryID))
             if json { return try printJSON(entry) }
             print("queue entry \(entry.id) (\(entry.protocol_name)) removed from rig \(entry.rig)'s queue")
         }
@@ -124,8 +120,7 @@ struct Queue: ParsableCommand {
         var json = false
 
         func run() throws {
-            let queue = try connection.client.request(
-                "POST", "/v1/queue/release", body: QueueReleaseRequest(rig: rig), as: RigQueueInfo.self)
+            let queue = try connection.client.send(try .releaseQueue(rig: rig))
             if json { return try printJSON(queue) }
             print("queue of rig \(rig) released")
             print(Queue.describe(queue))

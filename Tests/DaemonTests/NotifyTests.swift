@@ -191,33 +191,37 @@ struct NotifyTests {
     @Test("the notify section: webhook and command, with errors that name the line and what is allowed")
     func section() throws {
         let settings = try #require(
-            try NotifySection.parse(
-                document: """
-                    schema: 1
-                    notify:
-                      webhook: http://alerts.lab.example:8080/cellrig
-                      command: [/usr/bin/mail, -s, cellrig, ops@lab.example]
-                      events: [run-ended, fault]
-                      minimum_interval: 5 min
-                      retries: 3
-                    """, file: "cellrigd.yaml"))
+            try DaemonConfigFile.parse(
+                """
+                schema: 1
+                notify:
+                  webhook: http://alerts.lab.example:8080/cellrig
+                  command: [/usr/bin/mail, -s, cellrig, ops@lab.example]
+                  events: [run-ended, fault]
+                  minimum_interval: 5 min
+                  retries: 3
+                """, file: "cellrigd.yaml", defaultUser: "cellrig"
+            ).notify)
         #expect(settings.webhook == .init(host: "alerts.lab.example", port: 8080, path: "/cellrig"))
         #expect(settings.command == .arguments(["/usr/bin/mail", "-s", "cellrig", "ops@lab.example"]))
         #expect(settings.events == [.runEnded, .fault])
         #expect(settings.minimumInterval_s == 300 && settings.retries == 3)
         #expect(throws: FileError.self) {
-            _ = try NotifySection.parse(document: "notify:\n  webhook: https://hooks.example/x\n", file: "c.yaml")
+            _ = try DaemonConfigFile.parse(
+                "schema: 1\nnotify:\n  webhook: https://hooks.example/x\n", file: "c.yaml", defaultUser: "cellrig")
         }
         do {
-            _ = try NotifySection.parse(document: "notify:\n  events: [run-ended]\n", file: "c.yaml")
+            _ = try DaemonConfigFile.parse(
+                "schema: 1\nnotify:\n  events: [run-ended]\n", file: "c.yaml", defaultUser: "cellrig")
             Issue.record("a notify section without a target is refused")
         } catch {
             #expect(error.description.contains("c.yaml") && error.description.contains("webhook"))
         }
         do {
-            _ = try NotifySection.parse(document: "notify:\n  webhook: https://hooks.example/x\n", file: "c.yaml")
+            _ = try DaemonConfigFile.parse(
+                "schema: 1\nnotify:\n  webhook: https://hooks.example/x\n", file: "c.yaml", defaultUser: "cellrig")
         } catch {
-            #expect(error.description.contains("c.yaml:2") && error.description.contains("curl"), "\(error)")
+            #expect(error.description.contains("c.yaml:3") && error.description.contains("curl"), "\(error)")
         }
     }
 }
