@@ -7,6 +7,7 @@ public struct ControlRoute: Sendable, Hashable, CustomStringConvertible {
     public enum Method: String, Sendable, Hashable, CaseIterable {
         case get = "GET"
         case post = "POST"
+        case delete = "DELETE"
     }
 
     /// What a successful answer carries.
@@ -97,7 +98,10 @@ extension ControlRoute {
     public static let sync = ControlRoute(.get, "/v1/sync", errors: [500])
 
     /// Every route the server answers.
-    public static let all: [ControlRoute] = [health, rigs, runs, startRun, status, abort, resume, live, report, sync]
+    public static let all: [ControlRoute] = [
+        health, rigs, runs, startRun, status, abort, resume, live, report, sync, queues, enqueue, dequeue,
+        releaseQueue,
+    ]
 
     /// The methods some route answers on `path`; empty when no route has that path.
     public static func methods(on path: String, among routes: [ControlRoute] = all) -> [Method] {

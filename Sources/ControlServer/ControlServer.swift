@@ -41,6 +41,14 @@ public protocol ControlBackend: Sendable {
     func report(runID: Int64, refreshSeconds: Int?) async throws -> String
     /// How far the copy in the lab's central database is behind (`GET /v1/sync`).
     func sync() async throws -> SyncStatusInfo
+    /// The queues of every rig, or of one (`GET /v1/queue`).
+    func queues(rig: String?) async throws -> [RigQueueInfo]
+    /// Puts a protocol at the end of a rig's queue; it starts at once when the rig is free (`POST /v1/queue`).
+    func enqueue(_ request: QueueAddRequest) async throws -> QueueEntryInfo
+    /// Takes a waiting entry out of its queue; answers the entry (`DELETE /v1/queue/{id}`).
+    func dequeue(entryID: Int64) async throws -> QueueEntryInfo
+    /// Lets a held queue go on; answers the rig's queue (`POST /v1/queue/release`).
+    func releaseQueue(rig: String) async throws -> RigQueueInfo
 }
 
 extension ControlBackend {
@@ -60,7 +68,7 @@ public enum ControlServer {
         onReady: @escaping @Sendable () async -> Void = {}
     ) -> some ApplicationProtocol {
         Application(
-            responder: ControlResponder(handlers: handlers(backend)),
+            responder: ControlResponder(handlers: handlers(backend).merging(queueHandlers(backend)) { $1 }),
             configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "cellrigd"),
             onServerRunning: { _ in
                 chmod(socketPath, mode_t(socketMode))

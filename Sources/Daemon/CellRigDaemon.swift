@@ -18,6 +18,10 @@ public final class CellRigDaemon: Sendable {
     let pendingOutcomes = PendingOutcomes()
     let hub = RunHub()
     let runners: RigRegistry
+    /// Each rig's queue of runs to start when it is free.
+    let queue: RunQueue
+    /// Delivers notifications when the configuration has `notify:`.
+    let notifier: Notifier?
     /// What every run uses (the database, the journal, the live hub, the log); new rigs of a reload get it too.
     let services: RunServices
     let logger: Logger
@@ -36,6 +40,19 @@ public final class CellRigDaemon: Sendable {
             store: store, journal: journal, pendingOutcomes: pendingOutcomes, hub: hub, logger: logger)
         self.services = services
         runners = RigRegistry(configuration.rigs.map { RigRunner(rig: $0, services: services) })
+        let queue = RunQueue(store: store, runners: runners, logger: logger)
+        self.queue = queue
+        hub.observe { _, message in
+            // A rig that became free may start its next queued run.
+            if case .end(let status) = message { Task { await queue.advance(rigID: status.rig) } }
+        }
+        if let settings = configuration.notify {
+            let notifier = Notifier(settings: settings, store: store, logger: logger)
+            self.notifier = notifier
+            hub.observe { runID, message in notifier.submit(message, runID: runID) }
+        } else {
+            notifier = nil
+        }
         interruptedAtStart = try store.interruptAbandonedRuns(reason: "the daemon stopped while the run was active")
         if !interruptedAtStart.isEmpty {
             logger.warning(
@@ -59,10 +76,11 @@ public final class CellRigDaemon: Sendable {
                 logger.info("cellrigd ready on \(configuration.socketPath); database \(configuration.databasePath)")
                 notifier.notify("READY=1\nSTATUS=listening on \(configuration.socketPath)")
             })
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: RigsService(daemon: self)),
-            .init(service: server),
-        ]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First in the list, so it stops last: the runs a shutdown interrupts are still told.
+        if let runNotifier = self.notifier { services.append(.init(service: NotifyService(notifier: runNotifier))) }
+        services.append(.init(service: RigsService(daemon: self)))
+        services.append(.init(service: server))
         if signals.contains(.sigterm) {
             services.append(.init(service: ReloadService(daemon: self)))
         }
@@ -137,7 +155,10 @@ struct RigsService: Service {
 
     func run() async throws {
         await daemon.resumeInterruptedRuns()
+        // The queues go on once the interrupted runs are resumed or settled.
+        await daemon.queue.open()
         try? await gracefulShutdown()
+        await daemon.queue.close()
         daemon.logger.notice("shutting down: ending active runs at open circuit")
         await daemon.interruptAll(
             reason:
@@ -152,7 +173,10 @@ struct ReloadService: Service {
     func run() async throws {
         let hangUps = await UnixSignalsSequence(trapping: .sighup)
         try? await cancelWhenGracefulShutdown {
-            for await _ in hangUps { await daemon.reload() }
+            for await _ in hangUps {
+                await daemon.reload()
+                await daemon.queue.advanceAll()  // a new rig may have entries waiting
+            }
         }
     }
 }

@@ -15,6 +15,8 @@ public struct DaemonConfiguration: Sendable {
     public var rigDirectory: String?
     /// The `sync:` section of the configuration file: copy every row into the lab's central PostgreSQL database.
     public var sync: FleetSyncSettings?
+    /// Where run ends, faults and pauses are reported (the configuration file's `notify:`; nil: nowhere).
+    public var notify: NotifySettings?
 
     public init(
         socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660,

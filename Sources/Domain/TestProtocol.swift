@@ -22,14 +22,18 @@ public struct TestProtocol: Sendable, Hashable, Codable {
     public var onInstrumentLoss: InstrumentLossPolicy
     /// What the daemon does with the run when it starts again after a restart (or a crash) that interrupted it.
     public var onRestart: RestartPolicy
+    /// Whether the rig's queue goes on to its next run after this run ends (`then:`).
+    public var then: QueuePolicy
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
         parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1,
         conditions: TestConditions = .init(),
         steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = [],
-        onInstrumentLoss: InstrumentLossPolicy = .fault, onRestart: RestartPolicy = .resume
+        onInstrumentLoss: InstrumentLossPolicy = .fault, onRestart: RestartPolicy = .resume,
+        then: QueuePolicy = .hold
     ) {
+        self.then = then
         self.onInstrumentLoss = onInstrumentLoss
         self.onRestart = onRestart
         self.schema = schema

@@ -9,6 +9,8 @@ public struct DaemonSettings: Sendable, Hashable {
     public var rigs: String?
     public var logLevel: String?
     public var sync: FleetSyncSettings?
+    /// Where run ends, faults and pauses are reported (`notify:`).
+    public var notify: NotifySettings?
 
     public init(
         stateDirectory: String? = nil, socket: String? = nil, database: String? = nil, rigs: String? = nil,
@@ -26,7 +28,7 @@ public struct DaemonSettings: Sendable, Hashable {
 /// Reads the daemon's configuration file, with errors that name file, line, key, value and what is allowed, as
 /// for rig files (docs/daemon-configuration.md).
 public enum DaemonConfigFile {
-    static let topLevelKeys = ["schema", "state_dir", "socket", "database", "rigs", "log_level", "sync"]
+    static let topLevelKeys = ["schema", "state_dir", "socket", "database", "rigs", "log_level", "sync", "notify"]
     static let syncKeys = ["daemon_id", "postgres", "password_file", "password_env", "interval", "batch_samples"]
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
@@ -54,6 +56,7 @@ public enum DaemonConfigFile {
         if let node = top.optional("sync") {
             settings.sync = try sync(node, directory: directory, defaultUser: defaultUser)
         }
+        if let node = top.optional("notify") { settings.notify = try NotifySection.parse(node) }
         return settings
     }
 

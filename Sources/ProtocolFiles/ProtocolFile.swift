@@ -10,6 +10,7 @@ public enum ProtocolFile {
     static let topLevelKeys = [
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
         "conditions", "steps", "stop", "on_instrument_loss", "on_restart",
+        "then",
     ]
     static let stepNames = ["rest", "plate", "strip", "galvanostatic", "impedance", "loop"]
     static let impedanceKeys = [
@@ -88,10 +89,24 @@ public enum ProtocolFile {
             }
             onRestart = policy
         }
+        let then = try queuePolicy(top.optional("then")) ?? .hold
         return TestProtocol(
             schema: schema, name: name, summary: summary, reference: reference, parameters: resolved,
             threeElectrode: threeElectrode, samplingInterval_s: interval, conditions: conditions, steps: steps,
-            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss, onRestart: onRestart)
+            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss, onRestart: onRestart,
+            then: then)
+    }
+
+    /// A `then:` value (what the rig's queue does after the run), or nil when the key is absent.
+    static func queuePolicy(_ node: LocatedNode?) throws(FileError) -> QueuePolicy? {
+        guard let node else { return nil }
+        let text = try node.string()
+        guard let policy = QueuePolicy(rawValue: text) else {
+            throw node.error(
+                "unknown queue policy", value: text,
+                allowed: QueuePolicy.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return policy
     }
 
     /// The declared parameters with their defaults, replaced by the caller's values.

@@ -156,6 +156,7 @@ enum Schema {
                     """)
         }
         migrator.registerMigration("v7: sync watermarks", migrate: RunStore.createSyncLedger)
+        migrator.registerMigration("v8: run queue", migrate: RunStore.createQueueTables)
         return migrator
     }
 }

@@ -18,7 +18,8 @@ struct CellRigCommand: AsyncParsableCommand {
         version: CellRigVersion.current,
         subcommands: [
             Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Watch.self,
-            Abort.self, Resume.self, Export.self, ReplayRun.self, Fit.self, Report.self, Open.self, Fleet.self,
+            Abort.self, Resume.self, Queue.self, Export.self, ReplayRun.self, Fit.self, Report.self, Open.self,
+            Fleet.self,
             Sync.self,
         ])
 

@@ -14,7 +14,8 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         discussion: """
             Without --rigs the daemon drives the built-in simulated rig (rigs/sim.yaml), so it runs without hardware.
             --config names a configuration file (docs/daemon-configuration.md) with the same settings and the \
-            optional sync: section (the lab's central PostgreSQL database); command-line options win over it.
+            optional sync: (the lab's central PostgreSQL database) and notify: (a webhook or a command told of \
+            run ends, faults and pauses) sections; command-line options win over it.
             SIGTERM or SIGINT end active runs as 'interrupted' with the cell at open circuit; the next start resumes
             them as their protocols' on_restart says. SIGHUP reads the --rigs folder again: new rigs appear, changed
             idle rigs change, a rig with an active run keeps its description until the run ends.
@@ -83,6 +84,7 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         var configuration = DaemonConfiguration(
             socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions, sync: settings.sync)
         configuration.rigDirectory = rigs ?? settings.rigs
+        configuration.notify = settings.notify
         let daemon = try CellRigDaemon(configuration: configuration, logger: logger)
         if check {
             print(
@@ -91,6 +93,7 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             print("database: \(databasePath)")
             print("socket: \(socketPath)")
             if let sync = settings.sync { print("sync: daemon '\(sync.daemonID)' to \(sync.endpoint)") }
+            if let notify = settings.notify { print("notify: \(notify.summary)") }
             return
         }
         try await daemon.run()

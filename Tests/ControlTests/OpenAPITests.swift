@@ -98,6 +98,15 @@ struct OpenAPITests {
             ("TruthInfo", TruthInfo(GroundTruthEvent(kind: .hardShort, time_s: 0, currentDensity_mA_cm2: 1))),
             ("SpectrumInfo", SpectrumInfo(step: 0, cycle: 0, points: [])),
             ("SyncStatusInfo", SyncStatusInfo(configured: false)),
+            ("QueueAddRequest", QueueAddRequest(protocol_file: "p", protocol_text: "t", rig: "r")),
+            ("QueueReleaseRequest", QueueReleaseRequest(rig: "r")),
+            (
+                "QueueEntryInfo",
+                QueueEntryInfo(
+                    id: 1, rig: "r", protocol_name: "p", protocol_file: "f", parameters: [:], cell_label: nil,
+                    area_cm2: nil, then: "hold", added_at: "t", state: "waiting", run_id: nil)
+            ),
+            ("RigQueueInfo", RigQueueInfo(rig: "r", held: false, entries: [])),
             (
                 "SpectrumFitInfo",
                 SpectrumFitInfo(
@@ -143,8 +152,10 @@ struct OpenAPITests {
             let properties = Set(((schema["properties"] as? [String: Any]) ?? [:]).keys)
             #expect(properties == fields, "\(name): documented \(properties.sorted()), the type has \(fields.sorted())")
             let required = Set((schema["required"] as? [String]) ?? [])
-            // A start request's parameters may be left out; they are then {}.
-            let expected = name == "StartRunRequest" ? nonOptional.subtracting(["parameters"]) : nonOptional
+            // A start request's and a queue entry's parameters may be left out; they are then {}.
+            let expected =
+                ["StartRunRequest", "QueueAddRequest"].contains(name)
+                ? nonOptional.subtracting(["parameters"]) : nonOptional
             #expect(required == expected, "\(name): required \(required.sorted()), non-optional \(expected.sorted())")
         }
         let minimal = Data(#"{"protocol_file":"p","protocol_text":"t","rig":"r"}"#.utf8)
@@ -274,6 +285,9 @@ struct LiveAPICheck {
         try check(.report, ControlRoute.report.path(id: 999), expect: 404)
         try check(.report, ControlRoute.report.path(id: ccd.id, query: ["refresh": "0"]), expect: 400)
 
+        // The queue: entries on the slow rig, a refused removal, a hold by an abort and its release.
+        try checkQueue { route, path, body, status in try check(route, path, body: body, expect: status) }
+
         // Paths no route has, and methods a path does not take.
         let errorBody = document.schema(named: "ErrorBody")
         let unknown = try client.exchange("GET", "/v1/nothing-here")
@@ -287,5 +301,54 @@ struct LiveAPICheck {
             #expect(reply.headers["allow"] == allowed, "\(method) \(path)")
             #expect(document.problems(try JSONValue.parse(reply.body), errorBody).isEmpty)
         }
+    }
+}
+
+extension LiveAPICheck {
+    func checkQueue(_ check: (ControlRoute, String?, Data?, Int) throws -> Data) throws {
+        let text = try TestSupport.readRepositoryFile("protocols/ccd-step-symmetric.yaml")
+        func enqueue(rig: String = "slow", expect status: Int = 201) throws -> QueueEntryInfo? {
+            let request = QueueAddRequest(protocol_file: "ccd.yaml", protocol_text: text, rig: rig)
+            let body = try check(.enqueue, nil, try JSONEncoder().encode(request), status)
+            return status == 201 ? try JSONDecoder().decode(QueueEntryInfo.self, from: body) : nil
+        }
+        func queue() throws -> RigQueueInfo {
+            let body = try check(.queues, "/v1/queue?rig=slow", nil, 200)
+            return try #require(try JSONDecoder().decode([RigQueueInfo].self, from: body).first)
+        }
+        func release(_ rig: String, expect status: Int) throws {
+            _ = try check(.releaseQueue, nil, try JSONEncoder().encode(QueueReleaseRequest(rig: rig)), status)
+        }
+        func waitFor(_ condition: () throws -> Bool) throws -> Bool {
+            for _ in 0..<400 {
+                if try condition() { return true }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            return false
+        }
+        _ = try check(.queues, nil, nil, 200)
+        _ = try check(.queues, "/v1/queue?rig=nowhere", nil, 404)
+        let first = try #require(try enqueue())
+        let second = try #require(try enqueue())
+        let third = try #require(try enqueue())
+        let firstRun = try #require(first.run_id, "the idle rig starts the first entry at once")
+        _ = try enqueue(rig: "nowhere", expect: 404)
+        _ = try check(.enqueue, nil, Data(#"{"protocol_file":"p","rig":"slow"}"#.utf8), 400)
+        _ = try check(.dequeue, ControlRoute.dequeue.path(id: first.id), nil, 409)
+        _ = try check(.dequeue, ControlRoute.dequeue.path(id: third.id), nil, 200)
+        _ = try check(.dequeue, ControlRoute.dequeue.path(id: 999), nil, 404)
+        _ = try check(.dequeue, "/v1/queue/abc", nil, 400)
+        try release("slow", expect: 409)
+        try release("nowhere", expect: 404)
+        _ = try check(.releaseQueue, nil, Data("{}".utf8), 400)
+        _ = try check(.abort, ControlRoute.abort.path(id: firstRun), nil, 200)
+        #expect(try waitFor { try queue().held }, "an aborted run holds the queue")
+        try release("slow", expect: 200)
+        var secondRun: Int64?
+        #expect(
+            try waitFor {
+                secondRun = try queue().entries.first { $0.id == second.id }?.run_id; return secondRun != nil
+            })
+        _ = try check(.abort, ControlRoute.abort.path(id: try #require(secondRun)), nil, 200)
     }
 }
