@@ -95,11 +95,13 @@ func keithley(
 
     @Test func aHostThatFallsSilentMidStepHasItsOutputSwitchedOffByTheWatchdog() async throws {
         // Wall time, both: the hold time is longer than a loaded machine keeps the reading host from running
-        // between two readings, and the reply timeout (which the reading after the trip waits out) as well.
+        // between two readings, and the reply timeout (which the reading after the trip waits out) longer still: the
+        // simulator answers from the test process's cooperative pool, which synchronous tests elsewhere in the suite
+        // can hold for tens of seconds.
         let holdTime = Duration.seconds(8)
         let simulator = Keithley2400Simulator(
             cell: OhmicCell(resistance_Ohm: 400), interlockLine: .watchdog(holdTime: holdTime))
-        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 8), replyTimeout_s: 10)
+        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 8), replyTimeout_s: 30)
         try await smu.configure(samplingInterval_s: 0.1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
         #expect(await simulator.isInterlockEnabled)
         try await smu.applyCurrent(1e-3)
