@@ -79,8 +79,8 @@ extension ControlRoute {
     public static let health = ControlRoute(.get, "/v1/health")
     /// `GET /v1/rigs`: the rigs and what they are doing.
     public static let rigs = ControlRoute(.get, "/v1/rigs")
-    /// `GET /v1/runs`: the newest runs' statuses.
-    public static let runs = ControlRoute(.get, "/v1/runs", errors: [500])
+    /// `GET /v1/runs?limit=&before=`: a page of run summaries, newest first.
+    public static let runs = ControlRoute(.get, "/v1/runs", errors: [400, 500])
     /// `POST /v1/runs`: start a protocol on a rig.
     public static let startRun = ControlRoute(.post, "/v1/runs", success: 201, errors: [400, 404, 409, 500, 503])
     /// `GET /v1/runs/{id}`: one run's status.
@@ -133,10 +133,6 @@ extension ControlRequest where Reply == HealthInfo {
 
 extension ControlRequest where Reply == [RigInfo] {
     public static var rigs: Self { Self(.rigs) }
-}
-
-extension ControlRequest where Reply == [RunStatus] {
-    public static var runs: Self { Self(.runs) }
 }
 
 extension ControlRequest where Reply == RunStatus {

@@ -23,6 +23,29 @@ struct ControlResponder: HTTPResponder {
             return id
         }
 
+        /// The run list's `limit` and `before` query parameters (the default page size, and from the newest).
+        func runPage() throws -> (limit: Int, before: Int64?) {
+            let query = request.uri.queryParameters
+            var limit = ControlRoute.defaultRunPageSize
+            if let text = query.get(ControlRoute.limitParameter) {
+                let range = ControlRoute.runPageSizes
+                guard let value = Int(text), range.contains(value) else {
+                    throw ControlFailure.badRequest(
+                        "limit=\(text) is not a page size; give a whole number from \(range.lowerBound) to "
+                            + "\(range.upperBound)")
+                }
+                limit = value
+            }
+            var before: Int64?
+            if let text = query.get(ControlRoute.beforeParameter) {
+                guard let value = Int64(text), value > 0 else {
+                    throw ControlFailure.badRequest("before=\(text) is not a run id (a whole number from 1)")
+                }
+                before = value
+            }
+            return (limit, before)
+        }
+
         /// The report's `refresh` query parameter, in seconds; nil when absent.
         func refreshSeconds() throws -> Int? {
             let name = ControlRoute.refreshParameter

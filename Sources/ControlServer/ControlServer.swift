@@ -1,6 +1,7 @@
 import Control
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 #if canImport(Glibc)
@@ -28,7 +29,8 @@ public struct ControlFailure: Error, Sendable, CustomStringConvertible {
 public protocol ControlBackend: Sendable {
     func health() async -> HealthInfo
     func rigs() async -> [RigInfo]
-    func runs() async throws -> [RunStatus]
+    /// A page of runs, newest first: at most `limit`, older than run `before` (all when nil).
+    func runs(limit: Int, before: Int64?) async throws -> RunPage
     func startRun(_ request: StartRunRequest) async throws -> RunStatus
     func status(runID: Int64) async throws -> RunStatus
     func abort(runID: Int64) async throws -> RunStatus
@@ -64,12 +66,15 @@ public enum ControlServer {
     /// The server as a service for a `ServiceGroup`. The socket file gets mode `socketMode` once bound, and
     /// `onReady` runs then (the daemon tells systemd it is ready).
     public static func application(
-        backend: any ControlBackend, socketPath: String, socketMode: UInt32 = 0o660, logger: Logger,
-        onReady: @escaping @Sendable () async -> Void = {}
+        backend: any ControlBackend, socketPath: String, socketMode: UInt32 = 0o660,
+        limits: ControlServerLimits = .init(), logger: Logger, onReady: @escaping @Sendable () async -> Void = {}
     ) -> some ApplicationProtocol {
         Application(
             responder: ControlResponder(handlers: handlers(backend).merging(queueHandlers(backend)) { $1 }),
-            configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "cellrigd"),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds))),
+            configuration: .init(
+                address: .unixDomainSocket(path: socketPath), serverName: "cellrigd", backlog: limits.backlog,
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections, logger: logger)),
             onServerRunning: { _ in
                 chmod(socketPath, mode_t(socketMode))
                 await onReady()
@@ -81,7 +86,10 @@ public enum ControlServer {
         [
             .health: { _ in try ControlResponder.json(await backend.health()) },
             .rigs: { _ in try ControlResponder.json(await backend.rigs()) },
-            .runs: { _ in try ControlResponder.json(try await backend.runs()) },
+            .runs: { call in
+                let (limit, before) = try call.runPage()
+                return try ControlResponder.json(try await backend.runs(limit: limit, before: before))
+            },
             .startRun: { call in
                 var request = call.request
                 let body: ByteBuffer

@@ -71,7 +71,7 @@ public final class CellRigDaemon: Sendable {
         let notifier = SystemdNotifier()
         let server = ControlServer.application(
             backend: self, socketPath: configuration.socketPath, socketMode: configuration.socketMode,
-            logger: logger,
+            limits: configuration.serverLimits, logger: logger,
             onReady: { [logger, configuration] in
                 logger.info("cellrigd ready on \(configuration.socketPath); database \(configuration.databasePath)")
                 notifier.notify("READY=1\nSTATUS=listening on \(configuration.socketPath)")

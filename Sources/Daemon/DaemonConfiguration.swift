@@ -1,3 +1,4 @@
+import ControlServer
 import Domain
 import Foundation
 import ProtocolFiles
@@ -17,6 +18,8 @@ public struct DaemonConfiguration: Sendable {
     public var sync: FleetSyncSettings?
     /// Where run ends, faults and pauses are reported (the configuration file's `notify:`; nil: nowhere).
     public var notify: NotifySettings?
+    /// Timeouts and the connection limit of the control socket.
+    public var serverLimits = ControlServerLimits()
 
     public init(
         socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660,

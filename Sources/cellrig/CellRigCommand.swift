@@ -17,7 +17,8 @@ struct CellRigCommand: AsyncParsableCommand {
             """,
         version: CellRigVersion.current,
         subcommands: [
-            Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Watch.self,
+            Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Runs.self,
+            Watch.self,
             Abort.self, Resume.self, Queue.self, Export.self, ReplayRun.self, Fit.self, Report.self, Open.self,
             Fleet.self,
             Sync.self,

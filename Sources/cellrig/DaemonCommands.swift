@@ -76,14 +76,15 @@ struct Status: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Flag(help: "Print JSON: the run's status (an array of statuses without a run id).")
+    @Flag(help: "Print JSON: the run's status (without a run id, an array of the newest runs' summaries).")
     var json = false
 
     func run() throws {
         guard let runID else {
-            let runs = try connection.client.send(.runs)
-            if json { return try printJSON(runs) }
-            for status in runs { print(RunDescription.summaryLine(status)) }
+            let page = try connection.client.send(.runs())
+            if json { return try printJSON(page.runs) }
+            for summary in page.runs { print(RunDescription.summaryLine(summary)) }
+            if page.next_before != nil { print("older runs: cellrig runs --all") }
             return
         }
         let status = try connection.client.send(.status(runID))

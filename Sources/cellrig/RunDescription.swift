@@ -24,6 +24,13 @@ enum RunDescription {
         return line
     }
 
+    static func summaryLine(_ summary: RunSummary) -> String {
+        var line =
+            "run \(summary.id)\t\(summary.state)\t\(summary.protocol_name)\trig \(summary.rig)\t\(summary.samples) samples"
+        if let ccd = summary.ccd_mA_cm2 { line += "\tCCD \(formatNumber(ccd)) mA/cm2" }
+        return line
+    }
+
     static func describe(_ status: RunStatus) -> String {
         var lines = [
             "run \(status.id): \(status.state)",

@@ -46,7 +46,7 @@ struct CannedBackend: ControlBackend {
         ]
     }
 
-    func runs() async throws -> [RunStatus] { [] }
+    func runs(limit: Int, before: Int64?) async throws -> RunPage { RunPage(runs: [], next_before: nil) }
 
     func startRun(_ request: StartRunRequest) async throws -> RunStatus {
         guard request.rig == "sim" else { throw ControlFailure.notFound("no rig '\(request.rig)'") }

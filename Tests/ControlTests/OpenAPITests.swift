@@ -108,6 +108,13 @@ struct OpenAPITests {
             ),
             ("RigQueueInfo", RigQueueInfo(rig: "r", held: false, entries: [])),
             (
+                "RunSummary",
+                RunSummary(
+                    id: 1, state: "running", protocol_name: "p", protocol_file: "f", rig: "r", cell_label: nil,
+                    created_at: "t", ended_at: nil, reason: nil, ccd_mA_cm2: nil, samples: 0)
+            ),
+            ("RunPage", RunPage(runs: [], next_before: nil)),
+            (
                 "SpectrumFitInfo",
                 SpectrumFitInfo(
                     circuit: "R0", interface_element: nil, interface_Ohm_cm2: nil, interface_error_Ohm_cm2: nil,
@@ -265,6 +272,14 @@ struct LiveAPICheck {
         let ended = try check(.report, ControlRoute.report.path(id: slow.id, query: ["refresh": "5"]), expect: 200)
         #expect(!String(decoding: ended, as: UTF8.self).contains("http-equiv=\"refresh\""), "an ended run's page stays")
         try check(.runs, expect: 200)
+        let firstPage = try JSONDecoder().decode(
+            RunPage.self, from: try check(.runs, "/v1/runs?limit=1", expect: 200))
+        #expect(firstPage.runs.count == 1 && firstPage.next_before == firstPage.runs.first?.id)
+        let secondPage = try JSONDecoder().decode(
+            RunPage.self, from: try check(.runs, "/v1/runs?limit=1&before=\(firstPage.next_before ?? 1)", expect: 200))
+        #expect((secondPage.runs.first?.id ?? .max) < (firstPage.runs.first?.id ?? 0), "an older page")
+        try check(.runs, "/v1/runs?limit=0", expect: 400)
+        try check(.runs, "/v1/runs?before=x", expect: 400)
 
         // Refusals.
         _ = try start("protocols/ccd-step-symmetric.yaml", rig: "absent", expect: 503)
