@@ -25,6 +25,8 @@ let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration
 
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+/// SQLite's C interface as GRDB links it: the sample write path binds rows on GRDB's prepared statements with it.
+let grdbSQLite: Target.Dependency = .product(name: "GRDBSQLite", package: "GRDB.swift")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
@@ -70,7 +72,7 @@ let package = Package(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
         .target(name: "TraceFamilies", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
-        .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(name: "Storage", dependencies: ["Domain", grdb, grdbSQLite], swiftSettings: swiftSettings),
         .target(
             name: "Reports", dependencies: ["Domain", "Storage", "ImpedanceAnalysis"], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
@@ -157,7 +159,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-daemon",
-            dependencies: ["Daemon", "Domain", "Control", "Storage", grdb, logging],
+            dependencies: ["Daemon", "Domain", "Control", "Storage", grdb, grdbSQLite, logging],
             swiftSettings: swiftSettings
         ),
 

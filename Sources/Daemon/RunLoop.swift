@@ -177,9 +177,9 @@ actor RunLoop {
     /// Feeds a batch to the engine, sample by sample, until the engine commands the instrument or the batch ends.
     func ingest(_ batch: [InstrumentSample]) async {
         var index = batch.startIndex
-        while index < batch.endIndex, !engine.isFinished {
+        while index < batch.endIndex, !engine.isFinishedInPlace {
             let sample = clock.place(batch[index], now: batchArrival)
-            let wasPaused = engine.isPaused
+            let wasPaused = engine.isPausedInPlace
             // After a restart, the first sample under current is compared with the level before the gap before the
             // criteria see it: a cell that shorted meanwhile ends the run as not resumed, not as a short found now.
             if shortCheck != nil, let refusal = judgeAfterRestart(sample) {
@@ -354,4 +354,13 @@ actor RunLoop {
         logger.info("run \(runID) \(outcome.state.rawValue): \(outcome.reason); \(writer.storedSamples) samples stored")
         return outcome
     }
+}
+
+extension RunEngine {
+    // The loop asks these before every sample. Read in place: a plain read of the engine (a large struct stored in
+    // the actor) copies all of it for each question.
+
+    var isFinishedInPlace: Bool { mutating get { isFinished } }
+
+    var isPausedInPlace: Bool { mutating get { isPaused } }
 }

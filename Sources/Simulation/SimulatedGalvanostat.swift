@@ -85,7 +85,9 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
         try await waitUntilDue()
         let checkpoint = Checkpoint(
             model: model, time_s: time_s, producedSampleCount: producedSampleCount, current_A: current_A)
-        var batch = [produceSample()]
+        var batch: [InstrumentSample] = []
+        batch.reserveCapacity(Self.batchLimit)
+        batch.append(produceSample())
         while batch.count < Self.batchLimit, isDue(time_s + interval_s) {
             batch.append(produceSample())
         }

@@ -109,20 +109,19 @@ extension RunStore {
                 rejected.append(.init(table: table, key: key, reason: "\(error)"))
             }
         }
-        let sampleSQL = """
-            INSERT INTO samples (run_id, seq, time_s, current_A, voltage_V, voltage_we_re_V, pressure_MPa,
-                temperature_C, cycle, step_index, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """
-        let sampleCached = keepingGoing ? nil : try db.cachedStatement(sql: sampleSQL)
-        for recorded in batch.samples {
-            let sample = recorded.sample
-            try insertRow(
-                "samples", recorded.seq, sql: sampleSQL, cached: sampleCached,
-                [
-                    runID, recorded.seq, sample.time_s, storable(sample.current_A), storable(sample.voltage_V),
-                    storable(sample.voltageWERE_V), storable(sample.pressure_MPa), storable(sample.temperature_C),
-                    recorded.cycle, recorded.stepIndex, sample.flags.rawValue,
-                ])
+        if keepingGoing {
+            for recorded in batch.samples {
+                let sample = recorded.sample
+                try insertRow(
+                    "samples", recorded.seq, sql: SampleRowBinder.sql, cached: nil,
+                    [
+                        runID, recorded.seq, sample.time_s, storable(sample.current_A), storable(sample.voltage_V),
+                        storable(sample.voltageWERE_V), storable(sample.pressure_MPa), storable(sample.temperature_C),
+                        recorded.cycle, recorded.stepIndex, sample.flags.rawValue,
+                    ])
+            }
+        } else {
+            try SampleRowBinder.insert(batch.samples, runID: runID, db: db)
         }
         let stepSQL = """
             INSERT OR REPLACE INTO steps (run_id, step_index, cycle, kind, current_A, current_density_mA_cm2,

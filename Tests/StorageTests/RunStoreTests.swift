@@ -231,6 +231,12 @@ struct SampleQualityStorageTests {
         #expect(outcome.rejected.first?.table == "samples")
         #expect(try store.sampleCount(runID: runID) == 10)
         #expect(try store.events(runID: runID).count == 1)
+        // The refused batch leaves the fast path's statement usable: the next batch goes through in one transaction.
+        let next = try await store.append(RunRecordBatch(samples: (10..<20).map(sample)), runID: runID)
+        #expect(next.storedSamples == 10 && next.rejected.isEmpty)
+        var seqs: [Int] = []
+        try store.forEachSample(runID: runID) { seqs.append($0.seq) }
+        #expect(seqs == Array(0..<20))
     }
 
     @Test("a full or read-only database names its cause in words first")
