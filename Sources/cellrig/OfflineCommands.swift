@@ -20,16 +20,25 @@ struct Validate: ParsableCommand {
     @Option(help: "Also expand the plan for this electrode area (cm2), which checks schedules and limits.")
     var areaCm2: Double = 0.196
 
+    @Option(
+        help: ArgumentHelp(
+            "Also check the protocols against this rig file: potentials within its voltage limit, currents within its "
+                + "current limit, at its electrode area (instead of --area-cm2).", valueName: "rig-file"))
+    var rig: String?
+
     func run() throws {
         var failures = 0
+        let rigDescription = try rig.map { try RigFile.parse(try readText($0), file: $0) }
         for file in files {
             do {
                 let text = try readText(file)
                 let testProtocol = try ProtocolFile.parse(
                     text, file: file, parameters: try parameterOptions.parameters())
-                let engine = try RunEngine(protocol: testProtocol, area_cm2: areaCm2)
+                let area = rigDescription?.cell.electrodeArea_cm2 ?? areaCm2
+                let engine = try RunEngine(protocol: testProtocol, area_cm2: area)
+                if let rigDescription { try check(testProtocol, plan: engine.plan, on: rigDescription, file: file) }
                 print(
-                    "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(areaCm2)) cm2"
+                    "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at \(formatNumber(area)) cm2"
                 )
             } catch let error as EngineSetupError {
                 failures += 1
@@ -40,6 +49,26 @@ struct Validate: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+extension Validate {
+    /// What a run start on `rig` would refuse without opening anything: potentials beyond its voltage limit and
+    /// currents beyond its current limit.
+    func check(_ testProtocol: TestProtocol, plan: StepPlan, on rig: RigDescription, file: String) throws {
+        do {
+            let compliance = rig.limits.voltage_V
+            try TestProtocol.checkPotentials(
+                testProtocol.steps, within: -compliance...compliance,
+                limitName: "rig '\(rig.id)''s voltage limit (limits.voltage)")
+        } catch {
+            throw CommandFailure(error.description(file: file))
+        }
+        if let largest = plan.steps.map({ abs($0.current_A) }).max(), largest > rig.limits.current_A {
+            throw CommandFailure(
+                "\(file): the plan needs \(formatCurrent(largest)) but rig '\(rig.id)' is limited to "
+                    + "\(formatCurrent(rig.limits.current_A)) (limits.current)")
+        }
     }
 }
 
