@@ -238,7 +238,7 @@ func run(_ scenario: Scenario, criteria: [CriterionDeclaration]) throws -> RunSc
         for command in output.commands {
             switch command {
             case .applyCurrent(let value): current_A = value
-            case .openCircuit, .measureImpedance: current_A = 0
+            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
             }
         }
     }
@@ -340,7 +340,7 @@ func reactionTimes(_ list: [Scenario]) throws -> (tripping: [Double], all: [Doub
             for command in output.commands {
                 switch command {
                 case .applyCurrent(let value): current_A = value
-                case .openCircuit, .measureImpedance: current_A = 0
+                case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
                 }
             }
             if output.outcome?.state == .stopped { tripping.append(elapsed) }
