@@ -89,7 +89,7 @@ struct Unit: Sendable {
         Unit("nA", .current, 1e-9), Unit("pA", .current, 1e-12),
         Unit("A/cm2", .currentDensity, 1e3), Unit("mA/cm2", .currentDensity, 1),
         Unit("uA/cm2", .currentDensity, 1e-3), Unit("nA/cm2", .currentDensity, 1e-6),
-        Unit("Ah", .charge, 1e3), Unit("mAh", .charge, 1), Unit("uAh", .charge, 1e-3),
+        Unit("Ah", .charge, 1e3), Unit("mAh", .charge, 1), Unit("uAh", .charge, 1e-3), Unit("nAh", .charge, 1e-6),
         Unit("C", .charge, 1 / 3.6), Unit("mC", .charge, 1 / 3600),
         Unit("mAh/cm2", .arealCapacity, 1), Unit("uAh/cm2", .arealCapacity, 1e-3),
         Unit("Ah/cm2", .arealCapacity, 1e3),

@@ -63,7 +63,7 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             database ?? state?.appendingPathComponent("cellrig.sqlite").path ?? DaemonConfiguration.defaultDatabasePath
         let rigDescriptions =
             try rigs.map { try DaemonConfiguration.loadRigs(directory: $0) }
-            ?? [DaemonConfiguration.embeddedSimulatedRig()]
+            ?? DaemonConfiguration.embeddedSimulatedRigs()
         if let state {
             try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         }

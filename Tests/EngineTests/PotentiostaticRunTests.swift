@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import ProtocolFiles
 import Simulation
+import TestSupport
 import Testing
 
 /// Runs a protocol through the engine on a ``SimulatedGalvanostat`` as the daemon's run loop does: a batch of
@@ -210,5 +211,27 @@ struct PotentiostaticRunTests {
         let tail = samples.filter { $0.time_s >= rest.endTime_s! - 30 }
         #expect(abs(tail.last!.voltage_V - tail.first!.voltage_V) < 0.05e-3 * 1.5)
         #expect(abs(samples[30].voltage_V - samples[0].voltage_V) > 0.05e-3)
+    }
+
+    @Test("the shipped rate-capability test strips back its charge at low currents and hits the 1.0 V cut-off at high")
+    func rateCapability() async throws {
+        let path = "protocols/rate-capability-microelectrode.yaml"
+        let run = try await SimulatedRun.run(
+            try TestSupport.readRepositoryFile(path), cell: PhysicsCell(parameters: Self.microelectrode),
+            area_cm2: 7.854e-7, limits: Self.limits)
+        #expect(run.engine.outcome?.state == .completed)
+        let strips = run.steps.filter { $0.step.kind == .strip }
+        #expect(strips.count == 10)
+        for strip in strips {
+            print(
+                "strip at \(formatNumber(strip.step.current_A * 1e9)) nA: \(strip.endReason!.rawValue) after "
+                    + "\(formatNumber(strip.charge_C * 1e9, significantDigits: 4)) nC")
+        }
+        // 10 nA for 60 s deposits 600 nC; up to 1 uA it all comes back, at 5 uA the spreading resistance alone
+        // (about 1.4 V) takes the WE past the cut-off at once.
+        #expect(strips.prefix(8).allSatisfy { $0.endReason == .capacity })
+        #expect(strips.last?.endReason == .voltageLimit)
+        #expect(run.steps.filter { $0.step.kind == .rest }.allSatisfy { $0.endReason == .relaxed })
+        #expect(run.steps.last?.step.kind == .potentiostatic)
     }
 }
