@@ -27,7 +27,7 @@ struct RigCapabilities: Sendable, Hashable {
         case .keithley2400:
             measures = rig.pressureSensor == nil ? [] : [.stackPressure]
             measuresImpedance = false
-            setsPotential = false
+            setsPotential = true
         }
     }
 }

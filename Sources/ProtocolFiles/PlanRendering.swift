@@ -55,7 +55,7 @@ public enum PlanRendering {
                     + pad(formatNumber(step.currentDensity_mA_cm2, significantDigits: 4), 10)
                     + pad(formatCurrent(step.current_A), 12)
                     + pad(step.capacity_mAh_cm2.map { formatNumber($0, significantDigits: 4) } ?? "-", 10)
-                    + pad(duration.map(formatDuration) ?? "until its limit", 12) + detail(step))
+                    + trailing(duration.map(formatDuration) ?? "until its limit", detail(step)))
         }
         lines.append("total: \(formatDuration(total))\(totalKnown ? "" : " plus steps that end on a limit")")
         return lines.joined(separator: "\n")
@@ -76,6 +76,11 @@ public enum PlanRendering {
     /// `dV/dt < 0.1 mV/min for 5 min`.
     static func describe(_ rule: RelaxationRule) -> String {
         "dV/dt < \(formatNumber(rule.rate_V_s * 60e3, significantDigits: 4)) mV/min for \(formatDuration(rule.hold_s))"
+    }
+
+    /// The last column, followed by the setting when there is one (no trailing blanks otherwise).
+    private static func trailing(_ duration: String, _ detail: String) -> String {
+        detail.isEmpty ? duration : pad(duration, 12) + detail
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {
