@@ -23,7 +23,7 @@ struct RigCapabilities: Sendable, Hashable {
         case .methodScript:
             measures = rig.pressureSensor == nil ? [] : [.stackPressure]
             measuresImpedance = true
-            setsPotential = false
+            setsPotential = true
         case .keithley2400:
             measures = rig.pressureSensor == nil ? [] : [.stackPressure]
             measuresImpedance = false

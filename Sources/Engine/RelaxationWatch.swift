@@ -5,9 +5,15 @@ import Domain
 ///
 /// A slope fitted over the whole hold, not a difference of neighbouring samples, so that measurement noise does not
 /// keep a relaxed cell from ever meeting a fine threshold (50 uV of noise at 1 s between samples is 3 mV/min from
-/// one sample to the next, but about 2 uV/min over a five-minute fit). Running sums keep each sample O(1).
+/// one sample to the next, but about 2 uV/min over a five-minute fit). Running sums keep each sample O(1). The window
+/// holds at most ``capacity`` samples: beyond that every other one is dropped and only every second (fourth, ...)
+/// sample is taken in, so a long hold at a fast sampling rate cannot exhaust memory.
 struct RelaxationWatch: Sendable {
     let rule: RelaxationRule
+    static let capacity = 50_000
+    /// Take in every `stride`-th sample.
+    private var stride = 1
+    private var sinceTaken = 0
     private var window: [(time_s: Double, voltage_V: Double)] = []
     private var head = 0
     private var origin_s: Double?
@@ -26,6 +32,9 @@ struct RelaxationWatch: Sendable {
         let origin = origin_s ?? time_s
         origin_s = origin
         let t = time_s - origin
+        sinceTaken += 1
+        guard sinceTaken >= stride else { return false }
+        sinceTaken = 0
         window.append((t, voltage_V))
         accumulate(t, voltage_V, sign: 1)
         // Keep exactly the samples within the hold, plus the one that starts it.
@@ -38,12 +47,24 @@ struct RelaxationWatch: Sendable {
             window.removeFirst(head)
             head = 0
         }
+        if window.count - head > Self.capacity { thin() }
         let count = Double(window.count - head)
         guard count >= 3, t - window[head].time_s >= rule.hold_s * (1 - 1e-9) else { return false }
         let denominator = count * sumTT - sumT * sumT
         guard denominator > 0 else { return false }
         let slope = (count * sumTV - sumT * sumV) / denominator
         return abs(slope) < rule.rate_V_s
+    }
+
+    /// Keeps every other sample of the window (the newest among them) and takes in half as many from now on.
+    private mutating func thin() {
+        let kept = Array(window[head...]).enumerated().filter { ($0.offset - (window.count - head - 1)) % 2 == 0 }
+            .map(\.element)
+        window = kept
+        head = 0
+        stride *= 2
+        (sumT, sumV, sumTT, sumTV) = (0, 0, 0, 0)
+        for sample in window { accumulate(sample.time_s, sample.voltage_V, sign: 1) }
     }
 
     private mutating func accumulate(_ t: Double, _ v: Double, sign: Double) {

@@ -52,8 +52,11 @@ public enum PlanRendering {
             lines.append(
                 pad(String(step.index), 6) + pad(step.cycle == 0 ? "-" : String(step.cycle), 7)
                     + pad(step.kind.rawValue, 14)
-                    + pad(formatNumber(step.currentDensity_mA_cm2, significantDigits: 4), 10)
-                    + pad(formatCurrent(step.current_A), 12)
+                    + pad(
+                        step.kind.controlsPotential
+                            ? "-" : formatNumber(step.currentDensity_mA_cm2, significantDigits: 4),
+                        10)
+                    + pad(step.kind.controlsPotential ? "measured" : formatCurrent(step.current_A), 12)
                     + pad(step.capacity_mAh_cm2.map { formatNumber($0, significantDigits: 4) } ?? "-", 10)
                     + trailing(duration.map(formatDuration) ?? "until its limit", detail(step)))
         }

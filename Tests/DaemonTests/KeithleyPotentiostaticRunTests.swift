@@ -96,4 +96,29 @@ struct KeithleyPotentiostaticRunTests {
         #expect(await simulator.isOutputOn == false, "the voltage source must be off after a shutdown")
         await port.stop()
     }
+
+    @Test("the same protocol through MethodSCRIPT (CA, LSV as a CV-shaped sweep, CA): completes, cell off, I = V/R")
+    func methodScriptRun() async throws {
+        let simulator = MethodScriptSimulator(cell: testCell())
+        let port = try SimulatedPort.start(simulator)
+        let rig = try serialRig(id: "m", driver: "methodscript", galvanostatPort: port.path)
+        let running = try await RunningDaemon.start(rigs: [rig])
+        let started = try await running.startRun(text: potentiostaticProtocol, file: "pot.yaml", rig: "m")
+        let final = try await running.waitForEnd(started.id)
+        #expect(final.state == "completed", "\(final.reason ?? "")")
+        #expect(await simulator.isCellOn == false, "the cell must be off after the run")
+        var holdCurrents: [Double] = []
+        var sweepPeak = 0.0
+        try running.store.forEachSample(runID: started.id) { recorded in
+            guard !recorded.sample.flags.contains(.late) else { return }
+            if recorded.stepIndex == 0 { holdCurrents.append(recorded.sample.current_A) }
+            if recorded.stepIndex == 1 { sweepPeak = max(sweepPeak, recorded.sample.current_A) }
+        }
+        let hold = holdCurrents.reduce(0, +) / Double(max(holdCurrents.count, 1))
+        #expect(holdCurrents.count >= 25)
+        #expect(abs(hold - 0.1 / 724.5) < 0.1 * 0.1 / 724.5, "hold current \(hold) A")
+        #expect(abs(sweepPeak - 0.2 / 724.5) < 0.1 * 0.2 / 724.5, "sweep peak \(sweepPeak) A")
+        await running.stop()
+        await port.stop()
+    }
 }

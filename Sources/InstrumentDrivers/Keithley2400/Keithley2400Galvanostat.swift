@@ -206,8 +206,7 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
                 .rejected, instrument: instrumentName,
                 "\(formatNumber(outside)) V exceeds the rig's voltage limit of \(formatNumber(limits.voltage_V)) V")
         }
-        let compliance_A = min(
-            limits.current_A, Self.fourDigits((program.currentCompliance_A ?? limits.current_A) * 1.1))
+        let compliance_A = min(limits.current_A, currentWindow(for: program.currentCompliance_A ?? limits.current_A))
         try await conversing {
             if let complianceRejection {
                 self.complianceRejection = nil
@@ -347,15 +346,6 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
             complianceRejection = InstrumentError(error, instrument: instrumentName)
         }
         return sample
-    }
-
-    /// `value` to four significant digits, so a command reads `0.0011`, not `0.0011000000000000001`.
-    static func fourDigits(_ value: Double) -> Double {
-        guard value > 0, value.isFinite else { return value }
-        var scale = 1.0
-        while value * scale < 1000 { scale *= 10 }
-        while value * scale >= 10000 { scale /= 10 }
-        return (value * scale).rounded() / scale
     }
 
     /// Before a reading under a sweep: sets the level to the programmed potential at that reading's time (a hold
