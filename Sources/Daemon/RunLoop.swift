@@ -164,11 +164,16 @@ actor RunLoop {
                 await carryOut(engine.end(stop.state, reason: stop.reason))
                 break
             }
-            if await waitWhilePausedAheadOfRealTime() { continue }
+            if await waitWhilePausedAheadOfRealTime() {
+                await flushIfDue()
+                publishProgress(force: false)
+                continue
+            }
             let waitStarted = ContinuousClock.now
             let batch: [InstrumentSample]
             do {
-                batch = try await galvanostat.nextSamples()
+                // A paused run takes one sample at a time, so the pacing above spaces them one interval apart.
+                batch = engine.isPaused ? [try await galvanostat.nextSample()] : try await galvanostat.nextSamples()
             } catch {
                 if await continueAfterLoss(error) { continue }
                 break
@@ -188,7 +193,8 @@ actor RunLoop {
 
     /// While the run is paused, sleeps (a quarter second at most, so commands and shutdown are not kept waiting)
     /// when the instrument's cell time has run ahead of the wall time since the pause began; true when it slept.
-    /// A real instrument is never ahead, so only a fast simulator is slowed, to one sample per sampling interval.
+    /// A real instrument is never ahead, so only a fast simulator is slowed, to one sample per sampling interval
+    /// (the loop takes single samples while paused).
     func waitWhilePausedAheadOfRealTime() async -> Bool {
         guard engine.isPaused else {
             pausePacing = nil

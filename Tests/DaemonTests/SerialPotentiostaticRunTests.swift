@@ -23,8 +23,8 @@ private let potentiostaticProtocol = """
 
     """
 
-@Suite("Potentiostatic runs on a Keithley 2400 over a pseudo-terminal", .serialized)
-struct KeithleyPotentiostaticRunTests {
+@Suite("Potentiostatic runs on serial instruments (Keithley 2400, MethodSCRIPT) over pseudo-terminals", .serialized)
+struct SerialPotentiostaticRunTests {
     @Test("a potentiostatic run that completes leaves the output off; the current follows the cell")
     func completedRunLeavesTheOutputOff() async throws {
         let simulator = Keithley2400Simulator(cell: testCell())
