@@ -23,11 +23,19 @@ private let potentiostaticProtocol = """
 
     """
 
+/// The ohmic test cell (about 724 Ohm) without its short: these runs drive 0.7 to 1.4 mA/cm2, above the CCD test
+/// cell's 0.3 mA/cm2, and a simulator that runs ahead of a slow host must not short it meanwhile.
+private func ohmicCell() -> OhmicCell {
+    var configuration = SimulatedCellConfiguration(criticalCurrentDensity_mA_cm2: 1000)
+    configuration.seed = 7
+    return OhmicCell(configuration: configuration, area_cm2: 0.196, stackPressure_MPa: 2.5, temperature_C: 20)
+}
+
 @Suite("Potentiostatic runs on serial instruments (Keithley 2400, MethodSCRIPT) over pseudo-terminals", .serialized)
 struct SerialPotentiostaticRunTests {
     @Test("a potentiostatic run that completes leaves the output off; the current follows the cell")
     func completedRunLeavesTheOutputOff() async throws {
-        let simulator = Keithley2400Simulator(cell: testCell())
+        let simulator = Keithley2400Simulator(cell: ohmicCell())
         let port = try SimulatedPort.start(simulator)
         let rig = try serialRig(id: "k", driver: "keithley2400", galvanostatPort: port.path)
         let running = try await RunningDaemon.start(rigs: [rig])
@@ -53,7 +61,7 @@ struct SerialPotentiostaticRunTests {
 
     @Test("an aborted potentiostatic run leaves the output off")
     func abortedRunLeavesTheOutputOff() async throws {
-        let simulator = Keithley2400Simulator(cell: testCell(), speed: .factor(10))
+        let simulator = Keithley2400Simulator(cell: ohmicCell(), speed: .factor(10))
         let port = try SimulatedPort.start(simulator)
         let rig = try serialRig(id: "k", driver: "keithley2400", galvanostatPort: port.path)
         let running = try await RunningDaemon.start(rigs: [rig])
@@ -82,7 +90,7 @@ struct SerialPotentiostaticRunTests {
 
     @Test("a shutdown during a potentiostatic hold leaves the output off")
     func shutdownLeavesTheOutputOff() async throws {
-        let simulator = Keithley2400Simulator(cell: testCell(), speed: .factor(10))
+        let simulator = Keithley2400Simulator(cell: ohmicCell(), speed: .factor(10))
         let port = try SimulatedPort.start(simulator)
         let rig = try serialRig(id: "k", driver: "keithley2400", galvanostatPort: port.path)
         let running = try await RunningDaemon.start(rigs: [rig])
@@ -99,7 +107,7 @@ struct SerialPotentiostaticRunTests {
 
     @Test("the same protocol through MethodSCRIPT (CA, LSV as a CV-shaped sweep, CA): completes, cell off, I = V/R")
     func methodScriptRun() async throws {
-        let simulator = MethodScriptSimulator(cell: testCell())
+        let simulator = MethodScriptSimulator(cell: ohmicCell())
         let port = try SimulatedPort.start(simulator)
         let rig = try serialRig(id: "m", driver: "methodscript", galvanostatPort: port.path)
         let running = try await RunningDaemon.start(rigs: [rig])
