@@ -40,6 +40,13 @@ public struct DaemonConfiguration: Sendable {
         try loadRig(text: EmbeddedRigs.sim, file: EmbeddedRigs.simFileName)
     }
 
+    /// Every built-in simulated rig (`sim` and the seeds' cells), used when no rig directory is given.
+    public static func embeddedSimulatedRigs() throws(FileError) -> [RigDescription] {
+        var rigs: [RigDescription] = []
+        for (file, text) in EmbeddedRigs.all { rigs.append(try loadRig(text: text, file: file)) }
+        return rigs
+    }
+
     /// Parses a rig file and checks what only the daemon can check (the simulated model's parameters).
     public static func loadRig(text: String, file: String) throws(FileError) -> RigDescription {
         let rig = try RigFile.parse(text, file: file)

@@ -1,3 +1,4 @@
+import Domain
 import Engine
 import Instruments
 import ProtocolFiles
@@ -54,6 +55,7 @@ enum FaultReason {
         case .applyCurrent(let current_A): "applying \(formatCurrent(current_A))"
         case .openCircuit: "opening the circuit"
         case .measureImpedance: "measuring an impedance spectrum"
+        case .applyPotential(let program): "setting the potential (\(program.summary))"
         }
     }
 

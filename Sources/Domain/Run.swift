@@ -124,6 +124,12 @@ public enum StepEndReason: String, Sendable, Hashable, Codable {
     case capacity
     case duration
     case voltageLimit = "voltage-limit"
+    /// A potential-controlled step's current rose to its limit.
+    case currentLimit = "current-limit"
+    /// A potentiostatic hold's current fell to its cut-off.
+    case currentCutoff = "current-cutoff"
+    /// A rest's voltage relaxed (its `until: dV/dt < X for Y` rule held).
+    case relaxed
     case criterion
     /// An impedance step's spectrum was measured.
     case measured

@@ -90,6 +90,13 @@ public struct CriterionSpec: Sendable, Hashable {
     /// What the rig must measure for the criterion to judge anything (a guard on stack pressure needs a pressure
     /// sensor); empty for criteria that need only current and voltage.
     public var needs: [MeasuredQuantity] = []
+    /// The kinds of step the criterion can judge; nil for every kind (guards). The engine hands it no samples of a
+    /// potential-controlled step it cannot judge (rests and impedance steps still reach it, to settle its models),
+    /// and a protocol that declares it without any step it can judge is refused at validation.
+    public var judges: [StepKind]? = nil
+
+    /// True when the criterion judges samples of steps of `kind`.
+    public func judges(_ kind: StepKind) -> Bool { judges?.contains(kind) ?? true }
 
     public func parameter(_ name: String) -> ParameterSpec? {
         parameters.first { $0.name == name }
@@ -98,6 +105,10 @@ public struct CriterionSpec: Sendable, Hashable {
 
 /// The criteria a protocol's `stop:` list may name. Engine holds one implementation for each.
 public enum CriterionCatalogue {
+    /// The steps that criteria watching the voltage under a set current can judge: in a potential-controlled step
+    /// the voltage is what is set, so a short or a void shows in the current instead.
+    public static let currentControlledSteps: [StepKind] = [.plate, .strip, .galvanostatic]
+
     public static let all: [CriterionSpec] = [
         CriterionSpec(
             name: "voltage-drop",
@@ -118,7 +129,7 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "action", .word(["warn", "stop"]), default: .word("stop"),
                     help: "`warn` records the rule's verdicts (to compare with published numbers) without stopping"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "voltage-window",
             meaning: "the cell voltage outside its window",
@@ -157,7 +168,7 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "noise-floor", .quantity(.voltage, 1e-8...0.01), default: .quantity(Quantity(1e-5, .voltage)),
                     help: "lowest voltage noise assumed, whatever the samples show"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "hard-short",
             meaning: "a hard short: the apparent area resistance fell below its threshold",
@@ -178,7 +189,7 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "below", .quantity(.arealResistance, 1e-5...1e7),
                     help: "the apparent resistance that means a short; default a fifth of the electrolyte's"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "voiding",
             meaning: "voiding while stripping: the polarisation rose",
@@ -216,7 +227,7 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "limit", .quantity(.voltage, 1e-4...20),
                     help: "voltage limit for the time-left prediction; default the step's own voltage limit"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "stack-pressure",
             meaning: "the stack pressure outside {setpoint} +/- {band} for longer than {hold}",

@@ -24,6 +24,9 @@ public struct TestProtocol: Sendable, Hashable, Codable {
     public var onRestart: RestartPolicy
     /// Whether the rig's queue goes on to its next run after this run ends (`then:`).
     public var then: QueuePolicy
+    /// The rig the protocol is written for (the file's `rig:` key, a rig id such as `sim-li-3e`): a hint for
+    /// people and for the test that runs every shipped protocol, not a restriction.
+    public var intendedRig: String?
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
@@ -90,6 +93,10 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
     case loop(LoopStep)
     /// One impedance spectrum (potentiostatic or galvanostatic EIS).
     case impedance(ImpedanceStep)
+    /// The working electrode held at one potential.
+    case potentiostatic(PotentiostaticStep)
+    /// A linear or cyclic potential sweep.
+    case sweep(SweepStep)
 
     /// Where the step was written, when it was read from a file.
     public var position: SourcePosition? {
@@ -98,18 +105,24 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
         case .galvanostatic(let step): step.position
         case .loop(let step): step.position
         case .impedance(let step): step.position
+        case .potentiostatic(let step): step.position
+        case .sweep(let step): step.position
         }
     }
 }
 
-/// Open circuit (no current) for `duration_s`.
+/// Open circuit (no current) for `duration_s`, or until the voltage has relaxed (`until`), whichever comes first.
 public struct RestStep: Sendable, Hashable, Codable {
+    /// The rest's length; with `until`, its longest.
     public var duration_s: Double
+    /// Ends the rest once |dV/dt| has stayed below a rate for a time.
+    public var until: RelaxationRule?
     /// Where the step was written, when it was read from a file.
     public var position: SourcePosition?
 
-    public init(duration_s: Double, position: SourcePosition? = nil) {
+    public init(duration_s: Double, until: RelaxationRule? = nil, position: SourcePosition? = nil) {
         self.duration_s = duration_s
+        self.until = until
         self.position = position
     }
 }

@@ -6,6 +6,9 @@ public enum InstrumentCommand: Sendable, Hashable {
     case openCircuit
     /// Measure one impedance spectrum and hand it to ``RunEngine/impedanceMeasured(_:)``.
     case measureImpedance(ImpedanceSettings)
+    /// Set the working electrode's potential (a hold, or a sweep from the moment of the command) and measure the
+    /// current.
+    case applyPotential(PotentialProgram)
 }
 
 /// An impedance spectrum placed in its run: the step that measured it.
@@ -80,6 +83,14 @@ public struct RunEngine: Sendable {
     public private(set) var latestTime_s: Double = 0
 
     private var criteria: [any StopCriterion]
+    /// Per criterion, the step kinds it judges (nil: all), from the catalogue.
+    private let judgedKinds: [[StepKind]?]
+    /// Watches a rest with a relaxation rule for the voltage to settle.
+    private var relaxation: RelaxationWatch?
+    /// In potential-controlled steps the voltage window becomes a current window: the run stops when |I| reaches
+    /// this (the rig's current limit, set by whoever builds the engine for a rig), as a galvanostatic step's
+    /// voltage would reach the compliance.
+    public var currentWindow_A: Double?
     /// Step index and cycle the latest sample was placed in.
     private var latestPlacement: (stepIndex: Int, cycle: Int)?
     private var stepSampleCount = 0
@@ -98,6 +109,7 @@ public struct RunEngine: Sendable {
         self.plan = plan
         self.threeElectrode = threeElectrode
         self.criteria = criteria
+        self.judgedKinds = criteria.map { CriterionCatalogue.spec(named: $0.name)?.judges }
         self.context = context
     }
 
@@ -127,6 +139,11 @@ public struct RunEngine: Sendable {
     }
 
     public var isFinished: Bool { outcome != nil }
+
+    /// Cell time the current step has run, not counting its pauses; nil when no step runs.
+    public var currentStepElapsed_s: Double? {
+        currentStep.map { max(0, latestTime_s - $0.startTime_s - stepPaused_s) }
+    }
 
     public var isPaused: Bool { pause != nil }
 
@@ -203,8 +220,15 @@ public struct RunEngine: Sendable {
         if let verdict = sampleQuality.judge(sample, seq: sampleCount - 1, runIsPaused: isPaused) {
             consider(verdict, detectsShort: false)
         }
+        if judged, record.step.kind.controlsPotential, !isPaused, let verdict = currentWindowVerdict(sample) {
+            consider(verdict, detectsShort: false)
+        }
         if judged {
             for index in criteria.indices where !isPaused || criteria[index].evaluatesWhilePaused {
+                if record.step.kind.controlsPotential, let kinds = judgedKinds[index], !kinds.contains(record.step.kind)
+                {
+                    continue
+                }
                 guard let verdict = criteria[index].evaluate(sample, context: context), verdict.action != .continue
                 else { continue }
                 consider(verdict, detectsShort: criteria[index].detectsShort)
@@ -367,7 +391,7 @@ public struct RunEngine: Sendable {
 
     // MARK: - Steps
 
-    private func endReason(of record: StepRecord, sample: InstrumentSample, judged: Bool, elapsed_s: Double)
+    private mutating func endReason(of record: StepRecord, sample: InstrumentSample, judged: Bool, elapsed_s: Double)
         -> StepEndReason?
     {
         let step = record.step
@@ -378,7 +402,28 @@ public struct RunEngine: Sendable {
             let controlled = threeElectrode ? (sample.voltageWERE_V ?? sample.voltage_V) : sample.voltage_V
             if abs(controlled) >= limit { return .voltageLimit }
         }
+        if step.kind.controlsPotential, judged {
+            if let limit = step.currentLimit_A, abs(sample.current_A) >= limit { return .currentLimit }
+            // The first sample may still carry the step change; the cut-off judges the hold from the second on.
+            if let cutoff = step.currentCutoff_A, stepSampleCount > 1, abs(sample.current_A) <= cutoff {
+                return .currentCutoff
+            }
+        }
+        if judged, relaxation != nil {
+            let controlled = threeElectrode ? (sample.voltageWERE_V ?? sample.voltage_V) : sample.voltage_V
+            if relaxation!.add(time_s: sample.time_s, voltage_V: controlled) { return .relaxed }
+        }
         return nil
+    }
+
+    /// A `current-window` stop when a potential-controlled step drives |I| to the rig's current limit.
+    private func currentWindowVerdict(_ sample: InstrumentSample) -> Verdict? {
+        guard let window = currentWindow_A, abs(sample.current_A) >= window * (1 - 1e-6) else { return nil }
+        return Verdict(
+            criterion: "current-window", action: .stop,
+            reason: "|I| = \(formatNumber(abs(sample.current_A))) A reached the rig's current limit of "
+                + "\(formatNumber(window)) A while the potential was set",
+            time_s: sample.time_s)
     }
 
     private mutating func advance(after reason: StepEndReason, at time_s: Double, into output: inout EngineOutput) {
@@ -400,6 +445,7 @@ public struct RunEngine: Sendable {
         stepSampleCount = 0
         stepPaused_s = 0
         resumed = nil
+        relaxation = step.relaxation.map(RelaxationWatch.init)
         sampleQuality.stepStarted()
         let context = StepContext(
             step: step, startTime_s: time_s, area_cm2: plan.area_cm2, threeElectrode: threeElectrode)
@@ -413,6 +459,7 @@ public struct RunEngine: Sendable {
     /// What the instrument does during `step`.
     private func command(for step: PlannedStep) -> InstrumentCommand {
         if let impedance = step.impedance { return .measureImpedance(impedance) }
+        if let potential = step.potential { return .applyPotential(potential) }
         return step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A)
     }
 
@@ -444,7 +491,12 @@ public struct RunEngine: Sendable {
     private func describe(_ step: PlannedStep) -> String {
         let where_ = step.cycle > 0 ? "cycle \(step.cycle) " : ""
         switch step.kind {
-        case .rest: return "step \(step.index): \(where_)rest"
+        case .rest:
+            guard let rule = step.relaxation else { return "step \(step.index): \(where_)rest" }
+            return "step \(step.index): \(where_)rest until |dV/dt| < "
+                + "\(formatNumber(rule.rate_V_s * 60e3)) mV/min for \(formatNumber(rule.hold_s)) s"
+        case .potentiostatic, .sweep:
+            return "step \(step.index): \(where_)\(step.kind.rawValue) \(step.potential?.summary ?? "")"
         case .impedance:
             guard let impedance = step.impedance else { return "step \(step.index): \(where_)impedance" }
             return "step \(step.index): \(where_)\(impedance.control.rawValue) impedance, "

@@ -12,6 +12,12 @@ public struct PlanRow: Sendable, Hashable, Codable {
     /// Expected duration: the shorter of the time limit and capacity / current; nil when only a voltage limit ends it.
     public var duration_s: Double?
     public var voltage_limit_V: Double?
+    /// What a potentiostatic or sweep step sets (`-10 mV -> 10 mV -> -10 mV vs RE at 10 mV/s`).
+    public var potential: String?
+    public var current_limit_A: Double?
+    public var current_cutoff_A: Double?
+    /// A rest's relaxation rule (`dV/dt < 0.1 mV/min for 5 min`).
+    public var until: String?
 
     public init(_ step: PlannedStep) {
         index = step.index
@@ -22,6 +28,10 @@ public struct PlanRow: Sendable, Hashable, Codable {
         capacity_mAh_cm2 = step.capacity_mAh_cm2
         duration_s = step.expectedDuration_s
         voltage_limit_V = step.voltageLimit_V
+        potential = step.potential?.summary
+        current_limit_A = step.currentLimit_A
+        current_cutoff_A = step.currentCutoff_A
+        until = step.relaxation.map(PlanRendering.describe)
     }
 }
 
@@ -33,7 +43,7 @@ public enum PlanRendering {
         ]
         lines.append(
             pad("step", 6) + pad("cycle", 7) + pad("kind", 14) + pad("mA/cm2", 10) + pad("current", 12)
-                + pad("mAh/cm2", 10) + "duration")
+                + pad("mAh/cm2", 10) + pad("duration", 12) + "setting")
         var total = 0.0
         var totalKnown = true
         for step in plan.steps {
@@ -42,13 +52,38 @@ public enum PlanRendering {
             lines.append(
                 pad(String(step.index), 6) + pad(step.cycle == 0 ? "-" : String(step.cycle), 7)
                     + pad(step.kind.rawValue, 14)
-                    + pad(formatNumber(step.currentDensity_mA_cm2, significantDigits: 4), 10)
-                    + pad(formatCurrent(step.current_A), 12)
+                    + pad(
+                        step.kind.controlsPotential
+                            ? "-" : formatNumber(step.currentDensity_mA_cm2, significantDigits: 4),
+                        10)
+                    + pad(step.kind.controlsPotential ? "measured" : formatCurrent(step.current_A), 12)
                     + pad(step.capacity_mAh_cm2.map { formatNumber($0, significantDigits: 4) } ?? "-", 10)
-                    + (duration.map(formatDuration) ?? "until voltage limit"))
+                    + trailing(duration.map(formatDuration) ?? "until its limit", detail(step)))
         }
-        lines.append("total: \(formatDuration(total))\(totalKnown ? "" : " plus steps that end on a voltage limit")")
+        lines.append("total: \(formatDuration(total))\(totalKnown ? "" : " plus steps that end on a limit")")
         return lines.joined(separator: "\n")
+    }
+
+    /// What the columns do not say: the potential a potential-controlled step sets and its current bounds, a rest's
+    /// relaxation rule, a galvanostatic step's voltage limit.
+    static func detail(_ step: PlannedStep) -> String {
+        var parts: [String] = []
+        if let potential = step.potential { parts.append(potential.summary) }
+        if let limit = step.currentLimit_A { parts.append("ends at |I| >= \(formatCurrent(limit))") }
+        if let cutoff = step.currentCutoff_A { parts.append("ends at |I| <= \(formatCurrent(cutoff))") }
+        if let relaxation = step.relaxation { parts.append("or once \(describe(relaxation))") }
+        if let limit = step.voltageLimit_V { parts.append("ends at |V| >= \(formatPotential(limit))") }
+        return parts.joined(separator: ", ")
+    }
+
+    /// `dV/dt < 0.1 mV/min for 5 min`.
+    static func describe(_ rule: RelaxationRule) -> String {
+        "dV/dt < \(formatNumber(rule.rate_V_s * 60e3, significantDigits: 4)) mV/min for \(formatDuration(rule.hold_s))"
+    }
+
+    /// The last column, followed by the setting when there is one (no trailing blanks otherwise).
+    private static func trailing(_ duration: String, _ detail: String) -> String {
+        detail.isEmpty ? duration : pad(duration, 12) + detail
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {

@@ -33,7 +33,7 @@ func printTiming(families: [BenchFamily]) {
                 for command in output.commands {
                     switch command {
                     case .applyCurrent(let value): current_A = value
-                    case .openCircuit, .measureImpedance: current_A = 0
+                    case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
                     }
                 }
                 if output.outcome?.state == .stopped { tripping.append(elapsed) }
@@ -107,7 +107,7 @@ func wholeRunIngestCost(families: [BenchFamily], withCriteria: Bool) -> [Double]
             for command in output.commands {
                 switch command {
                 case .applyCurrent(let value): current_A = value
-                case .openCircuit, .measureImpedance: current_A = 0
+                case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
                 }
             }
         }
@@ -125,7 +125,7 @@ func printTrace(_ scenario: Scenario, every: Int, from: Double, to: Double) thro
         for command in output.commands {
             switch command {
             case .applyCurrent(let value): current_A = value
-            case .openCircuit, .measureImpedance: current_A = 0
+            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
             }
         }
     }
@@ -166,7 +166,7 @@ func printDump(_ scenario: Scenario, from: Double, to: Double) throws {
         for command in output.commands {
             switch command {
             case .applyCurrent(let value): current_A = value
-            case .openCircuit, .measureImpedance: current_A = 0
+            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
             }
         }
     }

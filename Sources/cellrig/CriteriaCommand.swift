@@ -13,6 +13,10 @@ struct Criteria: ParsableCommand {
         if json { return try printJSON(CriterionCatalogue.all.map(CriterionListing.init)) }
         for spec in CriterionCatalogue.all {
             print("\(spec.name): \(spec.help)")
+            if let judged = spec.judges {
+                print(
+                    "    judges: \(judged.map(\.rawValue).joined(separator: ", ")) steps (not potentiostatic or sweep)")
+            }
             for parameter in spec.parameters {
                 print("    \(parameter.name) [\(describe(parameter.kind))]\(defaultText(parameter)): \(parameter.help)")
             }

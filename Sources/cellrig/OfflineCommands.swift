@@ -23,22 +23,31 @@ struct Validate: ParsableCommand {
     @Flag(help: "Print JSON: an array with one object per file (ok, and the protocol's name and steps or the error).")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Also check the protocols against this rig file: potentials within its voltage limit, currents within its "
+                + "current limit, at its electrode area (instead of --area-cm2).", valueName: "rig-file"))
+    var rig: String?
+
     func run() throws {
         var results: [ValidationResult] = []
+        let rigDescription = try rig.map { try RigFile.parse(try readText($0), file: $0) }
         for file in files {
             do {
                 let text = try readText(file)
                 let testProtocol = try ProtocolFile.parse(
                     text, file: file, parameters: try parameterOptions.parameters())
-                let engine = try RunEngine(protocol: testProtocol, area_cm2: areaCm2)
+                let area = rigDescription?.cell.electrodeArea_cm2 ?? areaCm2
+                let engine = try RunEngine(protocol: testProtocol, area_cm2: area)
+                if let rigDescription { try check(testProtocol, plan: engine.plan, on: rigDescription, file: file) }
                 results.append(
                     ValidationResult(
                         file: file, ok: true, protocol_name: testProtocol.name, steps: engine.plan.steps.count,
-                        area_cm2: areaCm2))
+                        area_cm2: area))
                 if !json {
                     print(
                         "ok: \(file): '\(testProtocol.name)', \(engine.plan.steps.count) steps at "
-                            + "\(formatNumber(areaCm2)) cm2")
+                            + "\(formatNumber(area)) cm2")
                 }
             } catch let error as EngineSetupError {
                 results.append(ValidationResult(file: file, ok: false, error: error.description(file: file)))
@@ -61,6 +70,26 @@ struct ValidationResult: Encodable {
     var steps: Int?
     var area_cm2: Double?
     var error: String?
+}
+
+extension Validate {
+    /// What a run start on `rig` would refuse without opening anything: potentials beyond its voltage limit and
+    /// currents beyond its current limit.
+    func check(_ testProtocol: TestProtocol, plan: StepPlan, on rig: RigDescription, file: String) throws {
+        do {
+            let compliance = rig.limits.voltage_V
+            try TestProtocol.checkPotentials(
+                testProtocol.steps, within: -compliance...compliance,
+                limitName: "rig '\(rig.id)''s voltage limit (limits.voltage)")
+        } catch {
+            throw CommandFailure(error.description(file: file))
+        }
+        if let largest = plan.steps.map({ abs($0.current_A) }).max(), largest > rig.limits.current_A {
+            throw CommandFailure(
+                "\(file): the plan needs \(formatCurrent(largest)) but rig '\(rig.id)' is limited to "
+                    + "\(formatCurrent(rig.limits.current_A)) (limits.current)")
+        }
+    }
 }
 
 /// `cellrig plan FILE --area-cm2 A`: the expanded step list with currents and durations.

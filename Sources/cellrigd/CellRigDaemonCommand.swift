@@ -74,7 +74,7 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             ?? DaemonConfiguration.defaultDatabasePath
         let rigDescriptions =
             try (rigs ?? settings.rigs).map { try DaemonConfiguration.loadRigs(directory: $0) }
-            ?? [DaemonConfiguration.embeddedSimulatedRig()]
+            ?? DaemonConfiguration.embeddedSimulatedRigs()
         if let state {
             try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         }

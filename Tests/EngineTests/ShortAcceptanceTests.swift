@@ -47,7 +47,7 @@ struct SyntheticRun {
             for command in output.commands {
                 switch command {
                 case .applyCurrent(let value): current_A = value
-                case .openCircuit, .measureImpedance: current_A = 0
+                case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
                 }
             }
         }

@@ -9,6 +9,8 @@ struct ProtocolFileTests {
     static let shipped = [
         "protocols/ccd-step-symmetric.yaml", "protocols/ccd-plating-step-3e.yaml", "protocols/stripping-3e.yaml",
         "protocols/microelectrode-staircase.yaml", "protocols/eis-potentiostatic.yaml",
+        "protocols/cv-microelectrode-10mVs.yaml", "protocols/cv-microelectrode-0.2mVs.yaml",
+        "protocols/rate-capability-microelectrode.yaml",
     ]
 
     @Test("every shipped protocol parses and expands", arguments: shipped)
