@@ -24,16 +24,17 @@ INSTALL_DIRS = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" BINDIR="$(BINDIR)" DATADI
 	MODULESLOADDIR="$(MODULESLOADDIR)" UDEVRULESDIR="$(UDEVRULESDIR)"
 
 .PHONY: all deps test-deps build build-debug demo test lint format bench bench-sim bench-daemon bench-criteria \
-	bench-serial soak soak-files install install-sim-rig uninstall check-unit check-install check-service clean
+	bench-serial bench-sync soak soak-files soak-restarts install install-sim-rig uninstall check-unit check-install check-service clean
 
 all: build-debug
 
 deps:
 	@scripts/install-deps.sh
 
-# Headless Chromium for the report tests.
+# Headless Chromium for the report tests; PostgreSQL, installed and started, for the fleet sync tests.
 test-deps:
 	@scripts/install-test-deps.sh
+	@scripts/start-test-postgres.sh
 
 build-debug: deps
 	$(SWIFT) build
@@ -59,7 +60,7 @@ format:
 	$(SWIFT) format -i -r $(FORMAT_PATHS)
 
 # Benchmarks print rates and ratios; they are not tests and assert nothing about time.
-bench: bench-sim bench-daemon bench-criteria bench-serial
+bench: bench-sim bench-daemon bench-criteria bench-serial bench-sync
 
 bench-sim: deps
 	$(SWIFT) run -c release cellrig-bench-sim
@@ -99,7 +100,8 @@ check-service: build
 
 # Soak: long randomised runs to do before a release, never part of `make test`. Each step is its own target and
 # prints its own figures; add a step by appending its target to SOAK_STEPS.
-SOAK_STEPS = soak-files
+SOAK_STEPS = soak-files soak-restarts
+SOAK_RESTARTS ?= 100
 SOAK_FUZZ_CASES ?= 5000
 
 soak: $(SOAK_STEPS)
@@ -109,6 +111,16 @@ soak: $(SOAK_STEPS)
 soak-files: deps
 	$(SWIFT) build --build-tests
 	CELLRIG_FUZZ_CASES=$(SOAK_FUZZ_CASES) $(SWIFT) test --skip-build --filter FileFuzzTests
+
+# The real cellrigd SIGKILLed at random moments of simulated CCD runs, SOAK_RESTARTS times, and started again each
+# time; prints the kills, resumes, CCDs, restart events and seq gaps it counted.
+soak-restarts: deps
+	$(SWIFT) build --build-tests
+	CELLRIG_SOAK_RESTARTS=$(SOAK_RESTARTS) $(SWIFT) test --skip-build --filter RestartSoakTests
+
+# Samples/s the fleet sync sends into PostgreSQL against a plain COPY of the same rows; needs the test server.
+bench-sync: deps test-deps
+	$(SWIFT) run -c release cellrig-bench-sync
 
 PREFIX ?= /usr/local
 install: deps

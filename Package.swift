@@ -4,9 +4,11 @@
 // One target per layer; dependencies point down only (see docs/architecture.md):
 //   Domain <- ProtocolFiles, Engine, ImpedanceAnalysis, Instruments, Storage, Control
 //   Instruments <- Simulation
+//   Domain <- TraceFamilies (synthetic cell traces written apart from Simulation, for the criteria benchmark)
 //   everything <- Daemon <- cellrigd
 //   Domain, Storage, ImpedanceAnalysis <- Reports
 //   Control, ProtocolFiles, Engine, Replay, Storage, ImpedanceAnalysis, Reports <- cellrig (CLI)
+//   Domain, Storage, PostgresNIO <- FleetSync <- Daemon, cellrig (only these two link PostgreSQL)
 
 import PackageDescription
 
@@ -23,11 +25,14 @@ let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration
 
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 let grdb: Target.Dependency = .product(name: "GRDB", package: "GRDB.swift")
+/// SQLite's C interface as GRDB links it: the sample write path binds rows on GRDB's prepared statements with it.
+let grdbSQLite: Target.Dependency = .product(name: "GRDBSQLite", package: "GRDB.swift")
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 let serviceLifecycle: Target.Dependency = .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let unixSignals: Target.Dependency = .product(name: "UnixSignals", package: "swift-service-lifecycle")
 let hummingbird: Target.Dependency = .product(name: "Hummingbird", package: "hummingbird")
+let postgresNIO: Target.Dependency = .product(name: "PostgresNIO", package: "postgres-nio")
 
 let package = Package(
     name: "CellRig",
@@ -44,6 +49,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: - System libraries
@@ -65,7 +71,8 @@ let package = Package(
         .target(
             name: "Simulation", dependencies: ["Domain", "Instruments"],
             swiftSettings: swiftSettings + optimisedInDebug),
-        .target(name: "Storage", dependencies: ["Domain", grdb], swiftSettings: swiftSettings),
+        .target(name: "TraceFamilies", dependencies: ["Domain"], swiftSettings: swiftSettings + optimisedInDebug),
+        .target(name: "Storage", dependencies: ["Domain", grdb, grdbSQLite], swiftSettings: swiftSettings),
         .target(
             name: "Reports", dependencies: ["Domain", "Storage", "ImpedanceAnalysis"], swiftSettings: swiftSettings),
         .target(name: "Transport", swiftSettings: swiftSettings),
@@ -84,6 +91,11 @@ let package = Package(
         ),
         .target(name: "Control", dependencies: ["Domain"], swiftSettings: swiftSettings),
         .target(
+            name: "FleetSync",
+            dependencies: ["Domain", "Storage", postgresNIO, logging, serviceLifecycle],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "ControlServer",
             dependencies: ["Control", hummingbird, logging],
             swiftSettings: swiftSettings
@@ -92,8 +104,8 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Replay", "ImpedanceAnalysis", "Instruments", "Simulation",
-                "Storage", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers", logging,
-                serviceLifecycle, unixSignals,
+                "Storage", "Reports", "Control", "ControlServer", "Transport", "SerialTransport", "InstrumentDrivers",
+                "FleetSync", logging, serviceLifecycle, unixSignals,
             ],
             swiftSettings: swiftSettings
         ),
@@ -101,14 +113,14 @@ let package = Package(
         // MARK: - Executables
         .executableTarget(
             name: "cellrigd",
-            dependencies: ["Daemon", argumentParser, logging],
+            dependencies: ["Daemon", "ProtocolFiles", argumentParser, logging],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "cellrig",
             dependencies: [
                 "Domain", "ProtocolFiles", "Engine", "Replay", "Storage", "Control", "SerialTransport",
-                "ImpedanceAnalysis", "Reports", argumentParser,
+                "ImpedanceAnalysis", "Reports", "FleetSync", argumentParser,
             ],
             swiftSettings: swiftSettings
         ),
@@ -120,7 +132,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cellrig-bench-criteria",
-            dependencies: ["Simulation", "Domain", "Engine", "ProtocolFiles", "Replay"],
+            dependencies: ["Simulation", "TraceFamilies", "Domain", "Engine", "ProtocolFiles", "Replay"],
             swiftSettings: swiftSettings
         ),
 
@@ -139,8 +151,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "cellrig-bench-sync",
+            dependencies: [
+                "FleetSync", "Daemon", "Domain", "Control", "Storage", "ProtocolFiles", postgresNIO, logging,
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "cellrig-bench-daemon",
-            dependencies: ["Daemon", "Domain", "Control", "Storage", grdb, logging],
+            dependencies: ["Daemon", "Domain", "Control", "Storage", grdb, grdbSQLite, logging],
             swiftSettings: swiftSettings
         ),
 
@@ -154,7 +173,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation"],
+            dependencies: ["TestSupport", "Engine", "Domain", "ProtocolFiles", "Simulation", "TraceFamilies"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -172,6 +191,8 @@ let package = Package(
             dependencies: ["TestSupport", "Simulation", "Instruments", "Domain"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "TraceFamiliesTests", dependencies: ["TraceFamilies", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ImpedanceAnalysisTests",
             dependencies: ["TestSupport", "ImpedanceAnalysis", "Domain", "Simulation"],
@@ -205,7 +226,7 @@ let package = Package(
             name: "StorageTests", dependencies: ["TestSupport", "Storage", "Domain"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ControlTests",
-            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle],
+            dependencies: ["TestSupport", "Control", "ControlServer", "Domain", logging, serviceLifecycle, yams],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -213,7 +234,15 @@ let package = Package(
             dependencies: [
                 "TestSupport", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles", "Engine",
                 "Replay", "WireSimulators", "Simulation",
-                "SerialTransport", "Transport",
+                "SerialTransport", "Transport", "Instruments", "InstrumentDrivers",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FleetSyncTests",
+            dependencies: [
+                "TestSupport", "FleetSync", "Daemon", "Control", "ControlServer", "Storage", "Domain", "ProtocolFiles",
+                postgresNIO, logging,
             ],
             swiftSettings: swiftSettings
         ),

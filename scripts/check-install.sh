@@ -58,6 +58,7 @@ expected_files() {
 /etc/cellrig/rigs/sim.yaml
 /usr/local/share/doc/cellrig/examples/72-cellrig-instrument-group.rules
 /usr/local/share/doc/cellrig/examples/cellrigd.service.d/sim-serial.conf
+/usr/local/share/doc/cellrig/examples/cellrigd.service.d/notify-network.conf
 /usr/local/share/doc/cellrig/README.md
 EOF
     git ls-files 'docs/*.md' 'docs/*.yaml' 'docs/adr/*.md' | sed 's|^|/usr/local/share/doc/cellrig/|'

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build: headless Chromium (the report tests open every report in it)
 # and a font for its text; sqlite3, groff and col for make check-install (backups of a live database, the man
-# pages). Needs root (or sudo) only when something has to be installed.
+# pages); PostgreSQL for the fleet sync tests (scripts/start-test-postgres.sh starts it). Needs root (or sudo) only
+# when something has to be installed.
 set -euo pipefail
 
-packages=(chromium fonts-dejavu-core sqlite3 groff-base bsdextrautils)
+packages=(chromium fonts-dejavu-core sqlite3 groff-base bsdextrautils postgresql)
 missing=()
 for package in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -54,6 +54,7 @@ installed_files() {
     echo "0644 udev/70-cellrig-instruments.rules $UDEVRULESDIR/70-cellrig-instruments.rules"
     echo "0644 udev/72-cellrig-instrument-group.rules $DOCDIR/examples/72-cellrig-instrument-group.rules"
     echo "0644 systemd/cellrigd.service.d/sim-serial.conf $DOCDIR/examples/cellrigd.service.d/sim-serial.conf"
+    echo "0644 systemd/cellrigd.service.d/notify-network.conf $DOCDIR/examples/cellrigd.service.d/notify-network.conf"
     echo "0644 README.md $DOCDIR/README.md"
     for file in docs/*.md docs/*.yaml docs/adr/*.md; do
         echo "0644 $file $DOCDIR/$file"

@@ -2,9 +2,7 @@ import Domain
 
 /// The control API's wire types (JSON, snake_case), shared by the daemon's server and the `cellrig` client.
 ///
-/// Routes (HTTP/1.1 over the daemon's Unix socket, all under `/v1`):
-/// `GET /v1/health`, `GET /v1/rigs`, `GET /v1/runs`, `POST /v1/runs`, `GET /v1/runs/{id}`,
-/// `POST /v1/runs/{id}/abort`, `POST /v1/runs/{id}/resume`, `GET /v1/runs/{id}/live` (server-sent events: `progress`, `event`, `end`).
+/// HTTP/1.1 over the daemon's Unix socket, all under `/v1`; the routes are ``ControlRoute/all``.
 public enum ControlAPI {
     public static let version = "v1"
 }
@@ -37,8 +35,9 @@ public struct RigInfo: Sendable, Hashable, Codable {
 
     public init(
         id: String, name: String, galvanostat: String, metal: String, electrolyte: String, electrode_area_cm2: Double,
-        busy: Bool, run_id: Int64?
+        busy: Bool, run_id: Int64?, unavailable: String? = nil
     ) {
+        self.unavailable = unavailable
         self.id = id
         self.name = name
         self.galvanostat = galvanostat
@@ -71,6 +70,17 @@ public struct StartRunRequest: Sendable, Hashable, Codable {
         self.cell_label = cell_label
         self.area_cm2 = area_cm2
         self.parameters = parameters
+    }
+
+    /// Decodes a request; `parameters` may be left out when the protocol declares none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        protocol_file = try container.decode(String.self, forKey: .protocol_file)
+        protocol_text = try container.decode(String.self, forKey: .protocol_text)
+        rig = try container.decode(String.self, forKey: .rig)
+        cell_label = try container.decodeIfPresent(String.self, forKey: .cell_label)
+        area_cm2 = try container.decodeIfPresent(Double.self, forKey: .area_cm2)
+        parameters = try container.decodeIfPresent([String: String].self, forKey: .parameters) ?? [:]
     }
 }
 
@@ -186,6 +196,18 @@ public struct SpectrumFitInfo: Sendable, Hashable, Codable {
     public var reduced_chi_square: Double
     /// False when the lin-KK check says the spectrum is not worth fitting.
     public var kramers_kronig_consistent: Bool
+
+    public init(
+        circuit: String, interface_element: String?, interface_Ohm_cm2: Double?, interface_error_Ohm_cm2: Double?,
+        reduced_chi_square: Double, kramers_kronig_consistent: Bool
+    ) {
+        self.circuit = circuit
+        self.interface_element = interface_element
+        self.interface_Ohm_cm2 = interface_Ohm_cm2
+        self.interface_error_Ohm_cm2 = interface_error_Ohm_cm2
+        self.reduced_chi_square = reduced_chi_square
+        self.kramers_kronig_consistent = kramers_kronig_consistent
+    }
 
     public init(_ fit: ImpedanceFitResult) {
         circuit = fit.circuit.description
@@ -357,6 +379,9 @@ public enum LiveEventName {
     public static let disconnected = "disconnected"
     /// A message the daemon could not encode; its data is an ``ErrorBody`` and the stream goes on.
     public static let error = "error"
+
+    /// Every event name the stream may carry.
+    public static let all = [progress, event, end, disconnected, error]
 }
 
 /// One message on a run's live stream.

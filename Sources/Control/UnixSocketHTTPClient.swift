@@ -34,6 +34,30 @@ public struct ControlClient: Sendable {
         self.socketPath = socketPath
     }
 
+    /// Sends a typed request and decodes its reply; a non-2xx reply throws with the daemon's message.
+    public func send<Reply>(_ request: ControlRequest<Reply>) throws -> Reply {
+        let reply = try exchange(request.route.method.rawValue, request.path, body: request.body)
+        try Self.check(reply)
+        do {
+            return try JSONDecoder().decode(Reply.self, from: reply.body)
+        } catch {
+            throw ControlClientError.malformedReply("cannot decode \(Reply.self): \(error)")
+        }
+    }
+
+    /// One exchange as it happened: the reply's status, headers (names in lower case) and body, whatever the
+    /// status.
+    public func exchange(
+        _ method: String, _ path: String, body: Data? = nil, contentType: String = "application/json"
+    ) throws -> HTTPReply {
+        let connection = try open()
+        defer { connection.close() }
+        try connection.sendRequest(method: method, path: path, body: body, contentType: contentType)
+        let head = try connection.readHead()
+        let data = method == "HEAD" ? Data() : try connection.readBody(head: head)
+        return HTTPReply(status: head.status, headers: head.headers, body: data)
+    }
+
     /// Sends a JSON request and decodes a JSON reply; a non-2xx reply throws with the daemon's message.
     public func request<Reply: Decodable>(
         _ method: String, _ path: String, body: (some Encodable)? = Optional<String>.none, as: Reply.Type
@@ -50,14 +74,9 @@ public struct ControlClient: Sendable {
     public func requestData(_ method: String, _ path: String, body: (some Encodable)? = Optional<String>.none) throws
         -> Data
     {
-        let connection = try open()
-        defer { connection.close() }
-        let payload = try body.map { try JSONEncoder().encode($0) }
-        try connection.sendRequest(method: method, path: path, body: payload)
-        let head = try connection.readHead()
-        let data = try connection.readBody(head: head)
-        try Self.check(head, data)
-        return data
+        let reply = try exchange(method, path, body: try body.map { try JSONEncoder().encode($0) })
+        try Self.check(reply)
+        return reply.body
     }
 
     /// Follows a server-sent event stream; `handle` gets each event's name and data and returns false to stop.
@@ -67,7 +86,8 @@ public struct ControlClient: Sendable {
         try connection.sendRequest(method: "GET", path: path, body: nil, accept: "text/event-stream")
         let head = try connection.readHead()
         if head.status / 100 != 2 {
-            try Self.check(head, try connection.readBody(head: head))
+            try Self.check(
+                HTTPReply(status: head.status, headers: head.headers, body: try connection.readBody(head: head)))
         }
         var parser = ServerSentEventParser()
         var keepGoing = true
@@ -79,16 +99,26 @@ public struct ControlClient: Sendable {
         }
     }
 
-    private static func check(_ head: ResponseHead, _ data: Data) throws {
-        guard head.status / 100 == 2 else {
-            let message =
-                (try? JSONDecoder().decode(ErrorBody.self, from: data))?.error ?? String(decoding: data, as: UTF8.self)
-            throw ControlClientError.daemon(status: head.status, message: message)
+    private static func check(_ reply: HTTPReply) throws {
+        guard reply.status / 100 == 2 else {
+            throw ControlClientError.daemon(status: reply.status, message: reply.errorMessage)
         }
     }
 
     private func open() throws -> SocketConnection {
         try SocketConnection(path: socketPath)
+    }
+}
+
+/// A whole HTTP reply: status, headers (names in lower case) and body.
+public struct HTTPReply: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+
+    /// The message of an ``ErrorBody``, or the body as text when it is not one.
+    public var errorMessage: String {
+        (try? JSONDecoder().decode(ErrorBody.self, from: body))?.error ?? String(decoding: body, as: UTF8.self)
     }
 }
 
@@ -142,11 +172,13 @@ final class SocketConnection {
         Glibc.close(descriptor)
     }
 
-    func sendRequest(method: String, path requestPath: String, body: Data?, accept: String = "application/json") throws
-    {
+    func sendRequest(
+        method: String, path requestPath: String, body: Data?, accept: String = "application/json",
+        contentType: String = "application/json"
+    ) throws {
         var head = "\(method) \(requestPath) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAccept: \(accept)\r\n"
         if let body {
-            head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+            head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
         } else if method != "GET" {
             head += "Content-Length: 0\r\n"
         }

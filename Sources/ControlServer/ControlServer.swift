@@ -1,6 +1,7 @@
 import Control
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 #if canImport(Glibc)
@@ -28,7 +29,8 @@ public struct ControlFailure: Error, Sendable, CustomStringConvertible {
 public protocol ControlBackend: Sendable {
     func health() async -> HealthInfo
     func rigs() async -> [RigInfo]
-    func runs() async throws -> [RunStatus]
+    /// A page of runs, newest first: at most `limit`, older than run `before` (all when nil).
+    func runs(limit: Int, before: Int64?) async throws -> RunPage
     func startRun(_ request: StartRunRequest) async throws -> RunStatus
     func status(runID: Int64) async throws -> RunStatus
     func abort(runID: Int64) async throws -> RunStatus
@@ -36,6 +38,24 @@ public protocol ControlBackend: Sendable {
     func resume(runID: Int64) async throws -> RunStatus
     /// Live messages of a run; ends after `.end`.
     func live(runID: Int64) async throws -> AsyncStream<LiveMessage>
+    /// The run's report as one self-contained HTML page. With `refreshSeconds`, a page of a run that is still
+    /// going asks the browser to load it again after that many seconds.
+    func report(runID: Int64, refreshSeconds: Int?) async throws -> String
+    /// How far the copy in the lab's central database is behind (`GET /v1/sync`).
+    func sync() async throws -> SyncStatusInfo
+    /// The queues of every rig, or of one (`GET /v1/queue`).
+    func queues(rig: String?) async throws -> [RigQueueInfo]
+    /// Puts a protocol at the end of a rig's queue; it starts at once when the rig is free (`POST /v1/queue`).
+    func enqueue(_ request: QueueAddRequest) async throws -> QueueEntryInfo
+    /// Takes a waiting entry out of its queue; answers the entry (`DELETE /v1/queue/{id}`).
+    func dequeue(entryID: Int64) async throws -> QueueEntryInfo
+    /// Lets a held queue go on; answers the rig's queue (`POST /v1/queue/release`).
+    func releaseQueue(rig: String) async throws -> RigQueueInfo
+}
+
+extension ControlBackend {
+    /// A backend without fleet sync.
+    public func sync() async throws -> SyncStatusInfo { SyncStatusInfo(configured: false) }
 }
 
 /// Builds the HTTP+JSON control server on a Unix domain socket (`/v1/...`).
@@ -46,106 +66,82 @@ public enum ControlServer {
     /// The server as a service for a `ServiceGroup`. The socket file gets mode `socketMode` once bound, and
     /// `onReady` runs then (the daemon tells systemd it is ready).
     public static func application(
-        backend: any ControlBackend, socketPath: String, socketMode: UInt32 = 0o660, logger: Logger,
-        onReady: @escaping @Sendable () async -> Void = {}
+        backend: any ControlBackend, socketPath: String, socketMode: UInt32 = 0o660,
+        limits: ControlServerLimits = .init(), logger: Logger, onReady: @escaping @Sendable () async -> Void = {}
     ) -> some ApplicationProtocol {
-        let router = Router()
-        let group = router.group("v1")
-        group.get("health") { _, _ in try json(await backend.health()) }
-        group.get("rigs") { _, _ in try json(await backend.rigs()) }
-        group.get("runs") { _, _ in try await answer { try await backend.runs() } }
-        group.post("runs") { request, _ in
-            var request = request
-            let body = try await request.collectBody(upTo: maximumBodySize)
-            return try await answer(status: .created) {
-                let start: StartRunRequest
-                do {
-                    start = try JSONDecoder().decode(StartRunRequest.self, from: Data(body.readableBytesView))
-                } catch {
-                    throw ControlFailure.badRequest("the request body is not a valid start request: \(error)")
-                }
-                return try await backend.startRun(start)
-            }
-        }
-        group.get("runs/:id") { _, context in
-            try await answer { try await backend.status(runID: try runID(context)) }
-        }
-        group.post("runs/:id/abort") { _, context in
-            try await answer { try await backend.abort(runID: try runID(context)) }
-        }
-        group.post("runs/:id/resume") { _, context in
-            try await answer { try await backend.resume(runID: try runID(context)) }
-        }
-        group.get("runs/:id/live") { _, context in
-            let stream: AsyncStream<LiveMessage>
-            do {
-                stream = try await backend.live(runID: try runID(context))
-            } catch {
-                return try failure(error)
-            }
-            var headers = HTTPFields()
-            headers[.contentType] = "text/event-stream"
-            headers[.cacheControl] = "no-cache"
-            return Response(
-                status: .ok, headers: headers,
-                body: ResponseBody { writer in
-                    for await message in stream {
-                        // One message that cannot be encoded never ends the stream: it becomes an `error` event.
-                        let text: String
-                        do {
-                            text = try eventText(message)
-                        } catch {
-                            text = serverSentEvent(
-                                name: LiveEventName.error,
-                                data: #"{"error":"a live message could not be encoded"}"#)
-                        }
-                        try await writer.write(ByteBuffer(string: text))
-                    }
-                    try await writer.finish(nil)
-                })
-        }
-        return Application(
-            router: router, configuration: .init(address: .unixDomainSocket(path: socketPath), serverName: "cellrigd"),
+        Application(
+            responder: ControlResponder(handlers: handlers(backend).merging(queueHandlers(backend)) { $1 }),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds))),
+            configuration: .init(
+                address: .unixDomainSocket(path: socketPath), serverName: "cellrigd", backlog: limits.backlog,
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maximumConnections, logger: logger)),
             onServerRunning: { _ in
                 chmod(socketPath, mode_t(socketMode))
                 await onReady()
             }, logger: logger)
     }
 
-    private static func runID(_ context: BasicRequestContext) throws -> Int64 {
-        guard let text = context.parameters.get("id"), let id = Int64(text) else {
-            throw ControlFailure.badRequest("'\(context.parameters.get("id") ?? "")' is not a run id (a whole number)")
-        }
-        return id
+    /// One handler for each of ``ControlRoute/all``.
+    static func handlers(_ backend: any ControlBackend) -> [ControlRoute: ControlResponder.Handler] {
+        [
+            .health: { _ in try ControlResponder.json(await backend.health()) },
+            .rigs: { _ in try ControlResponder.json(await backend.rigs()) },
+            .runs: { call in
+                let (limit, before) = try call.runPage()
+                return try ControlResponder.json(try await backend.runs(limit: limit, before: before))
+            },
+            .startRun: { call in
+                var request = call.request
+                let body: ByteBuffer
+                do {
+                    body = try await request.collectBody(upTo: maximumBodySize)
+                } catch {
+                    throw ControlFailure.badRequest(
+                        "the request body is larger than \(maximumBodySize / 1024) KiB; send the protocol file's text")
+                }
+                let start = try RequestBodyDecoding.decode(
+                    StartRunRequest.self, from: Data(body.readableBytesView), describedAs: "a start request")
+                return try ControlResponder.json(try await backend.startRun(start), status: .created)
+            },
+            .status: { call in try ControlResponder.json(try await backend.status(runID: try call.runID())) },
+            .abort: { call in try ControlResponder.json(try await backend.abort(runID: try call.runID())) },
+            .resume: { call in try ControlResponder.json(try await backend.resume(runID: try call.runID())) },
+            .live: { call in try await live(backend.live(runID: try call.runID())) },
+            .sync: { _ in try ControlResponder.json(try await backend.sync()) },
+            .report: { call in
+                let runID = try call.runID()
+                let refresh = try call.refreshSeconds()
+                return ControlResponder.html(try await backend.report(runID: runID, refreshSeconds: refresh))
+            },
+        ]
     }
 
-    private static func answer<T: Encodable & Sendable>(
-        status: HTTPResponse.Status = .ok, _ body: () async throws -> T
-    ) async throws -> Response {
-        do {
-            return try json(try await body(), status: status)
-        } catch {
-            return try failure(error)
-        }
-    }
-
-    private static func failure(_ error: any Error) throws -> Response {
-        let failure = error as? ControlFailure ?? ControlFailure(status: 500, "internal error: \(error)")
-        return try json(ErrorBody(error: failure.message), status: HTTPResponse.Status(code: failure.status))
-    }
-
-    private static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(value)
+    /// A live stream as server-sent events, one per message, until the backend's stream ends.
+    private static func live(_ stream: AsyncStream<LiveMessage>) -> Response {
         var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        headers[.contentType] = ControlRoute.Reply.eventStream.rawValue
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                for await message in stream {
+                    // One message that cannot be encoded never ends the stream: it becomes an `error` event.
+                    let text: String
+                    do {
+                        text = try eventText(message)
+                    } catch {
+                        text = serverSentEvent(
+                            name: LiveEventName.error, data: #"{"error":"a live message could not be encoded"}"#)
+                    }
+                    try await writer.write(ByteBuffer(string: text))
+                }
+                try await writer.finish(nil)
+            })
     }
 
     static func eventText(_ message: LiveMessage) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         switch message {
         case .progress(let progress):
             return serverSentEvent(

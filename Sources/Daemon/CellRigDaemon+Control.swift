@@ -1,6 +1,7 @@
 import Control
 import ControlServer
 import Domain
+import Reports
 import Storage
 
 /// The control API, answered from the rigs and the database.
@@ -15,10 +16,23 @@ extension CellRigDaemon: ControlBackend {
         return infos
     }
 
-    public func runs() async throws -> [RunStatus] {
-        var statuses: [RunStatus] = []
-        for run in try store.runs(limit: 50) { statuses.append(try await status(runID: run.id)) }
-        return statuses
+    public func runs(limit: Int, before: Int64?) async throws -> RunPage {
+        // One more than asked shows whether an older page exists.
+        let stored = try store.runSummaries(limit: limit + 1, before: before)
+        let summaries = stored.prefix(limit).map { run in
+            var summary = RunSummary(
+                id: run.id, state: run.state.rawValue, protocol_name: run.protocolName,
+                protocol_file: run.protocolFile, rig: run.rigID, cell_label: run.cellLabel,
+                created_at: iso8601(run.createdAt), ended_at: run.endedAt.map(iso8601), reason: run.endReason,
+                ccd_mA_cm2: run.ccd_mA_cm2, samples: run.samples)
+            if let pending = pendingOutcomes[run.id] {  // the database could not take the end yet
+                summary.state = pending.state.rawValue
+                summary.reason = pending.reason
+                summary.ccd_mA_cm2 = pending.ccd_mA_cm2
+            }
+            return summary
+        }
+        return RunPage(runs: Array(summaries), next_before: stored.count > limit ? summaries.last?.id : nil)
     }
 
     public func startRun(_ request: StartRunRequest) async throws -> RunStatus {
@@ -74,6 +88,15 @@ extension CellRigDaemon: ControlBackend {
             hub.publish(.progress(progress), runID: runID)
         }
         return stream
+    }
+
+    public func report(runID: Int64, refreshSeconds: Int?) async throws -> String {
+        guard try store.run(id: runID) != nil else { throw ControlFailure.notFound("no run \(runID)") }
+        // Read and drawn off the rigs' actors, from the database as it is now (a running run's too).
+        let store = store
+        return try await Task.detached(priority: .utility) {
+            ReportHTML.render(try RunReport.load(from: store, runID: runID), refreshSeconds: refreshSeconds)
+        }.value
     }
 
     func runner(of runID: Int64) async -> RigRunner? {

@@ -1,6 +1,7 @@
 import Control
 import ControlServer
 import Domain
+import FleetSync
 import Logging
 import ServiceLifecycle
 import Storage
@@ -17,9 +18,15 @@ public final class CellRigDaemon: Sendable {
     let pendingOutcomes = PendingOutcomes()
     let hub = RunHub()
     let runners: RigRegistry
+    /// Each rig's queue of runs to start when it is free.
+    let queue: RunQueue
+    /// Delivers notifications when the configuration has `notify:`.
+    let notifier: Notifier?
     /// What every run uses (the database, the journal, the live hub, the log); new rigs of a reload get it too.
     let services: RunServices
     let logger: Logger
+    /// Copies every row into the lab's central PostgreSQL database, when the configuration has `sync:`.
+    let fleetSync: FleetSyncService?
     private let serviceGroup = Mutex<ServiceGroup?>(nil)
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
@@ -33,12 +40,26 @@ public final class CellRigDaemon: Sendable {
             store: store, journal: journal, pendingOutcomes: pendingOutcomes, hub: hub, logger: logger)
         self.services = services
         runners = RigRegistry(configuration.rigs.map { RigRunner(rig: $0, services: services) })
+        let queue = RunQueue(store: store, runners: runners, logger: logger)
+        self.queue = queue
+        hub.observe { _, message in
+            // A rig that became free may start its next queued run.
+            if case .end(let status) = message { Task { await queue.advance(rigID: status.rig) } }
+        }
+        if let settings = configuration.notify {
+            let notifier = Notifier(settings: settings, store: store, logger: logger)
+            self.notifier = notifier
+            hub.observe { runID, message in notifier.submit(message, runID: runID) }
+        } else {
+            notifier = nil
+        }
         interruptedAtStart = try store.interruptAbandonedRuns(reason: "the daemon stopped while the run was active")
         if !interruptedAtStart.isEmpty {
             logger.warning(
                 "runs left active by an earlier daemon are marked interrupted and follow their protocol's on_restart: \(interruptedAtStart)"
             )
         }
+        fleetSync = configuration.sync.map { [store] in FleetSyncService(settings: $0, store: store, logger: logger) }
     }
 
     /// Runs an earlier daemon left active; they are resumed (or not) by their protocol's `on_restart` once the
@@ -50,18 +71,21 @@ public final class CellRigDaemon: Sendable {
         let notifier = SystemdNotifier()
         let server = ControlServer.application(
             backend: self, socketPath: configuration.socketPath, socketMode: configuration.socketMode,
-            logger: logger,
+            limits: configuration.serverLimits, logger: logger,
             onReady: { [logger, configuration] in
                 logger.info("cellrigd ready on \(configuration.socketPath); database \(configuration.databasePath)")
                 notifier.notify("READY=1\nSTATUS=listening on \(configuration.socketPath)")
             })
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: RigsService(daemon: self)),
-            .init(service: server),
-        ]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // First in the list, so it stops last: the runs a shutdown interrupts are still told.
+        if let runNotifier = self.notifier { services.append(.init(service: NotifyService(notifier: runNotifier))) }
+        services.append(.init(service: RigsService(daemon: self)))
+        services.append(.init(service: server))
         if signals.contains(.sigterm) {
             services.append(.init(service: ReloadService(daemon: self)))
         }
+        // First in the group, so it shuts down last: its final round sends the runs the rigs have just ended.
+        if let fleetSync { services.insert(.init(service: fleetSync), at: 0) }
         if let interval = SystemdNotifier.watchdogInterval() {
             services.append(.init(service: WatchdogService(notifier: notifier, interval: interval)))
         }
@@ -131,7 +155,10 @@ struct RigsService: Service {
 
     func run() async throws {
         await daemon.resumeInterruptedRuns()
+        // The queues go on once the interrupted runs are resumed or settled.
+        await daemon.queue.open()
         try? await gracefulShutdown()
+        await daemon.queue.close()
         daemon.logger.notice("shutting down: ending active runs at open circuit")
         await daemon.interruptAll(
             reason:
@@ -146,7 +173,10 @@ struct ReloadService: Service {
     func run() async throws {
         let hangUps = await UnixSignalsSequence(trapping: .sighup)
         try? await cancelWhenGracefulShutdown {
-            for await _ in hangUps { await daemon.reload() }
+            for await _ in hangUps {
+                await daemon.reload()
+                await daemon.queue.advanceAll()  // a new rig may have entries waiting
+            }
         }
     }
 }

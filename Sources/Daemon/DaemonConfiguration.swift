@@ -1,3 +1,4 @@
+import ControlServer
 import Domain
 import Foundation
 import ProtocolFiles
@@ -13,12 +14,22 @@ public struct DaemonConfiguration: Sendable {
     public var maximumDatabaseSize_bytes: Int?
     /// The folder the rigs were read from, read again on SIGHUP (nil: the built-in rig, nothing to reload).
     public var rigDirectory: String?
+    /// The `sync:` section of the configuration file: copy every row into the lab's central PostgreSQL database.
+    public var sync: FleetSyncSettings?
+    /// Where run ends, faults and pauses are reported (the configuration file's `notify:`; nil: nowhere).
+    public var notify: NotifySettings?
+    /// Timeouts and the connection limit of the control socket.
+    public var serverLimits = ControlServerLimits()
 
-    public init(socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660) {
+    public init(
+        socketPath: String, databasePath: String, rigs: [RigDescription], socketMode: UInt32 = 0o660,
+        sync: FleetSyncSettings? = nil
+    ) {
         self.socketPath = socketPath
         self.databasePath = databasePath
         self.rigs = rigs
         self.socketMode = socketMode
+        self.sync = sync
     }
 
     public static let defaultSocketPath = "/run/cellrig/cellrig.sock"
@@ -27,6 +38,13 @@ public struct DaemonConfiguration: Sendable {
     /// The built-in simulated rig (`rigs/sim.yaml`).
     public static func embeddedSimulatedRig() throws(FileError) -> RigDescription {
         try loadRig(text: EmbeddedRigs.sim, file: EmbeddedRigs.simFileName)
+    }
+
+    /// Every built-in simulated rig (`sim` and the seeds' cells), used when no rig directory is given.
+    public static func embeddedSimulatedRigs() throws(FileError) -> [RigDescription] {
+        var rigs: [RigDescription] = []
+        for (file, text) in EmbeddedRigs.all { rigs.append(try loadRig(text: text, file: file)) }
+        return rigs
     }
 
     /// Parses a rig file and checks what only the daemon can check (the simulated model's parameters).

@@ -37,4 +37,77 @@ enum EmbeddedRigs {
           #   voltageNoise_V: 0.0001
 
         """
+
+    /// The simulated rigs for the seeds' other cells, each beside its file in `rigs/`: the protocols under
+    /// `protocols/` name one of these (or `sim`) with their `rig:` key. A rig for a further seed is one more entry
+    /// here and one more file (a test checks that every entry matches its file).
+    static let seedRigs: [(file: String, text: String)] = [
+        ("rigs/sim-li-3e.yaml", simLi3E),
+        ("rigs/sim-li-microelectrode.yaml", simLiMicroelectrode),
+    ]
+
+    /// Every built-in rig: `sim` first, then ``seedRigs``.
+    static var all: [(file: String, text: String)] { [(simFileName, sim)] + seedRigs }
+
+    static let simLi3E = """
+        # A simulated Li|Li6PS5Cl|Li three-electrode cell as in seed 004: 10 mm electrodes (0.785 cm2), 7 MPa, 25 C,
+        # after the 80 C / 7 MPa conditioning. The physics model's li-lpscl preset: sinh kinetics (0.8 Ohm cm2 per
+        # interface, i0 about 32 mA/cm2), 1.65 mS/cm over 0.6 mm, voiding above about 0.2 mA/cm2 at 3 MPa (higher at
+        # 7 MPa), dendrites once the local plating current density passes 1 mA/cm2. Protocols with
+        # `three_electrode: true` get a Li reference beside the working electrode. The shipped protocols written for this
+        # rig say `rig: sim-li-3e`.
+        schema: 1
+        id: sim-li-3e
+        name: Simulated Li|Li6PS5Cl|Li three-electrode cell at 7 MPa (physics model)
+        cell:
+          label: sim-Li-LPSCl-3E-1
+          metal: Li
+          electrolyte: Li6PS5Cl
+          electrolyte_thickness: 0.6 mm
+          electrode_area: 0.785 cm2
+          metal_thickness: 100 um
+          pretreatment: 80 C, 7 MPa (seed 004)
+          stack_pressure: 7 MPa
+          temperature: 25 C
+        limits:
+          voltage: 5 V
+          current: 50 mA
+        galvanostat:
+          driver: simulated
+          speed: max
+          model: physics
+          preset: li-lpscl
+          seed: 4
+
+        """
+
+    static let simLiMicroelectrode = """
+        # A simulated Li microelectrode on Li6PS5Cl as in seed 003: a 10 um disc (78.54 um2) against a large Li counter,
+        # with a Li reference, at 5 MPa and 25 C. The physics model's li-lpscl-microelectrode preset: the Li|LPSCl
+        # interface (0.8 Ohm cm2, i0 about 32 mA/cm2, so about 25 nA of exchange current on this disc, and the sinh law
+        # that makes a +/-10 mV CV visibly non-linear), the electrolyte's spreading resistance 1/(2 sigma d) of about
+        # 300 kOhm, and the noise of a low-current range. Currents are nA to uA. The shipped protocols written for this
+        # rig say `rig: sim-li-microelectrode`.
+        schema: 1
+        id: sim-li-microelectrode
+        name: Simulated Li microelectrode on Li6PS5Cl, three-electrode (physics model)
+        cell:
+          label: sim-Li-micro-1
+          metal: Li
+          electrolyte: Li6PS5Cl
+          electrode_area: 78.54 um2
+          metal_thickness: 100 um
+          stack_pressure: 5 MPa
+          temperature: 25 C
+        limits:
+          voltage: 5 V
+          current: 10 uA
+        galvanostat:
+          driver: simulated
+          speed: max
+          model: physics
+          preset: li-lpscl-microelectrode
+          seed: 3
+
+        """
 }

@@ -235,13 +235,24 @@ actor RigRunner {
         if let outcome = restored.engine.outcome {
             // The run had reached its end before the daemon could record it.
             await session.close()
+            let who = byHand ? "resumed by the operator" : "the daemon restarted"
+            let gap = restored.gap_s.map { "\(formatDuration($0)) of wall time" } ?? "an unknown time"
+            let event = RunEvent(
+                kind: .operatorCommand, time_s: restored.engine.latestTime_s,
+                message: "\(who) after the run was interrupted for \(gap); the run had already ended "
+                    + "(\(outcome.state.rawValue): \(outcome.reason)), and its end is recorded now")
+            try store.append(runID: runID, samples: [], steps: [], events: [(restored.storedEvents, event)])
             try store.finishRun(runID, outcome: outcome)
             logger.notice("run \(runID) had already ended (\(outcome.state.rawValue)); its end is recorded now")
             return
         }
         await session.simulated?.fastForward(
             through: restored.outputs, sampleCount: restored.storedSamples)
-        try store.reopenRun(runID)
+        let event = RunLoop.restartEvent(
+            engine: restored.engine, policy: testProtocol.onRestart, gap_s: restored.gap_s, byHand: byHand)
+        // The restart goes on record with the run's reopening, in one transaction: a daemon that dies from here on
+        // leaves a run that is active on disk, with this restart in its events, for the next start to resume.
+        try store.reopenRun(runID, restartEvent: (restored.storedEvents, event))
         let loop = RunLoop(
             runID: runID, engine: restored.engine, session: session, galvanostat: await session.galvanostat,
             settings: RunLoop.Settings(
@@ -251,8 +262,8 @@ actor RigRunner {
             beginning: .afterRestart(
                 RunLoop.RestartPlan(
                     policy: testProtocol.onRestart, gap_s: restored.gap_s,
-                    levelBeforeGap_V: restored.levelBeforeGap_V, byHand: byHand)),
-            storedSamples: restored.storedSamples, storedEvents: restored.storedEvents,
+                    levelBeforeGap_V: restored.levelBeforeGap_V, byHand: byHand, event: event)),
+            storedSamples: restored.storedSamples, storedEvents: restored.storedEvents + 1,
             storedInputs: restored.storedInputs)
         let policy = testProtocol.onRestart.rawValue
         logger.notice(

@@ -13,6 +13,14 @@ final class RunHub: Sendable {
 
     private let followers = Mutex<[Int: LiveFollower]>([:])
     private let nextToken = Atomic<Int>(0)
+    /// Called with every event and end of every run (never progress), on the publisher's task: an observer must
+    /// return at once (hand the message to a task or a bounded queue of its own).
+    private let observers = Mutex<[@Sendable (Int64, LiveMessage) -> Void]>([])
+
+    /// Adds an observer of every run's events and ends (the run queue, notifications).
+    func observe(_ observer: @escaping @Sendable (Int64, LiveMessage) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
 
     func subscribe(runID: Int64) -> AsyncStream<LiveMessage> {
         let token = nextToken.add(1, ordering: .relaxed).newValue
@@ -31,6 +39,10 @@ final class RunHub: Sendable {
     }
 
     func publish(_ message: LiveMessage, runID: Int64) {
+        if case .progress = message {
+        } else {
+            for observer in observers.withLock({ $0 }) { observer(runID, message) }
+        }
         let targets = followers.withLock { $0.values.filter { $0.runID == runID } }
         for follower in targets { follower.deliver(message) }
     }

@@ -20,7 +20,7 @@ extension RunLoop {
             current.voltage_V = recorded.sample.voltage_V
             current.voltage_we_re_V = recorded.sample.voltageWERE_V
             current.time_s = recorded.sample.time_s
-            current.fraction_done = plannedDuration_s > 0 ? min(1, recorded.sample.time_s / plannedDuration_s) : 0
+            current.fraction_done = fractionDone(stepIndex: step.index)
         }
         current.samples = writer.storedSamples
         progress.update(current)
@@ -28,6 +28,19 @@ extension RunLoop {
         guard force || now - lastPublish >= .milliseconds(200) else { return }
         lastPublish = now
         hub.publish(.progress(current), runID: runID)
+    }
+}
+
+extension RunLoop {
+    /// The share of the plan's expected cell time behind the run: the steps before the current one, and the current
+    /// one's own time up to its expected duration. Time spent paused does not count, so a paused run stays where
+    /// it stood instead of creeping to 100 %.
+    func fractionDone(stepIndex: Int) -> Double {
+        guard plannedDuration_s > 0, engine.plan.steps.indices.contains(stepIndex) else { return 0 }
+        guard !engine.isFinished else { return min(1, plannedBefore_s[stepIndex] / plannedDuration_s) }
+        let expected = engine.plan.steps[stepIndex].expectedDuration_s ?? 0
+        let within = engine.currentStep?.step.index == stepIndex ? min(engine.currentStepElapsed_s ?? 0, expected) : 0
+        return min(1, (plannedBefore_s[stepIndex] + within) / plannedDuration_s)
     }
 }
 

@@ -19,7 +19,7 @@ extension RunLoop {
             }
         }
         recordFault("instrument: \(error)")
-        await carryOut(engine.end(.faulted, reason: "instrument fault: \(error)"))
+        await carryOut(engine.end(.faulted, reason: FaultReason.instrumentFault(error)))
         return false
     }
 

@@ -1,14 +1,15 @@
+import Control
 import Domain
 import Engine
 import Instruments
 import ProtocolFiles
 
 extension RunLoop {
-    /// Continues a run a restart interrupted: records the gap, reads the cell at open circuit (a cell that does not
-    /// answer is not driven), then continues the step (or runs it again, with `on_restart: restart-step`), the
-    /// criteria starting their models afresh as after a pause. The first samples under current are compared with
-    /// the step's level before the gap (``judgeAfterRestart(_:)``). A run paused when it was interrupted stays
-    /// paused.
+    /// Continues a run a restart interrupted: announces the gap (its event is already stored, with the run's
+    /// reopening), reads the cell at open circuit (a cell that does not answer is not driven), then continues the
+    /// step (or runs it again, with `on_restart: restart-step`), the criteria starting their models afresh as after
+    /// a pause. The first samples under current are compared with the step's level before the gap
+    /// (``judgeAfterRestart(_:)``). A run paused when it was interrupted stays paused.
     func continueAfterRestart(_ plan: RestartPlan) async {
         let now = ContinuousClock.now
         if session.simulated == nil {
@@ -16,15 +17,8 @@ extension RunLoop {
             let gap = Duration.seconds(plan.gap_s ?? settings.samplingInterval_s)
             clock.instrumentReopened(latest_s: engine.latestTime_s, lost: now - gap)
         }
+        hub.publish(.event(EventInfo(runID: runID, plan.event)), runID: runID)
         let who = plan.byHand ? "resumed by the operator" : "the daemon restarted"
-        let gap = plan.gap_s.map { "\(formatDuration($0)) of wall time" } ?? "an unknown time"
-        let step = engine.currentStep.map { "step \($0.step.index)" } ?? "the run"
-        record(
-            RunEvent(
-                kind: .operatorCommand, time_s: engine.latestTime_s,
-                message: "\(who) after the run was interrupted for \(gap); \(step) continues "
-                    + (plan.policy == .restartStep ? "from its beginning" : "with the charge it still owes"),
-                stepIndex: engine.currentStep?.step.index))
         guard !engine.isPaused else {
             notePause(true)
             return
@@ -45,6 +39,21 @@ extension RunLoop {
         if plan.policy == .resume, let level = plan.levelBeforeGap_V, level > 0 {
             shortCheck = (level, 0, Self.restartCheckSamples)
         }
+    }
+
+    /// The event that says a run continues after a restart, with how long it was away and what its step does now;
+    /// stored with the run's reopening (``RunStore/reopenRun(_:restartEvent:)``).
+    static func restartEvent(
+        engine: RunEngine, policy: RestartPolicy, gap_s: Double?, byHand: Bool
+    ) -> RunEvent {
+        let who = byHand ? "resumed by the operator" : "the daemon restarted"
+        let gap = gap_s.map { "\(formatDuration($0)) of wall time" } ?? "an unknown time"
+        let step = engine.currentStep.map { "step \($0.step.index)" } ?? "the run"
+        return RunEvent(
+            kind: .operatorCommand, time_s: engine.latestTime_s,
+            message: "\(who) after the run was interrupted for \(gap); \(step) continues "
+                + (policy == .restartStep ? "from its beginning" : "with the charge it still owes"),
+            stepIndex: engine.currentStep?.step.index)
     }
 
     /// Samples under current judged against the level before the gap: the first one, before the criteria see it

@@ -61,6 +61,12 @@ actor RunLoop {
     var lastPublish = ContinuousClock.now
     /// The plan's expected cell time, for the share done.
     let plannedDuration_s: Double
+    /// Per step, the expected cell time of the steps before it.
+    let plannedBefore_s: [Double]
+    /// While the run is paused: the wall time and cell time the pause was first seen at. A paused run records its
+    /// open-circuit samples no faster than real time (a simulator at unlimited speed would otherwise fill the disk
+    /// while the run waits for an operator).
+    var pausePacing: (wall: ContinuousClock.Instant, cell_s: Double)?
     /// How often a paused run reopens the ports of an instrument that went away.
     let reconnectInterval: Duration
 
@@ -80,6 +86,8 @@ actor RunLoop {
         let levelBeforeGap_V: Double?
         /// Whether an operator asked for it (`cellrig resume`) rather than the daemon's start.
         let byHand: Bool
+        /// The event saying the run continues (``restartEvent(engine:policy:gap_s:byHand:)``), already stored.
+        let event: RunEvent
     }
 
     init(
@@ -105,6 +113,13 @@ actor RunLoop {
         self.reconnectInterval = reconnectInterval
         self.progress = ProgressBoard(RunProgress(starting: runID, plan: engine.plan))
         self.plannedDuration_s = engine.plan.steps.compactMap(\.expectedDuration_s).reduce(0, +)
+        var before: [Double] = []
+        var sum = 0.0
+        for step in engine.plan.steps {
+            before.append(sum)
+            sum += step.expectedDuration_s ?? 0
+        }
+        self.plannedBefore_s = before
     }
 
     // MARK: - Operator commands
@@ -151,10 +166,16 @@ actor RunLoop {
                 await carryOut(engine.end(stop.state, reason: stop.reason))
                 break
             }
+            if await waitWhilePausedAheadOfRealTime() {
+                await flushIfDue()
+                publishProgress(force: false)
+                continue
+            }
             let waitStarted = ContinuousClock.now
             let batch: [InstrumentSample]
             do {
-                batch = try await galvanostat.nextSamples()
+                // A paused run takes one sample at a time, so the pacing above spaces them one interval apart.
+                batch = engine.isPaused ? [try await galvanostat.nextSample()] : try await galvanostat.nextSamples()
             } catch {
                 if await continueAfterLoss(error) { continue }
                 break
@@ -172,12 +193,32 @@ actor RunLoop {
         return await finish()
     }
 
+    /// While the run is paused, sleeps (a quarter second at most, so commands and shutdown are not kept waiting)
+    /// when the instrument's cell time has run ahead of the wall time since the pause began; true when it slept.
+    /// A real instrument is never ahead, so only a fast simulator is slowed, to one sample per sampling interval
+    /// (the loop takes single samples while paused).
+    func waitWhilePausedAheadOfRealTime() async -> Bool {
+        guard engine.isPaused else {
+            pausePacing = nil
+            return false
+        }
+        let now = ContinuousClock.now
+        guard let pacing = pausePacing else {
+            pausePacing = (now, engine.latestTime_s)
+            return false
+        }
+        let ahead = Duration.seconds(engine.latestTime_s - pacing.cell_s) - (now - pacing.wall)
+        guard ahead > .zero else { return false }
+        try? await Task.sleep(for: min(ahead, .milliseconds(250)))
+        return true
+    }
+
     /// Feeds a batch to the engine, sample by sample, until the engine commands the instrument or the batch ends.
     func ingest(_ batch: [InstrumentSample]) async {
         var index = batch.startIndex
-        while index < batch.endIndex, !engine.isFinished {
+        while index < batch.endIndex, !engine.isFinishedInPlace {
             let sample = clock.place(batch[index], now: batchArrival)
-            let wasPaused = engine.isPaused
+            let wasPaused = engine.isPausedInPlace
             // After a restart, the first sample under current is compared with the level before the gap before the
             // criteria see it: a cell that shorted meanwhile ends the run as not resumed, not as a short found now.
             if shortCheck != nil, let refusal = judgeAfterRestart(sample) {
@@ -217,6 +258,12 @@ actor RunLoop {
                 switch command {
                 case .applyCurrent(let current): try await galvanostat.applyCurrent(current)
                 case .openCircuit: try await galvanostat.openCircuit()
+                case .applyPotential(let program):
+                    guard let potentiostat = galvanostat as? any Potentiostat else {
+                        throw InstrumentError(
+                            .rejected, instrument: session.rig.id, "the rig's galvanostat cannot set a potential")
+                    }
+                    try await potentiostat.applyPotential(program)
                 case .measureImpedance(let settings):
                     guard let analyzer = galvanostat as? any ImpedanceAnalyzer else {
                         throw InstrumentError(
@@ -246,7 +293,9 @@ actor RunLoop {
         if let (command, error) = refusal {
             logger.error("run \(runID): instrument refused \(command): \(error)")
             recordFault("instrument refused \(command): \(error)")
-            if !engine.isFinished { record(engine.end(.faulted, reason: "instrument fault: \(error)")) }
+            if !engine.isFinished {
+                record(engine.end(.faulted, reason: FaultReason.instrumentFault(error, during: command)))
+            }
             try? await galvanostat.openCircuit()
         }
     }
@@ -356,4 +405,13 @@ actor RunLoop {
         logger.info("run \(runID) \(outcome.state.rawValue): \(outcome.reason); \(writer.storedSamples) samples stored")
         return outcome
     }
+}
+
+extension RunEngine {
+    // The loop asks these before every sample. Read in place: a plain read of the engine (a large struct stored in
+    // the actor) copies all of it for each question.
+
+    var isFinishedInPlace: Bool { mutating get { isFinished } }
+
+    var isPausedInPlace: Bool { mutating get { isPaused } }
 }

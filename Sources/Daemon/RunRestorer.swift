@@ -91,6 +91,7 @@ enum RunRestorer {
         case .applyCurrent(let current): .current(current)
         case .openCircuit: .openCircuit
         case .measureImpedance(let settings): .spectrum(settings)
+        case .applyPotential(let program): .potential(program)
         case .setTemperature: nil
         }
     }

@@ -10,6 +10,8 @@ struct RigCapabilities: Sendable, Hashable {
     var measures: Set<MeasuredQuantity>
     /// Whether its galvanostat measures impedance spectra.
     var measuresImpedance: Bool
+    /// Whether its galvanostat can set a potential (potentiostatic holds, sweeps).
+    var setsPotential: Bool
     /// Whether it has a temperature controller that `set_temperature` steps can set.
     var controlsTemperature: Bool
 
@@ -19,12 +21,15 @@ struct RigCapabilities: Sendable, Hashable {
             // The cell models report the clamp's pressure and the cell's temperature with every reading.
             measures = [.stackPressure, .temperature]
             measuresImpedance = true
+            setsPotential = true
         case .methodScript:
             measures = rig.pressureSensor == nil ? [] : [.stackPressure]
             measuresImpedance = true
+            setsPotential = true
         case .keithley2400:
             measures = rig.pressureSensor == nil ? [] : [.stackPressure]
             measuresImpedance = false
+            setsPotential = true
         }
         // A temperature controller's process value fills every sample's temperature.
         if rig.temperatureController != nil { measures.insert(.temperature) }
@@ -48,7 +53,10 @@ struct ValidatedStart: Sendable {
         var context = RunContext(cell: cell, conditions: testProtocol.conditions)
         context.voltageResolution_V = voltageResolution_V
         // The same protocol and cell built it once already, so it builds again.
-        return (try? RunEngine(protocol: testProtocol, area_cm2: cell.electrodeArea_cm2, context: context)) ?? engine
+        guard var rebuilt = try? RunEngine(protocol: testProtocol, area_cm2: cell.electrodeArea_cm2, context: context)
+        else { return engine }
+        rebuilt.currentWindow_A = engine.currentWindow_A
+        return rebuilt
     }
 }
 
@@ -73,7 +81,7 @@ struct RunStartValidator {
             }
             cell.electrodeArea_cm2 = area
         }
-        let engine: RunEngine
+        var engine: RunEngine
         do {
             engine = try RunEngine(
                 protocol: testProtocol, area_cm2: cell.electrodeArea_cm2,
@@ -87,11 +95,25 @@ struct RunStartValidator {
                     + "\(formatCurrent(rig.limits.current_A)) (limits.current in its rig file); lower the schedule's "
                     + "maximum or raise the limit")
         }
+        engine.currentWindow_A = rig.limits.current_A
         let capabilities = RigCapabilities(rig)
         if engine.plan.steps.contains(where: { $0.kind == .impedance }), !capabilities.measuresImpedance {
             throw .badRequest(
                 "\(file): the protocol has impedance steps, but rig '\(rig.id)' has a galvanostat that cannot "
                     + "measure impedance (\(rig.galvanostat.driverName))")
+        }
+        if let step = engine.plan.steps.first(where: { $0.kind.controlsPotential }), !capabilities.setsPotential {
+            throw .badRequest(
+                "\(file): the protocol has \(step.kind.rawValue) steps, but rig '\(rig.id)' has a galvanostat whose "
+                    + "driver cannot set a potential (\(rig.galvanostat.driverName))")
+        }
+        do {
+            let compliance = rig.limits.voltage_V
+            try TestProtocol.checkPotentials(
+                testProtocol.steps, within: -compliance...compliance,
+                limitName: "rig '\(rig.id)''s voltage limit (limits.voltage in its rig file)")
+        } catch {
+            throw .badRequest(error.description(file: file))
         }
         try checkConditioning(engine.plan, protocol: testProtocol, cell: cell, capabilities: capabilities, file: file)
         var blindCriteria: [(criterion: String, reason: String)] = []

@@ -17,7 +17,7 @@ import Transport
 /// as read and flagged ``SampleFlags/pressureImplausible``, and one at the run's start refuses the run. A sensor
 /// whose port went away is lost like the galvanostat. The temperature controller, when the rig has one, is read the
 /// same way into every sample's `temperature_C` (`SerialRigInstruments+Temperature.swift`).
-actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
+actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer, Potentiostat {
     /// The force sensor and how its readings become pressures.
     struct PressureSensor: Sendable {
         let sensor: any ForceSensor
@@ -110,6 +110,15 @@ actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer {
 
     func applyCurrent(_ current_A: Double) async throws {
         try await galvanostat.applyCurrent(current_A)
+    }
+
+    /// The galvanostat's potential program; refused when it cannot set a potential.
+    func applyPotential(_ program: PotentialProgram) async throws {
+        guard let potentiostat = galvanostat as? any Potentiostat else {
+            throw InstrumentError(
+                .rejected, instrument: "galvanostat", "this instrument's driver cannot set a potential")
+        }
+        try await potentiostat.applyPotential(program)
     }
 
     func measureBothVoltages(_ enabled: Bool) async throws {

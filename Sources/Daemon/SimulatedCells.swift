@@ -35,7 +35,7 @@ enum SimulatedCells {
         } catch {
             throw FileError(
                 file: rigFile, key: "galvanostat.preset", value: preset, problem: "unknown preset '\(preset)'",
-                allowed: PhysicsCellParameters.presetNames.joined(separator: ", "))
+                allowed: PhysicsCellParameters.allPresetNames.joined(separator: ", "))
         }
         do {
             try parameters.override("metal", with: cell.metal.rawValue)
@@ -75,7 +75,7 @@ enum SimulatedCells {
 public enum SimulatedCellDocumentation {
     public static var text: String {
         var lines = [
-            "presets (galvanostat.preset): " + PhysicsCellParameters.presetNames.joined(separator: ", "),
+            "presets (galvanostat.preset): " + PhysicsCellParameters.allPresetNames.joined(separator: ", "),
             "parameters (galvanostat.parameters; a number in the unit the name ends with):",
         ]
         let width = PhysicsCellParameters.catalogue.map(\.name.count).max() ?? 20

@@ -19,6 +19,8 @@ public enum Dimension: String, Sendable, Hashable, Codable, CaseIterable {
     case arealResistance
     case conductivity
     case frequency
+    /// A rate of change of voltage: scan rates and relaxation thresholds.
+    case voltageRate
 
     /// The unit every value of this dimension is stored in.
     public var canonicalUnit: String {
@@ -37,6 +39,7 @@ public enum Dimension: String, Sendable, Hashable, Codable, CaseIterable {
         case .arealResistance: "Ohm cm2"
         case .conductivity: "mS/cm"
         case .frequency: "Hz"
+        case .voltageRate: "V/s"
         }
     }
 
@@ -57,6 +60,7 @@ public enum Dimension: String, Sendable, Hashable, Codable, CaseIterable {
         case .arealResistance: "an areal resistance"
         case .conductivity: "a conductivity"
         case .frequency: "a frequency"
+        case .voltageRate: "a rate of change of voltage"
         }
     }
 
@@ -85,7 +89,7 @@ struct Unit: Sendable {
         Unit("nA", .current, 1e-9), Unit("pA", .current, 1e-12),
         Unit("A/cm2", .currentDensity, 1e3), Unit("mA/cm2", .currentDensity, 1),
         Unit("uA/cm2", .currentDensity, 1e-3), Unit("nA/cm2", .currentDensity, 1e-6),
-        Unit("Ah", .charge, 1e3), Unit("mAh", .charge, 1), Unit("uAh", .charge, 1e-3),
+        Unit("Ah", .charge, 1e3), Unit("mAh", .charge, 1), Unit("uAh", .charge, 1e-3), Unit("nAh", .charge, 1e-6),
         Unit("C", .charge, 1 / 3.6), Unit("mC", .charge, 1 / 3600),
         Unit("mAh/cm2", .arealCapacity, 1), Unit("uAh/cm2", .arealCapacity, 1e-3),
         Unit("Ah/cm2", .arealCapacity, 1e3),
@@ -104,6 +108,9 @@ struct Unit: Sendable {
         Unit("S/cm", .conductivity, 1e3), Unit("mS/cm", .conductivity, 1), Unit("uS/cm", .conductivity, 1e-3),
         Unit("Hz", .frequency, 1), Unit("kHz", .frequency, 1e3), Unit("MHz", .frequency, 1e6),
         Unit("mHz", .frequency, 1e-3),
+        Unit("V/s", .voltageRate, 1), Unit("mV/s", .voltageRate, 1e-3), Unit("uV/s", .voltageRate, 1e-6),
+        Unit("mV/min", .voltageRate, 1e-3 / 60), Unit("uV/min", .voltageRate, 1e-6 / 60),
+        Unit("mV/h", .voltageRate, 1e-3 / 3600),
     ]
 }
 

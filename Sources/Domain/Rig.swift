@@ -29,6 +29,8 @@ public struct CellDescription: Sendable, Hashable, Codable {
     public var metal: AnodeMetal
     public var electrolyte: String
     public var electrolyteThickness_um: Double?
+    /// Ionic conductivity of the electrolyte at the test temperature, S/cm.
+    public var electrolyteConductivity_S_cm: Double?
     /// Working-electrode area; converts current densities to currents.
     public var electrodeArea_cm2: Double
     public var referenceArea_cm2: Double?
@@ -40,19 +42,31 @@ public struct CellDescription: Sendable, Hashable, Codable {
 
     public init(
         label: String? = nil, metal: AnodeMetal, electrolyte: String, electrolyteThickness_um: Double? = nil,
-        electrodeArea_cm2: Double, referenceArea_cm2: Double? = nil, metalThickness_um: Double? = nil,
+        electrolyteConductivity_S_cm: Double? = nil, electrodeArea_cm2: Double, referenceArea_cm2: Double? = nil,
+        metalThickness_um: Double? = nil,
         pretreatment: String? = nil, stackPressure_MPa: Double? = nil, temperature_C: Double? = nil
     ) {
         self.label = label
         self.metal = metal
         self.electrolyte = electrolyte
         self.electrolyteThickness_um = electrolyteThickness_um
+        self.electrolyteConductivity_S_cm = electrolyteConductivity_S_cm
         self.electrodeArea_cm2 = electrodeArea_cm2
         self.referenceArea_cm2 = referenceArea_cm2
         self.metalThickness_um = metalThickness_um
         self.pretreatment = pretreatment
         self.stackPressure_MPa = stackPressure_MPa
         self.temperature_C = temperature_C
+    }
+}
+
+extension CellDescription {
+    /// The electrolyte's area resistance, Ohm cm2 (thickness over conductivity), when both are known.
+    public var electrolyteResistance_Ohm_cm2: Double? {
+        guard let thickness = electrolyteThickness_um, let conductivity = electrolyteConductivity_S_cm,
+            thickness > 0, conductivity > 0
+        else { return nil }
+        return thickness * 1e-4 / conductivity
     }
 }
 

@@ -20,7 +20,7 @@ public enum RunState: String, Sendable, Hashable, Codable, CaseIterable {
 }
 
 /// What a stop criterion asks the engine to do with one sample.
-public enum VerdictAction: String, Sendable, Hashable, Codable, Comparable {
+public enum VerdictAction: String, Sendable, Hashable, Codable, Comparable, CaseIterable {
     case `continue`
     case warn
     case endStep = "end-step"
@@ -41,6 +41,10 @@ public enum VerdictAction: String, Sendable, Hashable, Codable, Comparable {
 }
 
 /// A criterion's judgement with the evidence behind it. Every verdict other than `continue` becomes an event.
+///
+/// Evidence is always finite: a non-finite value given to it is kept out of ``evidence`` and listed by name in
+/// ``undefinedEvidence``, and JSON writes it as `null` in the evidence object. Non-finite times and current
+/// densities are written as `null` too, so a verdict can always be stored and streamed.
 public struct Verdict: Sendable, Hashable, Codable {
     public var criterion: String
     public var action: VerdictAction
@@ -52,8 +56,14 @@ public struct Verdict: Sendable, Hashable, Codable {
     public var onsetTime_s: Double?
     /// Current density (mA/cm2, magnitude) at the onset; for a short this is the CCD.
     public var currentDensity_mA_cm2: Double?
-    /// Model state and thresholds, by name, for the record.
-    public var evidence: [String: Double]
+    /// Model state and thresholds, by name, for the record; finite values only.
+    public var evidence: [String: Double] {
+        get { finiteEvidence }
+        set { (finiteEvidence, undefinedEvidence) = Self.split(newValue) }
+    }
+    /// Names of evidence that was given a non-finite value (infinite or not a number), sorted.
+    public private(set) var undefinedEvidence: [String] = []
+    private var finiteEvidence: [String: Double] = [:]
 
     public init(
         criterion: String, action: VerdictAction, reason: String, time_s: Double, onsetTime_s: Double? = nil,
@@ -67,6 +77,46 @@ public struct Verdict: Sendable, Hashable, Codable {
         self.currentDensity_mA_cm2 = currentDensity_mA_cm2
         self.evidence = evidence
     }
+
+    private static func split(_ values: [String: Double]) -> ([String: Double], [String]) {
+        var finite: [String: Double] = [:]
+        var undefined: [String] = []
+        for (key, value) in values {
+            if value.isFinite { finite[key] = value } else { undefined.append(key) }
+        }
+        return (finite, undefined.sorted())
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case criterion, action, reason, time_s, onsetTime_s, currentDensity_mA_cm2, evidence
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        criterion = try container.decode(String.self, forKey: .criterion)
+        action = try container.decode(VerdictAction.self, forKey: .action)
+        reason = try container.decode(String.self, forKey: .reason)
+        time_s = try container.decodeIfPresent(Double.self, forKey: .time_s) ?? .nan
+        onsetTime_s = try container.decodeIfPresent(Double.self, forKey: .onsetTime_s)
+        currentDensity_mA_cm2 = try container.decodeIfPresent(Double.self, forKey: .currentDensity_mA_cm2)
+        let stored = try container.decodeIfPresent([String: Double?].self, forKey: .evidence) ?? [:]
+        finiteEvidence = stored.compactMapValues { $0 }
+        undefinedEvidence = stored.filter { $0.value == nil }.map(\.key).sorted()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(criterion, forKey: .criterion)
+        try container.encode(action, forKey: .action)
+        try container.encode(reason, forKey: .reason)
+        try container.encode(time_s.isFinite ? time_s : nil, forKey: .time_s)
+        try container.encodeIfPresent(onsetTime_s.flatMap { $0.isFinite ? $0 : nil }, forKey: .onsetTime_s)
+        try container.encodeIfPresent(
+            currentDensity_mA_cm2.flatMap { $0.isFinite ? $0 : nil }, forKey: .currentDensity_mA_cm2)
+        var all: [String: Double?] = finiteEvidence.mapValues { $0 }
+        for key in undefinedEvidence { all[key] = .some(nil) }
+        try container.encode(all, forKey: .evidence)
+    }
 }
 
 /// Why a step ended.
@@ -74,6 +124,12 @@ public enum StepEndReason: String, Sendable, Hashable, Codable {
     case capacity
     case duration
     case voltageLimit = "voltage-limit"
+    /// A potential-controlled step's current rose to its limit.
+    case currentLimit = "current-limit"
+    /// A potentiostatic hold's current fell to its cut-off.
+    case currentCutoff = "current-cutoff"
+    /// A rest's voltage relaxed (its `until: dV/dt < X for Y` rule held).
+    case relaxed
     case criterion
     /// An impedance step's spectrum was measured.
     case measured
@@ -84,7 +140,7 @@ public enum StepEndReason: String, Sendable, Hashable, Codable {
 
 /// Something that happened in a run, on cell time. Stored in the `events` table and streamed live.
 public struct RunEvent: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case runStarted = "run-started"
         case stepStarted = "step-started"
         case impedanceMeasured = "impedance-measured"
@@ -143,7 +199,7 @@ public struct RunOutcome: Sendable, Hashable, Codable {
 
 /// A moment the simulator knows to be true (a short or voiding really began), stored to score criteria.
 public struct GroundTruthEvent: Sendable, Hashable, Codable {
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
         case dendriteInitiation = "dendrite-initiation"
         case softShort = "soft-short"
         case hardShort = "hard-short"

@@ -1,5 +1,5 @@
 /// What a planned step does, as shown in plans and stored with steps.
-public enum StepKind: String, Sendable, Hashable, Codable {
+public enum StepKind: String, Sendable, Hashable, Codable, CaseIterable {
     case rest
     case plate
     case strip
@@ -10,6 +10,13 @@ public enum StepKind: String, Sendable, Hashable, Codable {
     case setTemperature = "set_temperature"
     /// Open circuit until the step's conditions hold.
     case wait
+    /// A potentiostatic hold: the potential is set, the current measured.
+    case potentiostatic
+    /// A linear or cyclic potential sweep: the potential is set, the current measured.
+    case sweep
+
+    /// True for steps that set the potential and measure the current.
+    public var controlsPotential: Bool { self == .potentiostatic || self == .sweep }
 }
 
 /// One concrete step of a run: a fixed current (or open circuit) and its end conditions, for one cell.
@@ -35,6 +42,14 @@ public struct PlannedStep: Sendable, Hashable, Codable {
     public var impedance: ImpedanceSettings?
     /// The circuit to fit to an impedance step's spectrum, when the protocol names one.
     public var impedanceFit: ImpedanceFitSpecification?
+    /// What a potentiostatic or sweep step sets; nil for every other kind.
+    public var potential: PotentialProgram?
+    /// A potential-controlled step ends when |I| rises to this, A.
+    public var currentLimit_A: Double?
+    /// A potentiostatic hold ends when |I| falls to this, A.
+    public var currentCutoff_A: Double?
+    /// A rest that ends once the voltage has relaxed.
+    public var relaxation: RelaxationRule?
     /// The setpoint a `set_temperature` step writes; nil for every other kind.
     public var temperatureSetpoint_C: Double?
     /// What a `wait` (or waiting `set_temperature`) step waits for; nil for every other kind.
@@ -60,9 +75,11 @@ public struct PlannedStep: Sendable, Hashable, Codable {
         self.voltageLimit_V = voltageLimit_V
     }
 
-    /// The time the step takes if no voltage limit or criterion ends it first (nil: only a voltage limit ends it).
+    /// The time the step takes if no voltage or current limit, relaxation or criterion ends it first (nil: only
+    /// such a limit ends it).
     public var expectedDuration_s: Double? {
         if let impedance { return impedance.expectedDuration_s }
+        if let sweep = potential?.duration_s { return min(sweep, durationLimit_s ?? sweep) }
         if let wait { return wait.shortest_s }
         var candidates: [Double] = []
         if let durationLimit_s { candidates.append(durationLimit_s) }
@@ -127,7 +144,7 @@ public struct StepPlan: Sendable, Hashable, Codable {
         for (position, step) in testProtocol.steps.enumerated() {
             let location = step.position?.key ?? "steps[\(position)]"
             switch step {
-            case .rest, .galvanostatic, .impedance, .setTemperature, .wait:
+            case .rest, .galvanostatic, .impedance, .potentiostatic, .sweep, .setTemperature, .wait:
                 steps.append(
                     try Self.plan(
                         step, index: steps.count, cycle: 0, stepInCycle: 0, loop: nil, area_cm2: area_cm2,
@@ -193,9 +210,32 @@ public struct StepPlan: Sendable, Hashable, Codable {
     ) throws(PlanError) -> PlannedStep {
         switch step {
         case .rest(let rest):
-            return PlannedStep(
+            var planned = PlannedStep(
                 index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .rest, current_A: 0,
                 currentDensity_mA_cm2: 0, durationLimit_s: rest.duration_s)
+            planned.relaxation = rest.until
+            return planned
+        case .potentiostatic(let hold):
+            let limit_A = hold.currentLimit.map { abs($0.amperes(area_cm2: area_cm2)) }
+            var planned = PlannedStep(
+                index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .potentiostatic, current_A: 0,
+                currentDensity_mA_cm2: 0, capacityLimit_C: hold.capacity?.coulombs(area_cm2: area_cm2),
+                capacity_mAh_cm2: hold.capacity?.areal(area_cm2: area_cm2), durationLimit_s: hold.duration_s)
+            planned.potential = .hold(hold.potential_V, versus: hold.versus, compliance_A: limit_A)
+            planned.currentLimit_A = limit_A
+            planned.currentCutoff_A = hold.currentCutoff.map { abs($0.amperes(area_cm2: area_cm2)) }
+            return planned
+        case .sweep(let sweep):
+            let limit_A = sweep.currentLimit.map { abs($0.amperes(area_cm2: area_cm2)) }
+            var planned = PlannedStep(
+                index: index, cycle: cycle, stepInCycle: stepInCycle, kind: .sweep, current_A: 0,
+                currentDensity_mA_cm2: 0)
+            planned.potential = PotentialProgram(
+                versus: sweep.versus, corners_V: [sweep.from_V] + sweep.vertices_V + [sweep.to_V],
+                rate_V_s: sweep.rate_V_s, cycles: sweep.cycles, currentCompliance_A: limit_A)
+            planned.durationLimit_s = planned.potential?.duration_s
+            planned.currentLimit_A = limit_A
+            return planned
         case .galvanostatic(let galvanostatic):
             guard
                 let setting = galvanostatic.current ?? loop?.schedule(for: galvanostatic.role)?.setting(forCycle: cycle)

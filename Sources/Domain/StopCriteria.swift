@@ -81,11 +81,22 @@ public struct ParameterSpec: Sendable, Hashable {
 /// A criterion cellrig knows: its name, what it watches for, and its parameters.
 public struct CriterionSpec: Sendable, Hashable {
     public var name: String
+    /// What one of its verdicts means, in a few words, for summaries of a run ("the seed-004 {drop} rule for a
+    /// dendrite short"); `{name}` stands for the value of parameter `name`, which the verdict's evidence holds as
+    /// `name_unit`.
+    public var meaning: String? = nil
     public var help: String
     public var parameters: [ParameterSpec]
     /// What the rig must measure for the criterion to judge anything (a guard on stack pressure needs a pressure
     /// sensor); empty for criteria that need only current and voltage.
     public var needs: [MeasuredQuantity] = []
+    /// The kinds of step the criterion can judge; nil for every kind (guards). The engine hands it no samples of a
+    /// potential-controlled step it cannot judge (rests and impedance steps still reach it, to settle its models),
+    /// and a protocol that declares it without any step it can judge is refused at validation.
+    public var judges: [StepKind]? = nil
+
+    /// True when the criterion judges samples of steps of `kind`.
+    public func judges(_ kind: StepKind) -> Bool { judges?.contains(kind) ?? true }
 
     public func parameter(_ name: String) -> ParameterSpec? {
         parameters.first { $0.name == name }
@@ -94,9 +105,14 @@ public struct CriterionSpec: Sendable, Hashable {
 
 /// The criteria a protocol's `stop:` list may name. Engine holds one implementation for each.
 public enum CriterionCatalogue {
+    /// The steps that criteria watching the voltage under a set current can judge: in a potential-controlled step
+    /// the voltage is what is set, so a short or a void shows in the current instead.
+    public static let currentControlledSteps: [StepKind] = [.plate, .strip, .galvanostatic]
+
     public static let all: [CriterionSpec] = [
         CriterionSpec(
             name: "voltage-drop",
+            meaning: "the seed-004 {drop} rule for a dendrite short",
             help: "Dendrite short, seed-004 rule: within a plating step, the voltage magnitude falls by `drop` "
                 + "below its running extreme. Stops the run; the step's current density is the CCD.",
             parameters: [
@@ -113,9 +129,10 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "action", .word(["warn", "stop"]), default: .word("stop"),
                     help: "`warn` records the rule's verdicts (to compare with published numbers) without stopping"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "voltage-window",
+            meaning: "the cell voltage outside its window",
             help: "Guard: the controlled voltage leaves [min, max]. Stops the run at open circuit.",
             parameters: [
                 ParameterSpec(
@@ -127,13 +144,16 @@ public enum CriterionCatalogue {
             ]),
         CriterionSpec(
             name: "dendrite-short",
+            meaning: "a dendrite short found by the model-based detector",
             help: "Dendrite short, model-based: each watched plating step's polarisation is predicted by a local model "
-                + "(level and trend with the decaying transients after the current change and nucleation, time "
-                + "constants chosen by how well they predicted earlier steps); a one-sided CUSUM on the "
-                + "noise-standardised shortfall below the prediction stops the run when |V| really falls below "
-                + "where it was. Single-sample spikes (two in a row, once the run has shown one), transients, slow "
-                + "drift and a rise that levels off do not trip it. The CCD is the current density at the "
-                + "estimated onset.",
+                + "(level and trend with the decaying transients after the current change and nucleation); any of "
+                + "five tests stops the run: a CUSUM on the noise-standardised shortfall below the prediction (|V| "
+                + "must also fall below where it was, after the model had followed it), a run of falls far beyond the "
+                + "sample-to-sample noise, half the step's settled level lost however slowly, repeated drops with "
+                + "partial recovery, and noise with a long lower tail only. The noise is floored at the reading's "
+                + "resolution. Detection figures hold on the benchmark's trace families only (make bench-criteria; "
+                + "the phenomena tested are listed in docs/protocol-files.md), not on cells in general. The CCD is "
+                + "the step's current density.",
             parameters: [
                 ParameterSpec(
                     "during", .word(["plate", "both"]), default: .word("plate"),
@@ -148,27 +168,31 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "noise-floor", .quantity(.voltage, 1e-8...0.01), default: .quantity(Quantity(1e-5, .voltage)),
                     help: "lowest voltage noise assumed, whatever the samples show"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "hard-short",
-            help: "Hard short: during a watched plating step the apparent area resistance |V/I| x area falls below "
-                + "`below`, by default a fifth of the electrolyte resistance (given, or the lowest apparent "
-                + "resistance of the earlier steps; in the first step, the value 10 s in, after its transients) for "
-                + "two samples in a row. Stops the run; sets the CCD.",
+            meaning: "a hard short: the apparent area resistance fell below its threshold",
+            help: "Hard short: once a watched plating step has settled, the apparent area resistance |V/I| x area "
+                + "falls below `below`, by default a fifth of a trusted reference (the given electrolyte resistance, "
+                + "else one measured by an impedance step of the run, else the rig file's conductivity and "
+                + "thickness, else the settled apparent resistance of earlier steps at a similar current and of the "
+                + "step itself) for two smoothed samples in a row. Never judges a step that has not settled. Stops "
+                + "the run; sets the CCD.",
             parameters: [
                 ParameterSpec(
                     "during", .word(["plate", "both"]), default: .word("plate"),
                     help: "which steps are watched: `both` for symmetric cells"),
                 ParameterSpec(
                     "electrolyte-resistance", .quantity(.arealResistance, 1e-4...1e7),
-                    help: "bulk resistance of the electrolyte x area, e.g. from EIS; default: learned from the "
-                        + "apparent resistance of earlier steps"),
+                    help: "bulk resistance of the electrolyte x area, e.g. from EIS; default: measured by an "
+                        + "impedance step of the run, from the rig file, or the settled apparent resistance"),
                 ParameterSpec(
                     "below", .quantity(.arealResistance, 1e-5...1e7),
                     help: "the apparent resistance that means a short; default a fifth of the electrolyte's"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "voiding",
+            meaning: "voiding while stripping: the polarisation rose",
             help: "Voiding while stripping (WE-RE in a three-electrode cell, else the cell voltage): the "
                 + "polarisation rises by `rise` (or doubles, if less; at least `min-rise` and ten times the noise) "
                 + "within a half-cycle with upward curvature; or the end-of-strip "
@@ -203,9 +227,10 @@ public enum CriterionCatalogue {
                 ParameterSpec(
                     "limit", .quantity(.voltage, 1e-4...20),
                     help: "voltage limit for the time-left prediction; default the step's own voltage limit"),
-            ]),
+            ], judges: currentControlledSteps),
         CriterionSpec(
             name: "stack-pressure",
+            meaning: "the stack pressure outside {setpoint} +/- {band} for longer than {hold}",
             help: "Guard: the measured stack pressure stays outside setpoint +/- band for longer than `hold`.",
             parameters: [
                 ParameterSpec(
@@ -223,6 +248,7 @@ public enum CriterionCatalogue {
             ], needs: [.stackPressure]),
         CriterionSpec(
             name: "temperature",
+            meaning: "the temperature above {max} for longer than {hold}",
             help: "Guard: the measured temperature stays above `max` for longer than `hold` (default 10 C below "
                 + "the anode metal's melting point: K 63.5, Na 97.8, Li 180.5 C).",
             parameters: [
@@ -241,6 +267,7 @@ public enum CriterionCatalogue {
             ], needs: [.temperature]),
         CriterionSpec(
             name: "metal-inventory",
+            meaning: "more metal stripped than an electrode holds",
             help: "Guard: the net charge stripped from either electrode would exceed the metal it holds (thickness "
                 + "/ um per mAh/cm2: Li 4.85, Na 8.86, K 16.9); checked before each step from its planned "
                 + "capacity and on every sample.",

@@ -22,14 +22,21 @@ public struct TestProtocol: Sendable, Hashable, Codable {
     public var onInstrumentLoss: InstrumentLossPolicy
     /// What the daemon does with the run when it starts again after a restart (or a crash) that interrupted it.
     public var onRestart: RestartPolicy
+    /// Whether the rig's queue goes on to its next run after this run ends (`then:`).
+    public var then: QueuePolicy
+    /// The rig the protocol is written for (the file's `rig:` key, a rig id such as `sim-li-3e`): a hint for
+    /// people and for the test that runs every shipped protocol, not a restriction.
+    public var intendedRig: String?
 
     public init(
         schema: Int = 1, name: String, summary: String? = nil, reference: String? = nil,
         parameters: [String: String] = [:], threeElectrode: Bool = false, samplingInterval_s: Double = 1,
         conditions: TestConditions = .init(),
         steps: [ProtocolStep], stopCriteria: [CriterionDeclaration] = [],
-        onInstrumentLoss: InstrumentLossPolicy = .fault, onRestart: RestartPolicy = .resume
+        onInstrumentLoss: InstrumentLossPolicy = .fault, onRestart: RestartPolicy = .resume,
+        then: QueuePolicy = .hold
     ) {
+        self.then = then
         self.onInstrumentLoss = onInstrumentLoss
         self.onRestart = onRestart
         self.schema = schema
@@ -86,6 +93,10 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
     case loop(LoopStep)
     /// One impedance spectrum (potentiostatic or galvanostatic EIS).
     case impedance(ImpedanceStep)
+    /// The working electrode held at one potential.
+    case potentiostatic(PotentiostaticStep)
+    /// A linear or cyclic potential sweep.
+    case sweep(SweepStep)
     /// Writes the temperature controller's setpoint, optionally waiting until the temperature settles.
     case setTemperature(SetTemperatureStep)
     /// Open circuit until temperature or stack pressure has held within a band for a settling time.
@@ -98,20 +109,26 @@ public enum ProtocolStep: Sendable, Hashable, Codable {
         case .galvanostatic(let step): step.position
         case .loop(let step): step.position
         case .impedance(let step): step.position
+        case .potentiostatic(let step): step.position
+        case .sweep(let step): step.position
         case .setTemperature(let step): step.position
         case .wait(let step): step.position
         }
     }
 }
 
-/// Open circuit (no current) for `duration_s`.
+/// Open circuit (no current) for `duration_s`, or until the voltage has relaxed (`until`), whichever comes first.
 public struct RestStep: Sendable, Hashable, Codable {
+    /// The rest's length; with `until`, its longest.
     public var duration_s: Double
+    /// Ends the rest once |dV/dt| has stayed below a rate for a time.
+    public var until: RelaxationRule?
     /// Where the step was written, when it was read from a file.
     public var position: SourcePosition?
 
-    public init(duration_s: Double, position: SourcePosition? = nil) {
+    public init(duration_s: Double, until: RelaxationRule? = nil, position: SourcePosition? = nil) {
         self.duration_s = duration_s
+        self.until = until
         self.position = position
     }
 }

@@ -1,23 +1,25 @@
 import Domain
+import Foundation
 
-/// Dendrite short while plating, found by a change-point test on the residual of a model of the expected polarisation.
+/// Dendrite short while plating, found by four tests on |V| of every watched step; any one stops the run.
 ///
-/// For every watched step a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time
-/// constants from 0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far in
-/// the run, so the transient time constants are in effect fitted on earlier steps. The shortfall of each sample below
-/// the prediction, less an allowance, is standardised by a robust noise estimate and the prediction's own uncertainty
-/// and summed in a one-sided CUSUM. The run stops when the sum passes its threshold on the second (or later)
-/// consecutive sample below the allowance, the third once the run has shown an isolated spike: a single spike cannot
-/// trip it, nor two in a row on a spiking instrument; decaying transients are part of the model, and slow drift is
-/// followed by the trend. A stop also needs |V| to lie below its level before the shortfall began (medians of the
-/// samples either side), and the shortfall is measured against the prediction before the sum started where that is
-/// lower: a rise that levels off falls short of its extrapolation but is not a fall. Samples that deviate strongly
-/// teach the models only a clipped amount, so a real fall is not absorbed before it is found; where the bank's
-/// best-scoring models disagree about the next sample, that disagreement widens the spread. Once a step has settled,
-/// samples building up a shortfall do not teach the noise estimate, so a slow fall cannot hide itself in it. The onset
-/// is the last sample at which the tripping test's sum was zero, counting the samples before that test began to judge
-/// (a fall that starts while the step settles is dated to its start, not to the step's); the CCD is the step's current
-/// density.
+/// - **level**: a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time constants from
+///   0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far in the run. The
+///   shortfall of each sample below the prediction, less an allowance, is standardised by a robust noise estimate
+///   (floored at the reading's resolution) and the prediction's own uncertainty and summed in a one-sided CUSUM. It
+///   trips on the second (or later) consecutive sample below the allowance, the third once the run has shown an
+///   isolated spike, and only when |V| also lies below its level before the shortfall began: a rise that levels off
+///   falls short of its extrapolation but is not a fall. Samples far off teach the models only a clipped amount.
+/// - **increment**: at fine sampling, a CUSUM of how far each change of |V| falls below the step's median change, in
+///   units of the changes' spread, with three falls in a row.
+/// - **total fall**: once the step has settled (``SettledLevel``), |V| has lost ``ShortDetectionTuning/totalFall``
+///   of the settled level and far more than its wander, so a collapse towards 0 V is found however slowly it comes.
+/// - **drops**: repeated drops far below the prediction with no upward excursion among them, after which |V| has not
+///   come back to its level before the first (a soft short's drops and partial recoveries).
+///
+/// No test judges a step before it has ``ShortDetectionTuning/minimumStepSamples`` samples. The onset is where the
+/// tripping test's evidence began; the CCD is the step's current density. Constants are in
+/// ``ShortDetectionTuning``.
 public struct DendriteShortCriterion: StopCriterion {
     /// The parameters a protocol gives.
     public struct Settings: Sendable, Hashable {
@@ -28,39 +30,48 @@ public struct DendriteShortCriterion: StopCriterion {
         public var memory_s: Double
         /// Lowest noise assumed, volts.
         public var noiseFloor_V: Double
+        /// The galvanostat's reading resolution, volts, when the driver knows it; inferred from the data otherwise.
+        public var voltageResolution_V: Double?
 
-        public init(during: PlatingWatch, minimumDrop_V: Double, memory_s: Double, noiseFloor_V: Double) {
+        public init(
+            during: PlatingWatch, minimumDrop_V: Double, memory_s: Double, noiseFloor_V: Double,
+            voltageResolution_V: Double? = nil
+        ) {
             self.during = during
             self.minimumDrop_V = minimumDrop_V
             self.memory_s = memory_s
             self.noiseFloor_V = noiseFloor_V
+            self.voltageResolution_V = voltageResolution_V
         }
     }
 
-    /// CUSUM allowance, threshold and per-sample clip, in units of the standardised residual.
-    static let allowance = 1.5
-    static let threshold = 16.0
-    static let clip = 8.0
-    /// Residuals beyond this many standard deviations teach the models only up to it.
-    static let teachingClip = 4.0
-    /// The bank's disagreement is taken over this many of its best-scoring models: one that has predicted badly
-    /// all run is no evidence that the active model is uncertain.
-    static let plausibleModels = 5
-    static let transientPairs: [(fast: Double, slow: Double)] = [
-        (0.5, 1), (0.5, 2), (1, 2), (1, 4), (2, 4), (2, 8), (4, 8), (4, 16), (8, 16), (8, 32),
-    ]
+    /// Which test stopped the run, as stored in the evidence (`test`).
+    public enum Test: Int, Sendable {
+        case level = 1
+        case increment = 2
+        case totalFall = 3
+        case drops = 4
+        case oneSidedNoise = 5
+    }
 
     public let name = "dendrite-short"
     public let detectsShort = true
     public let settings: Settings
+    public let tuning: ShortDetectionTuning
 
-    private var models: [TransientTrendModel] = []
+    private var bank = TransientModelBank()
     private var scores: [Double]
+    private var ranking: [Int]
+    private var predictedValue: [Double]
+    private var predictedLeverage: [Double]
+    private var hasPrediction: [Bool]
     private var noise = RobustScale(capacity: 31)
+    private var slowNoise = SlowNoise()
+    private var resolution: ReadingResolution
+    private var level: SettledLevel
     private var watching = false
     private var cusum = 0.0
     private var consecutiveBelow = 0
-    private var incrementStartTime_s: Double?
     private var watchedSteps = 0
     private var lastZeroTime_s: Double?
     /// The prediction at the last sample the sum was zero after: a fall is judged against the lower of it and the
@@ -70,25 +81,32 @@ public struct DendriteShortCriterion: StopCriterion {
     /// spikes in a row are possible and a fall must outlast them.
     private var spikesSeen = 0
     private var previousStandardised: Double?
-    /// The step's latest observed |V|, and snapshots of those before each test's current excursion began: a stop
-    /// needs |V| to have fallen below where it was before, not only below an extrapolated trend.
-    private var recent = RecentValues(capacity: Self.levelWindow + 1)
+    /// The step's latest |V|, and snapshots of those before each test's excursion began: a stop needs |V| to have
+    /// fallen below where it was before, not only below an extrapolated trend.
+    private var recent: RecentValues
     private var beforeLevelExcursion: [Double] = []
+    /// The latest standardised residuals against the active model (judged or not), and their median over the
+    /// ``ShortDetectionTuning/levelWindow`` samples before the level test's excursion began: a level-test stop needs
+    /// the models to have followed |V| before it (a model lagging a slow relaxation misses on one side all along).
+    private var recentResiduals: RecentValues
+    private var residualBeforeExcursion = 0.0
     private var levelExcursion = 0
-    private var beforeIncrementExcursion: [Double] = []
-    private var incrementExcursion = 0
     private var previousTime_s: Double?
     private var interval_s = 1.0
-    /// Sample-to-sample changes of |V| in the current step, once it has settled: their median is the local slope
-    /// and their spread about it the white noise, whatever the model's lag.
-    private var increments = RobustScale(capacity: 31)
-    private var previousObserved_V: Double?
-    private var incrementSum = 0.0
-    private var incrementRun = 0
+    private var increments: IncrementTest
+    private var drops: DropTest
+    private var oneSided = OneSidedNoise()
+    private var totalFallRun = 0
+    /// Settled |V| at the end of earlier watched steps, with their current density and direction.
+    private var settledEnds: [(density_mA_cm2: Double, platesWE: Bool, level_V: Double)] = []
+    private var stepDensity_mA_cm2 = 0.0
+    private var stepPlatesWE = true
+    private var crossReference_V: Double?
+    private var warnedInStep = false
     /// What the criterion made of the latest watched sample, for status displays and diagnostics.
     public private(set) var latest: Diagnostics?
 
-    /// The criterion's view of one sample: prediction, spread, allowance and both sums.
+    /// The criterion's view of one sample: prediction, spread, allowance and the tests' sums.
     public struct Diagnostics: Sendable, Hashable {
         public var time_s: Double
         public var observed_V: Double
@@ -101,186 +119,162 @@ public struct DendriteShortCriterion: StopCriterion {
         /// The noise estimate and the bank's disagreement about this sample, the two parts of the spread.
         public var noise_V = 0.0
         public var disagreement_V = 0.0
+        public var resolution_V = 0.0
+        /// The settled level and the share of it lost, once the step has settled.
+        public var settled_V: Double?
+        public var fall = 0.0
     }
 
-    public init(settings: Settings) {
+    public init(settings: Settings, tuning: ShortDetectionTuning = .standard) {
         self.settings = settings
-        scores = [Double](repeating: 0, count: Self.transientPairs.count)
+        self.tuning = tuning
+        let models = TransientModelBank.pairs.count
+        scores = [Double](repeating: 0, count: models)
+        ranking = Array(0..<models)
+        predictedValue = [Double](repeating: 0, count: models)
+        predictedLeverage = [Double](repeating: 0, count: models)
+        hasPrediction = [Bool](repeating: false, count: models)
+        resolution = ReadingResolution(given_V: settings.voltageResolution_V)
+        level = SettledLevel(tuning: tuning)
+        recent = RecentValues(capacity: tuning.levelWindow + 1)
+        recentResiduals = RecentValues(capacity: tuning.levelWindow + 1)
+        increments = IncrementTest(tuning: tuning)
+        drops = DropTest(tuning: tuning)
     }
 
     public mutating func stepStarted(_ context: StepContext) {
+        if watching, level.isSettled, let settled = level.reference_V {
+            settledEnds.append((stepDensity_mA_cm2, stepPlatesWE, settled))
+            if settledEnds.count > 8 { settledEnds.removeFirst() }
+        }
+        stepDensity_mA_cm2 = context.step.currentDensity_mA_cm2
+        stepPlatesWE = context.step.current_A < 0
+        // The latest settled end of a step at a similar current in the same direction: a step that starts already
+        // collapsed (a short that began while it was not watched, or before it settled) is judged against it.
+        let factor = tuning.referenceCurrentFactor
+        crossReference_V =
+            settledEnds.last {
+                $0.platesWE == stepPlatesWE && $0.density_mA_cm2 <= stepDensity_mA_cm2 * factor
+                    && $0.density_mA_cm2 * factor >= stepDensity_mA_cm2
+            }?.level_V
         watching = settings.during.watches(context.step)
         cusum = 0
         consecutiveBelow = 0
         lastZeroTime_s = context.startTime_s
-        incrementStartTime_s = context.startTime_s
         anchor_V = nil
         previousStandardised = nil
         recent.removeAll()
         beforeLevelExcursion.removeAll()
+        recentResiduals.removeAll()
+        residualBeforeExcursion = 0
         levelExcursion = 0
-        beforeIncrementExcursion.removeAll()
-        incrementExcursion = 0
         previousTime_s = context.startTime_s
-        increments.removeAll()
-        previousObserved_V = nil
-        incrementSum = 0
-        incrementRun = 0
+        increments.reset(at: context.startTime_s)
+        drops.reset()
+        oneSided.reset()
+        totalFallRun = 0
+        heldInARow = 0
+        previousBelow_V = nil
+        warnedInStep = false
+        resolution.stepStarted()
+        level.reset(stepStart_s: context.startTime_s)
+        stepStart_s = context.startTime_s
         guard watching else { return }
         watchedSteps += 1
-        let memory = effectiveMemory_s
-        models = Self.transientPairs.map {
-            var model = TransientTrendModel(tauFast_s: $0.fast, tauSlow_s: $0.slow, trendScale_s: memory)
-            model.reset(stepStart_s: context.startTime_s)
-            return model
-        }
-    }
-
-    /// Step time after which the model is judged even while its own uncertainty is above the noise, and the
-    /// sample-to-sample changes are collected.
-    static let settle_s = 30.0
-    /// Step time before the level test judges the run's first watched step.
-    static let firstStepSettle_s = 60.0
-    /// Increment test: allowance and threshold in units of the increments' spread, and the falls in a row needed.
-    static let incrementAllowance = 4.0
-    static let incrementThreshold = 24.0
-    static let incrementRunNeeded = 3
-    /// Samples in a row below the allowance the level test needs: two, or three once the run has shown an isolated
-    /// spike (two spikes in a row then become possible and clip to the threshold together).
-    var confirmationsNeeded: Int { spikesSeen > 0 ? 3 : 2 }
-    /// Most samples on either side of an excursion's start compared by ``fellBelowEarlierLevel(before:excursion:by:)``.
-    static let levelWindow = 32
-
-    /// Whether |V| now lies below its level before an excursion began by more than `margin`: the median of the
-    /// latest k samples against that of the k samples before the excursion, k as many as both sides have (at most
-    /// ``levelWindow``). A rise that levels off is below its extrapolation but not below where it was.
-    private func fellBelowEarlierLevel(before: [Double], excursion: Int, by margin: Double) -> Bool {
-        let count = min(before.count, excursion, Self.levelWindow)
-        guard count > 0 else { return true }
-        return median(before.suffix(count)) - median(recent.latest(count)) > margin
-    }
-
-    private func median(_ values: some Collection<Double>) -> Double {
-        let sorted = values.sorted()
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-    }
-
-    /// The increment test, for fine sampling where the model's lag can exceed the fall of one sample: once the step
-    /// has settled, a CUSUM of how far each change of |V| falls below the median change of the step, in units of
-    /// the changes' own spread. One change adds at most half the threshold and the last three must all be falls,
-    /// so neither a single-sample spike (a fall and a rise) nor two downward spikes in a row trip it.
-    private mutating func judgeIncrement(_ observed: Double, time_s: Double, context: StepContext) -> Bool {
-        defer { previousObserved_V = observed }
-        // The sum is zero while the test does not judge, so a fall it finds later began after this sample.
-        guard let previous = previousObserved_V, watchedSteps > 1, context.elapsed_s >= Self.settle_s else {
-            incrementStartTime_s = time_s
-            return false
-        }
-        let change = observed - previous
-        defer { increments.add(change) }
-        guard increments.count == increments.capacity, let slope = increments.median,
-            let spread = increments.standardDeviation
-        else {
-            incrementStartTime_s = time_s
-            return false
-        }
-        let scale = max(spread, settings.noiseFloor_V)
-        let fall = (slope - change) / scale - Self.incrementAllowance
-        incrementRun = fall > 0 ? incrementRun + 1 : 0
-        let wasZero = incrementSum == 0
-        incrementSum = max(0, incrementSum + min(fall, Self.incrementThreshold / 2))
-        if incrementSum == 0 {
-            incrementStartTime_s = time_s
-            incrementExcursion = 0
-        } else {
-            if wasZero { beforeIncrementExcursion = recent.latest(Self.levelWindow, skipping: 1) }
-            incrementExcursion += 1
-        }
-        return incrementSum >= Self.incrementThreshold && incrementRun >= Self.incrementRunNeeded
+        increments.pastFirstStep = watchedSteps > 1
+        bank.reset(stepStart_s: context.startTime_s, trendScale_s: effectiveMemory_s)
     }
 
     private var effectiveMemory_s: Double { max(settings.memory_s, 20 * interval_s) }
 
+    /// Samples in a row below the allowance the level test needs.
+    var confirmationsNeeded: Int { tuning.confirmations + (spikesSeen > 0 ? 1 : 0) }
+
     public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
         guard watching else { return nil }
+        guard sample.voltage_V.isFinite, sample.time_s.isFinite else { return cannotJudge(sample, context: context) }
         if let previousTime_s, sample.time_s > previousTime_s { interval_s = sample.time_s - previousTime_s }
         previousTime_s = sample.time_s
         let observed = abs(sample.voltage_V)
+        resolution.add(sample.voltage_V)
+        let step_V = resolution.value_V
+        let floor = max(settings.noiseFloor_V, tuning.resolutionNoiseShare * step_V)
         recent.add(observed)
-        let floor = settings.noiseFloor_V
-        let knownNoise = noise.scaleAboutZero
-        let noiseLevel = max(floor, knownNoise ?? floor)
-        let memory = effectiveMemory_s
-
-        // Every model predicts and learns (a clipped amount when the sample is far off); where all are determined,
-        // each is scored on how well it predicted, and the best so far in the run is the one judged by.
-        let active = scores.indices.min { scores[$0] < scores[$1] }!
-        let predictions = models.map { $0.predict(at: sample.time_s) }
-        let comparable = predictions.allSatisfy { $0 != nil && $0!.leverage < 1 }
-        // Judge once the noise is known and either the model is determined (its own uncertainty below the noise) or
-        // the step's first seconds are past: the spread then carries the model's uncertainty, so coarse sampling
-        // need not wait for many samples.
-        // In the run's first watched step the time constants are not yet chosen on an earlier step, so the level
-        // test waits until the step's transients are long gone.
-        let determined =
-            predictions[active].map { prediction in
-                watchedSteps > 1
-                    ? prediction.leverage <= 1 || context.elapsed_s >= Self.settle_s
-                    : prediction.leverage <= 1 && context.elapsed_s >= Self.firstStepSettle_s
-            } ?? false
-        // Where the bank's plausible models (the best-scoring half) disagree about the next sample (a model
-        // extrapolating the step's start badly), the spread of their predictions about the active one is uncertainty
-        // too: it widens the clip, so the active model can follow the data back, and the allowance, so its
-        // extrapolation is not taken for a fall.
-        let disagreement_V =
-            predictions[active].map { activeValue in
-                let plausible = scores.indices.sorted { scores[$0] < scores[$1] }.prefix(Self.plausibleModels)
-                let sorted = plausible.compactMap { predictions[$0].map { abs($0.value - activeValue.value) } }.sorted()
-                return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
-            } ?? 0
-        for index in models.indices {
-            var taught = observed
-            if let prediction = predictions[index] {
-                let spread = noiseLevel * (1 + prediction.leverage).squareRoot()
-                let standardised = (observed - prediction.value) / spread
-                if comparable { scores[index] += min(standardised * standardised, 36) }
-                let limit = Self.teachingClip * (spread * spread + disagreement_V * disagreement_V).squareRoot()
-                taught = prediction.value + min(max(observed - prediction.value, -limit), limit)
-            }
-            models[index].add(time_s: sample.time_s, value: taught, memory_s: memory)
+        level.add(time_s: sample.time_s, magnitude: observed, interval_s: interval_s, resolution_V: step_V)
+        let minimumFall_V = max(
+            settings.minimumDrop_V, tuning.resolutionSteps * step_V,
+            tuning.relativeMinimumFall * (level.smoothed_V ?? observed))
+        // The noise is the residuals' robust spread (a model's lag in a transient counts), but at most a few times
+        // the white noise of the sample-to-sample changes: a steady fall that the models lag behind is a fall, not
+        // noise.
+        let residualNoise = noise.scaleAboutZero
+        var knownNoise = residualNoise
+        if let residualNoise, let white = level.whiteNoise_V {
+            knownNoise = min(residualNoise, tuning.lagNoiseCap * max(white, floor))
         }
-        let activePrediction = predictions[active]
-        guard let prediction = activePrediction else {
-            _ = judgeIncrement(observed, time_s: sample.time_s, context: context)
+        let noiseLevel = max(floor, knownNoise ?? floor)
+        // The models are taught with the residuals' own spread, lag included, so they can follow a transient back.
+        let teachingNoise = max(floor, residualNoise ?? floor)
+        let enoughSamples = context.sampleCount >= tuning.minimumStepSamples
+
+        let (prediction, disagreement_V) = predictAndTeach(observed, at: sample.time_s, noiseLevel: teachingNoise)
+        guard let prediction else {
+            _ = increments.judge(observed, time_s: sample.time_s, context: context, floor: floor, recent: recent)
             return nil
         }
+        // Judge once the noise is known and the step's first seconds are past (the spread then carries the models'
+        // own uncertainty): a current change's transient (nucleation of hundreds of mV, relaxation) cannot be told
+        // from a fall by a model fitted to a few seconds. In the run's first watched step, whose time constants are
+        // not yet chosen, only once the model is determined and its first minute is over.
+        let determined =
+            enoughSamples
+            && (watchedSteps > 1
+                ? context.elapsed_s >= tuning.settle_s
+                : prediction.leverage <= 1 && context.elapsed_s >= tuning.firstStepSettle_s)
         let modelSpread = noiseLevel * (1 + prediction.leverage).squareRoot()
         let spread = (modelSpread * modelSpread + disagreement_V * disagreement_V).squareRoot()
-        let allowance_V = max(Self.allowance * spread, settings.minimumDrop_V / 2)
-        // A fall is judged against the prediction, or against the prediction before the sum started if that is
-        // lower: |V| levelling off under a rising trend (voiding of the other electrode reaching its limit) is not a
-        // fall, however far the trend's extrapolation runs ahead.
+        // Coloured noise keeps residuals on one side for many samples: the allowance covers the spread of their
+        // block means too, while a fall far beyond it still counts in full (the sum is in spreads).
+        let allowance_V = max(
+            tuning.allowance * spread, minimumFall_V / 2, tuning.slowNoiseAllowance * (slowNoise.blockSpread_V ?? 0))
         let expected_V = cusum > 0 ? min(prediction.value, anchor_V ?? prediction.value) : prediction.value
         let residual = observed - expected_V
-        // The increment test counts only while |V| is below the level model's prediction by more than the
-        // allowance: the return of an upward excursion (two spikes in a row) is a fall in the increments but not a
-        // shortfall.
         let incrementTripped =
-            judgeIncrement(observed, time_s: sample.time_s, context: context) && -residual > allowance_V
-            && fellBelowEarlierLevel(before: beforeIncrementExcursion, excursion: incrementExcursion, by: allowance_V)
+            increments.judge(observed, time_s: sample.time_s, context: context, floor: floor, recent: recent)
+            && enoughSamples && -residual > allowance_V
+            && fellBelowEarlierLevel(
+                before: increments.beforeExcursion, excursion: increments.excursion, by: max(allowance_V, minimumFall_V)
+            )
         // Once the step has settled the noise estimate does not learn the samples that are building up a
-        // shortfall, or a slow fall would inflate it and hide itself; earlier, the misfit of the step's start counts
-        // as noise.
+        // shortfall, or a slow fall would inflate it and hide itself; earlier, the misfit of the step's start counts.
         let modelResidual = observed - prediction.value
-        if cusum == 0 || -residual <= allowance_V || context.elapsed_s < Self.settle_s {
+        if cusum == 0 || -residual <= allowance_V || context.elapsed_s < tuning.settle_s {
             noise.add(modelResidual / (1 + prediction.leverage).squareRoot())
+            if determined { slowNoise.add(modelResidual) }
         }
+        recentResiduals.add(modelResidual / spread)
         latest = Diagnostics(
             time_s: sample.time_s, observed_V: observed, expected_V: expected_V, spread_V: spread,
-            allowance_V: allowance_V, cusum: cusum, incrementSum: incrementSum, judged: false, noise_V: noiseLevel,
-            disagreement_V: disagreement_V)
-        guard knownNoise != nil, determined || incrementTripped else {
+            allowance_V: allowance_V, cusum: cusum, incrementSum: increments.sum, judged: false, noise_V: noiseLevel,
+            disagreement_V: disagreement_V, resolution_V: step_V, settled_V: level.reference_V, fall: level.fall)
+
+        // Total fall from the settled level: needs only the step to have settled. Against an earlier step's settled
+        // level, once this step's first seconds are past, the fall must be larger (the start of a step may still lie
+        // below its own level, and the two steps' currents differ a little).
+        let wander = max(level.wander_V ?? noiseLevel, noiseLevel / 2, floor)
+        let significantFall_V = max(tuning.totalFallSignificance * wander, minimumFall_V)
+        var totalFallNow =
+            enoughSamples && level.isSettled && level.fall >= tuning.totalFall && level.fall_V >= significantFall_V
+        if !totalFallNow, enoughSamples, context.elapsed_s >= tuning.settle_s, let reference = crossReference_V,
+            let smoothed = level.smoothed_V
+        {
+            totalFallNow =
+                smoothed <= reference * (1 - tuning.crossStepFall) && reference - smoothed >= significantFall_V
+        }
+        totalFallRun = totalFallNow ? totalFallRun + 1 : 0
+        let totalFallTripped = totalFallRun >= 2
+
+        guard knownNoise != nil, determined || incrementTripped || totalFallTripped else {
             // Not yet judged: the sum is zero here, so a fall found later began after this sample.
             if cusum == 0 {
                 anchor_V = prediction.value
@@ -292,61 +286,280 @@ public struct DendriteShortCriterion: StopCriterion {
         // An isolated outlier (far off, the next sample back within the teaching clip) once the step has settled
         // is a spike of the instrument.
         let standardised = modelResidual / spread
-        if context.elapsed_s >= Self.settle_s, let previous = previousStandardised, abs(previous) > Self.clip,
-            abs(standardised) < Self.teachingClip
+        if context.elapsed_s >= tuning.settle_s, let previous = previousStandardised, abs(previous) > tuning.clip,
+            abs(standardised) < tuning.teachingClip
         {
             spikesSeen += 1
         }
         previousStandardised = standardised
 
-        let shortfall = -residual - allowance_V
-        consecutiveBelow = shortfall > 0 ? consecutiveBelow + 1 : 0
-        let wasZero = cusum == 0
-        cusum = max(0, cusum + min(max(shortfall / spread, -Self.clip), Self.clip))
-        if cusum == 0 {
-            lastZeroTime_s = sample.time_s
-            anchor_V = prediction.value
-            levelExcursion = 0
+        var levelTripped = false
+        var dropsTripped = false
+        var oneSidedTripped = false
+        if determined {
+            let shortfall = -residual - allowance_V
+            // The samples confirming a fall must show |V| staying down or going further down: a short's fall is
+            // steady or deepens, a burst of glitches jumps about.
+            if shortfall > 0, consecutiveBelow > 0, let previousBelow_V,
+                observed > previousBelow_V + max(2 * spread, tuning.confirmationTolerance * (expected_V - observed))
+            {
+                consecutiveBelow = 0
+            }
+            consecutiveBelow = shortfall > 0 ? consecutiveBelow + 1 : 0
+            previousBelow_V = shortfall > 0 ? observed : nil
+            let wasZero = cusum == 0
+            cusum = max(0, cusum + min(max(shortfall / spread, -tuning.clip), tuning.clip))
+            if cusum == 0 {
+                lastZeroTime_s = sample.time_s
+                anchor_V = prediction.value
+                levelExcursion = 0
+            } else {
+                if wasZero {
+                    beforeLevelExcursion = recent.latest(tuning.levelWindow, skipping: 1)
+                    let prior = recentResiduals.latest(tuning.levelWindow, skipping: 1)
+                    residualBeforeExcursion = prior.count >= tuning.minimumStepSamples ? median(prior) : 0
+                }
+                levelExcursion += 1
+            }
+            latest?.cusum = cusum
+            latest?.judged = true
+            levelTripped =
+                cusum >= tuning.threshold && consecutiveBelow >= confirmationsNeeded
+                && residualBeforeExcursion >= -tuning.allowance
+                && fellBelowEarlierLevel(
+                    before: beforeLevelExcursion, excursion: levelExcursion, by: max(allowance_V, minimumFall_V))
+            // An excursion that has lasted this long without tripping is a slow bend of the relaxation (the models'
+            // straight-line extrapolation overshooting a turn), not a sudden fall; slow falls are the total-fall
+            // test's. The sum starts afresh from here.
+            if !levelTripped, levelExcursion >= tuning.levelExcursionLimit {
+                cusum = 0
+                levelExcursion = 0
+                lastZeroTime_s = sample.time_s
+                anchor_V = prediction.value
+            }
+            // The drops must have left |V| (smoothed, so the drops themselves do not count) below the settled
+            // level, which follows a healthy relaxation down.
+            drops.add(standardised: residual / spread, time_s: sample.time_s)
+            dropsTripped =
+                drops.isTripped && level.isSettled
+                && level.fall_V >= max(allowance_V, minimumFall_V, tuning.dropFallSignificance * wander)
+            // Flicker pulls the mean of the latest samples below the settled level; a trend the models overshoot
+            // (a rise that levels off) does not.
+            oneSidedTripped =
+                oneSided.add(
+                    residual, time_s: sample.time_s, ratio: tuning.oneSidedRatio,
+                    minimum: max(allowance_V, minimumFall_V), samplesNeeded: tuning.oneSidedSamples)
+                && level.isSettled && (level.reference_V ?? 0) - mean(recent.latest(8)) >= minimumFall_V / 2
+        }
+        let test: Test
+        if levelTripped {
+            test = .level
+        } else if incrementTripped {
+            test = .increment
+        } else if totalFallTripped {
+            test = .totalFall
+        } else if dropsTripped {
+            test = .drops
+        } else if oneSidedTripped {
+            test = .oneSidedNoise
         } else {
-            if wasZero { beforeLevelExcursion = recent.latest(Self.levelWindow, skipping: 1) }
-            levelExcursion += 1
+            return nil
         }
-        latest?.cusum = cusum
-        latest?.judged = true
-        let levelTripped =
-            cusum >= Self.threshold && consecutiveBelow >= confirmationsNeeded
-            && fellBelowEarlierLevel(before: beforeLevelExcursion, excursion: levelExcursion, by: allowance_V)
-        guard levelTripped || incrementTripped else { return nil }
+        return verdict(
+            test, sample: sample, context: context, observed: observed, expected_V: expected_V, prediction: prediction,
+            noiseLevel: noiseLevel, allowance_V: allowance_V, resolution_V: step_V)
+    }
 
-        let model = models[active]
-        let trend = model.levelAndSlope
-        let byIncrements = incrementTripped && !levelTripped
-        let onset = (byIncrements ? incrementStartTime_s : lastZeroTime_s) ?? context.startTime_s
-        var evidence: [String: Double] = [
-            "voltage_V": sample.voltage_V, "expected_V": expected_V, "residual_V": residual,
-            "predicted_V": prediction.value, "spikes_seen": Double(spikesSeen),
-            "noise_V": noiseLevel, "cusum": cusum, "threshold": Self.threshold, "allowance_V": allowance_V,
-            "leverage": prediction.leverage, "tau_fast_s": model.tauFast_s, "tau_slow_s": model.tauSlow_s,
-            "min_drop_V": settings.minimumDrop_V, "memory_s": memory, "noise_floor_V": settings.noiseFloor_V,
-            "step_samples": Double(context.sampleCount), "onset_time_s": onset, "increment_sum": incrementSum,
-            "increment_threshold": Self.incrementThreshold, "test": byIncrements ? 2 : 1,
-        ]
-        if let trend {
-            evidence["level_V"] = trend.level
-            evidence["slope_V_per_s"] = trend.slope_per_s
+    /// Every live model predicts and learns (a clipped amount when the sample is far off); while the whole bank is
+    /// live and determined, each is scored on how well it predicted. Returns the active model's prediction and the
+    /// bank's disagreement about this sample.
+    private mutating func predictAndTeach(
+        _ observed: Double, at time_s: Double, noiseLevel: Double
+    ) -> (prediction: (value: Double, leverage: Double)?, disagreement: Double) {
+        bank.prepare(at: time_s)
+        var active = 0
+        if bank.liveCount == 1 {
+            active = bank.isLive.firstIndex(of: true) ?? 0
+        } else {
+            for index in scores.indices where scores[index] < scores[active] { active = index }
         }
+        var comparable = bank.liveCount > 1
+        for index in 0..<bank.count {
+            if let prediction = bank.predict(index, at: time_s) {
+                predictedValue[index] = prediction.value
+                predictedLeverage[index] = prediction.leverage
+                hasPrediction[index] = true
+                if prediction.leverage >= 1 { comparable = false }
+            } else {
+                hasPrediction[index] = false
+                if bank.isLive[index] { comparable = false }
+            }
+        }
+        // The spread of the plausible models' predictions about the active one is uncertainty too: it widens the
+        // clip, so the active model can follow the data back, and the allowance, so its extrapolation is not taken
+        // for a fall.
+        var disagreement_V = 0.0
+        if hasPrediction[active], bank.liveCount > 1 {
+            rankModels()
+            var distances = SmallWindow()
+            // Scores say which models are implausible once a watched step has gone by; in the first one all count.
+            let plausibleScore =
+                watchedSteps > 1
+                ? scores[ranking[0]] * tuning.plausibleScoreFactor + tuning.plausibleScoreMargin : .infinity
+            for index in ranking.prefix(tuning.plausibleModels)
+            where hasPrediction[index] && scores[index] <= plausibleScore {
+                distances.push(abs(predictedValue[index] - predictedValue[active]), capacity: 8)
+            }
+            disagreement_V = distances.upperMedian
+        }
+        let memory = effectiveMemory_s
+        let keep = exp(-max(0, time_s - (previousTeachTime_s ?? time_s)) / memory)
+        // A sample far below the active prediction may be the start of a fall: while one is being confirmed (at most
+        // `heldSamples` in a row) such samples teach nothing, so the models do not follow the fall they are to find.
+        var heldBack = false
+        if hasPrediction[active] {
+            let spread = noiseLevel * (1 + predictedLeverage[active]).squareRoot()
+            let limit = tuning.teachingClip * (spread * spread + disagreement_V * disagreement_V).squareRoot()
+            if observed < predictedValue[active] - limit {
+                // Once the held samples are spent, the models learn (clipped) until a sample is back near them.
+                heldBack = heldInARow < tuning.heldSamples
+                heldInARow += 1
+            } else {
+                heldInARow = 0
+            }
+        }
+        for index in 0..<bank.count where bank.isLive[index] {
+            var taught = observed
+            if hasPrediction[index] {
+                let spread = noiseLevel * (1 + predictedLeverage[index]).squareRoot()
+                let standardised = (observed - predictedValue[index]) / spread
+                if comparable { scores[index] += min(standardised * standardised, 36) }
+                let limit = tuning.teachingClip * (spread * spread + disagreement_V * disagreement_V).squareRoot()
+                taught =
+                    heldBack
+                    ? predictedValue[index]
+                    : predictedValue[index] + min(max(observed - predictedValue[index], -limit), limit)
+            }
+            bank.add(index, time_s: time_s, value: taught, keep: keep)
+        }
+        bank.finishSample(at: time_s)
+        previousTeachTime_s = time_s
+        let since = time_s - stepStart_s
+        if bank.liveCount > 1, since >= max(tuning.bankHorizon_s, tuning.bankHorizonMemories * memory) {
+            bank.keepOnly(active)
+        }
+        guard hasPrediction[active] else { return (nil, 0) }
+        return ((predictedValue[active], predictedLeverage[active]), disagreement_V)
+    }
+
+    private var previousTeachTime_s: Double?
+    private var stepStart_s = 0.0
+    private var heldInARow = 0
+    /// |V| of the latest sample below the allowance, while such samples come in a row.
+    private var previousBelow_V: Double?
+
+    /// Orders the models by score (best first), in place.
+    private mutating func rankModels() {
+        for position in 1..<ranking.count {
+            let model = ranking[position]
+            var slot = position - 1
+            while slot >= 0, scores[ranking[slot]] > scores[model] {
+                ranking[slot + 1] = ranking[slot]
+                slot -= 1
+            }
+            ranking[slot + 1] = model
+        }
+    }
+
+    /// Whether |V| now lies below its level before an excursion began by more than `margin`: the median of the
+    /// latest k samples against that of the k samples before the excursion, k as many as both sides have (at most
+    /// ``ShortDetectionTuning/levelWindow``). A rise that levels off is below its extrapolation but not below where
+    /// it was.
+    private func fellBelowEarlierLevel(before: [Double], excursion: Int, by margin: Double) -> Bool {
+        let count = min(before.count, excursion, tuning.levelWindow)
+        guard count > 0 else { return true }
+        return median(before.suffix(count)) - median(recent.latest(count)) > margin
+    }
+
+    /// A warning, once per step, that a sample could not be judged; the sample changes nothing.
+    private mutating func cannotJudge(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
+        guard !warnedInStep else { return nil }
+        warnedInStep = true
+        let time_s = sample.time_s.isFinite ? sample.time_s : previousTime_s ?? context.startTime_s
+        return Verdict(
+            criterion: name, action: .warn,
+            reason: "a sample with a non-finite time or voltage was not judged (step \(context.step.index)); later "
+                + "samples of the step are judged as usual",
+            time_s: time_s, currentDensity_mA_cm2: context.step.currentDensity_mA_cm2)
+    }
+
+    // MARK: - The verdict
+
+    private func verdict(
+        _ test: Test, sample: InstrumentSample, context: StepContext, observed: Double, expected_V: Double,
+        prediction: (value: Double, leverage: Double), noiseLevel: Double, allowance_V: Double, resolution_V: Double
+    ) -> Verdict {
+        let onset: Double
+        let what: String
+        switch test {
+        case .level:
+            onset = lastZeroTime_s ?? context.startTime_s
+            what =
+                "|V| fell \(millivolts(expected_V - observed)) mV below the expected \(millivolts(expected_V)) mV "
+                + "(CUSUM \(formatNumber(cusum, significantDigits: 3)) >= \(formatNumber(tuning.threshold)) at noise "
+                + "\(formatNumber(noiseLevel * 1e6, significantDigits: 3)) uV)"
+        case .increment:
+            onset = increments.startTime_s ?? context.startTime_s
+            what =
+                "|V| fell \(millivolts(expected_V - observed)) mV below the expected \(millivolts(expected_V)) mV "
+                + "(consecutive falls far beyond the step's sample-to-sample noise, sum "
+                + "\(formatNumber(increments.sum, significantDigits: 3)) >= \(formatNumber(tuning.incrementThreshold)))"
+        case .totalFall:
+            onset = level.atReferenceTime_s ?? context.startTime_s
+            what =
+                "|V| has lost \(formatNumber(level.fall * 100, significantDigits: 3)) % of the step's settled level of "
+                + "\(millivolts(level.reference_V ?? 0)) mV (now \(millivolts(level.smoothed_V ?? observed)) mV)"
+        case .oneSidedNoise:
+            onset = oneSided.onsetTime_s ?? context.startTime_s
+            let tails = oneSided.tails
+            what =
+                "|V| keeps dropping below the expected \(millivolts(expected_V)) mV and never rises above it (lower "
+                + "tail \(millivolts(tails?.lower ?? 0)) mV against upper \(millivolts(tails?.upper ?? 0)) mV)"
+        case .drops:
+            onset = drops.firstTime_s ?? context.startTime_s
+            what =
+                "\(drops.downs) drops far below the expected |V| without an upward one, and |V| has not come back "
+                + "(now \(millivolts(observed)) mV, expected \(millivolts(expected_V)) mV)"
+        }
+        var evidence: [String: Double] = [
+            "test": Double(test.rawValue), "voltage_V": sample.voltage_V, "expected_V": expected_V,
+            "residual_V": observed - expected_V, "predicted_V": prediction.value, "spikes_seen": Double(spikesSeen),
+            "noise_V": noiseLevel, "cusum": cusum, "threshold": tuning.threshold, "allowance_V": allowance_V,
+            "leverage": prediction.leverage, "min_drop_V": settings.minimumDrop_V, "memory_s": effectiveMemory_s,
+            "noise_floor_V": settings.noiseFloor_V, "step_samples": Double(context.sampleCount),
+            "onset_time_s": onset, "increment_sum": increments.sum,
+            "increment_threshold": tuning.incrementThreshold, "resolution_V": resolution_V,
+            "settled_fall": level.fall, "total_fall_threshold": tuning.totalFall, "drops": Double(drops.downs),
+        ]
+        if let settled = level.reference_V { evidence["settled_level_V"] = settled }
         return Verdict(
             criterion: name, action: .stop,
-            reason: "|V| fell \(formatNumber(-residual * 1e3, significantDigits: 3)) mV below the expected "
-                + "\(formatNumber(expected_V * 1e3, significantDigits: 4)) mV ("
-                + (byIncrements
-                    ? "consecutive falls far beyond the step's sample-to-sample noise, sum "
-                        + "\(formatNumber(incrementSum, significantDigits: 3)) >= \(formatNumber(Self.incrementThreshold))"
-                    : "CUSUM \(formatNumber(cusum, significantDigits: 3)) >= \(formatNumber(Self.threshold)) at noise "
-                        + "\(formatNumber(noiseLevel * 1e6, significantDigits: 3)) uV")
-                + ") during a \(context.step.kind.rawValue) step at "
+            reason: what + " during a \(context.step.kind.rawValue) step at "
                 + "\(formatNumber(context.step.currentDensity_mA_cm2)) mA/cm2",
             time_s: sample.time_s, onsetTime_s: onset, currentDensity_mA_cm2: context.step.currentDensity_mA_cm2,
             evidence: evidence)
     }
+}
+
+private func millivolts(_ volts: Double) -> String { formatNumber(volts * 1e3, significantDigits: 4) }
+
+func mean(_ values: some Collection<Double>) -> Double {
+    values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+}
+
+func median(_ values: some Collection<Double>) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }

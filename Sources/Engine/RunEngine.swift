@@ -6,6 +6,9 @@ public enum InstrumentCommand: Sendable, Hashable {
     case openCircuit
     /// Measure one impedance spectrum and hand it to ``RunEngine/impedanceMeasured(_:)``.
     case measureImpedance(ImpedanceSettings)
+    /// Set the working electrode's potential (a hold, or a sweep from the moment of the command) and measure the
+    /// current.
+    case applyPotential(PotentialProgram)
     /// Write the temperature controller's setpoint (in C) and enable its output; the cell stays at open circuit.
     case setTemperature(Double)
 }
@@ -82,6 +85,14 @@ public struct RunEngine: Sendable {
     public private(set) var latestTime_s: Double = 0
 
     private var criteria: [any StopCriterion]
+    /// Per criterion, the step kinds it judges (nil: all), from the catalogue.
+    private let judgedKinds: [[StepKind]?]
+    /// Watches a rest with a relaxation rule for the voltage to settle.
+    private var relaxation: RelaxationWatch?
+    /// In potential-controlled steps the voltage window becomes a current window: the run stops when |I| reaches
+    /// this (the rig's current limit, set by whoever builds the engine for a rig), as a galvanostatic step's
+    /// voltage would reach the compliance.
+    public var currentWindow_A: Double?
     /// Step index and cycle the latest sample was placed in.
     private var latestPlacement: (stepIndex: Int, cycle: Int)?
     private var stepSampleCount = 0
@@ -102,6 +113,7 @@ public struct RunEngine: Sendable {
         self.plan = plan
         self.threeElectrode = threeElectrode
         self.criteria = criteria
+        self.judgedKinds = criteria.map { CriterionCatalogue.spec(named: $0.name)?.judges }
         self.context = context
     }
 
@@ -131,6 +143,11 @@ public struct RunEngine: Sendable {
     }
 
     public var isFinished: Bool { outcome != nil }
+
+    /// Cell time the current step has run, not counting its pauses; nil when no step runs.
+    public var currentStepElapsed_s: Double? {
+        currentStep.map { max(0, latestTime_s - $0.startTime_s - stepPaused_s) }
+    }
 
     public var isPaused: Bool { pause != nil }
 
@@ -207,8 +224,15 @@ public struct RunEngine: Sendable {
         if let verdict = sampleQuality.judge(sample, seq: sampleCount - 1, runIsPaused: isPaused) {
             consider(verdict, detectsShort: false)
         }
+        if judged, record.step.kind.controlsPotential, !isPaused, let verdict = currentWindowVerdict(sample) {
+            consider(verdict, detectsShort: false)
+        }
         if judged {
             for index in criteria.indices where !isPaused || criteria[index].evaluatesWhilePaused {
+                if record.step.kind.controlsPotential, let kinds = judgedKinds[index], !kinds.contains(record.step.kind)
+                {
+                    continue
+                }
                 guard let verdict = criteria[index].evaluate(sample, context: context), verdict.action != .continue
                 else { continue }
                 consider(verdict, detectsShort: criteria[index].detectsShort)
@@ -294,6 +318,7 @@ public struct RunEngine: Sendable {
         var output = EngineOutput()
         guard !isFinished, let record = currentStep, record.step.kind == .impedance else { return output }
         output.spectrum = RecordedSpectrum(stepIndex: record.step.index, cycle: record.step.cycle, points: points)
+        for index in criteria.indices { criteria[index].impedanceMeasured(points) }
         let end_s = max(latestTime_s, points.map(\.time_s).max() ?? endTime_s ?? latestTime_s)
         latestTime_s = end_s
         output.events.append(
@@ -386,7 +411,7 @@ public struct RunEngine: Sendable {
 
     // MARK: - Steps
 
-    private func endReason(of record: StepRecord, sample: InstrumentSample, judged: Bool, elapsed_s: Double)
+    private mutating func endReason(of record: StepRecord, sample: InstrumentSample, judged: Bool, elapsed_s: Double)
         -> StepEndReason?
     {
         let step = record.step
@@ -397,7 +422,28 @@ public struct RunEngine: Sendable {
             let controlled = threeElectrode ? (sample.voltageWERE_V ?? sample.voltage_V) : sample.voltage_V
             if abs(controlled) >= limit { return .voltageLimit }
         }
+        if step.kind.controlsPotential, judged {
+            if let limit = step.currentLimit_A, abs(sample.current_A) >= limit { return .currentLimit }
+            // The first sample may still carry the step change; the cut-off judges the hold from the second on.
+            if let cutoff = step.currentCutoff_A, stepSampleCount > 1, abs(sample.current_A) <= cutoff {
+                return .currentCutoff
+            }
+        }
+        if judged, relaxation != nil {
+            let controlled = threeElectrode ? (sample.voltageWERE_V ?? sample.voltage_V) : sample.voltage_V
+            if relaxation!.add(time_s: sample.time_s, voltage_V: controlled) { return .relaxed }
+        }
         return nil
+    }
+
+    /// A `current-window` stop when a potential-controlled step drives |I| to the rig's current limit.
+    private func currentWindowVerdict(_ sample: InstrumentSample) -> Verdict? {
+        guard let window = currentWindow_A, abs(sample.current_A) >= window * (1 - 1e-6) else { return nil }
+        return Verdict(
+            criterion: "current-window", action: .stop,
+            reason: "|I| = \(formatNumber(abs(sample.current_A))) A reached the rig's current limit of "
+                + "\(formatNumber(window)) A while the potential was set",
+            time_s: sample.time_s)
     }
 
     private mutating func advance(after reason: StepEndReason, at time_s: Double, into output: inout EngineOutput) {
@@ -419,6 +465,7 @@ public struct RunEngine: Sendable {
         stepSampleCount = 0
         stepPaused_s = 0
         resumed = nil
+        relaxation = step.relaxation.map(RelaxationWatch.init)
         sampleQuality.stepStarted()
         waitWatch.start(step.wait, at: time_s)
         let context = StepContext(
@@ -434,6 +481,7 @@ public struct RunEngine: Sendable {
     /// What the instrument does during `step`.
     private func command(for step: PlannedStep) -> InstrumentCommand {
         if let impedance = step.impedance { return .measureImpedance(impedance) }
+        if let potential = step.potential { return .applyPotential(potential) }
         return step.current_A == 0 ? .openCircuit : .applyCurrent(step.current_A)
     }
 
@@ -465,7 +513,12 @@ public struct RunEngine: Sendable {
     private func describe(_ step: PlannedStep) -> String {
         let where_ = step.cycle > 0 ? "cycle \(step.cycle) " : ""
         switch step.kind {
-        case .rest: return "step \(step.index): \(where_)rest"
+        case .rest:
+            guard let rule = step.relaxation else { return "step \(step.index): \(where_)rest" }
+            return "step \(step.index): \(where_)rest until |dV/dt| < "
+                + "\(formatNumber(rule.rate_V_s * 60e3)) mV/min for \(formatNumber(rule.hold_s)) s"
+        case .potentiostatic, .sweep:
+            return "step \(step.index): \(where_)\(step.kind.rawValue) \(step.potential?.summary ?? "")"
         case .setTemperature, .wait:
             var text = "step \(step.index): \(where_)\(step.kind.rawValue)"
             if let setpoint = step.temperatureSetpoint_C { text += " to \(formatNumber(setpoint)) C" }

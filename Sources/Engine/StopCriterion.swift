@@ -14,16 +14,21 @@ public struct RunContext: Sendable, Hashable, Codable {
     /// The smallest voltage step the galvanostat reports on its present range (volts), when the driver knows it;
     /// criteria floor their noise estimates at it.
     public var voltageResolution_V: Double?
+    /// The electrolyte's area resistance, Ohm cm2, when the rig file gives its conductivity and thickness; the
+    /// `hard-short` criterion's reference when the protocol gives none and no impedance step has measured it.
+    public var electrolyteResistance_Ohm_cm2: Double?
 
     public init(
         metal: AnodeMetal? = nil, metalThickness_um: Double? = nil, stackPressureSetpoint_MPa: Double? = nil,
-        temperatureSetpoint_C: Double? = nil, voltageResolution_V: Double? = nil
+        temperatureSetpoint_C: Double? = nil, voltageResolution_V: Double? = nil,
+        electrolyteResistance_Ohm_cm2: Double? = nil
     ) {
         self.metal = metal
         self.metalThickness_um = metalThickness_um
         self.stackPressureSetpoint_MPa = stackPressureSetpoint_MPa
         self.temperatureSetpoint_C = temperatureSetpoint_C
         self.voltageResolution_V = voltageResolution_V
+        self.electrolyteResistance_Ohm_cm2 = electrolyteResistance_Ohm_cm2
     }
 
     /// The context of a run of a protocol on a cell: the protocol's conditions win over the cell's own values.
@@ -31,7 +36,8 @@ public struct RunContext: Sendable, Hashable, Codable {
         self.init(
             metal: cell.metal, metalThickness_um: cell.metalThickness_um,
             stackPressureSetpoint_MPa: conditions.stackPressure_MPa ?? cell.stackPressure_MPa,
-            temperatureSetpoint_C: conditions.temperature_C ?? cell.temperature_C)
+            temperatureSetpoint_C: conditions.temperature_C ?? cell.temperature_C,
+            electrolyteResistance_Ohm_cm2: cell.electrolyteResistance_Ohm_cm2)
     }
 
     /// This context with the protocol's conditions filled in where the context has none.
@@ -91,13 +97,19 @@ public protocol StopCriterion: Sendable {
     mutating func stepStarted(_ context: StepContext)
     /// The step's current was applied again after a pause; by default the step's model starts afresh.
     mutating func stepResumed(_ context: StepContext)
+    /// Judges one sample. A criterion never traps and never puts a non-finite number in a verdict; one that cannot
+    /// judge a sample returns a `warn` saying why.
     mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict?
+    /// An impedance step of the run measured a spectrum (ohms, not area-specific); by default ignored.
+    mutating func impedanceMeasured(_ points: [ImpedancePoint])
 }
 
 extension StopCriterion {
     public var evaluatesWhilePaused: Bool { false }
 
     public mutating func stepResumed(_ context: StepContext) { stepStarted(context) }
+
+    public mutating func impedanceMeasured(_ points: [ImpedancePoint]) {}
 }
 
 /// Why a protocol's criteria cannot be built.
@@ -133,12 +145,14 @@ public enum CriterionFactory {
                     during: PlatingWatch(rawValue: declaration.word("during")!) ?? .plate,
                     minimumDrop_V: declaration.quantity("min-drop")!,
                     memory_s: declaration.quantity("memory")!,
-                    noiseFloor_V: declaration.quantity("noise-floor")!))
+                    noiseFloor_V: declaration.quantity("noise-floor")!,
+                    voltageResolution_V: context.voltageResolution_V))
         case "hard-short":
             return HardShortCriterion(
                 during: PlatingWatch(rawValue: declaration.word("during")!) ?? .plate,
                 electrolyteResistance_Ohm_cm2: declaration.quantity("electrolyte-resistance"),
-                threshold_Ohm_cm2: declaration.quantity("below"))
+                threshold_Ohm_cm2: declaration.quantity("below"),
+                rigElectrolyteResistance_Ohm_cm2: context.electrolyteResistance_Ohm_cm2)
         case "voiding":
             return VoidingCriterion(
                 settings: VoidingCriterion.Settings(

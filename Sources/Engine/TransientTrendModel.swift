@@ -7,70 +7,62 @@ import Foundation
 /// exp(-(t - t0) / tauSlow)]`. The trend is centred on the latest sample so the normal equations stay well
 /// conditioned in steps of many hours; the transients vanish by themselves once the step has settled. Each
 /// prediction comes with its leverage `f' A^-1 f`, so residuals can be standardised by their own uncertainty
-/// (large while few samples are in, small once the model is determined).
+/// (large while few samples are in, small once the model is determined). The features' exponentials are computed by
+/// the ``TransientModelBank`` once per sample for all its models.
 struct TransientTrendModel: Sendable {
-    let tauFast_s: Double
-    let tauSlow_s: Double
-    /// Unit of the trend feature, seconds.
-    let trendScale_s: Double
+    /// Indices of the fast and slow time constants in the bank's list.
+    let fastIndex: Int
+    let slowIndex: Int
 
-    private var stepStart_s = 0.0
-    private var origin_s = 0.0
     /// Normal matrix, row-major 4 x 4 (symmetric), and right-hand side.
     private var normal = SIMD16<Double>()
     private var rightSide = SIMD4<Double>()
     private(set) var sampleCount = 0
-    private var coefficients: SIMD4<Double>?
-    private var factor: SIMD16<Double>?
+    private var coefficients = SIMD4<Double>()
+    private var factor = CholeskyFactor()
+    private var solved = false
 
-    init(tauFast_s: Double, tauSlow_s: Double, trendScale_s: Double) {
-        self.tauFast_s = tauFast_s
-        self.tauSlow_s = tauSlow_s
-        self.trendScale_s = trendScale_s
+    init(fastIndex: Int, slowIndex: Int) {
+        self.fastIndex = fastIndex
+        self.slowIndex = slowIndex
     }
 
-    mutating func reset(stepStart_s: Double) {
-        self.stepStart_s = stepStart_s
-        origin_s = stepStart_s
+    mutating func reset() {
         normal = SIMD16<Double>()
         rightSide = SIMD4<Double>()
         sampleCount = 0
-        coefficients = nil
-        factor = nil
+        solved = false
     }
 
-    private func features(at time_s: Double) -> SIMD4<Double> {
-        let since = max(0, time_s - stepStart_s)
-        return SIMD4(1, (time_s - origin_s) / trendScale_s, exp(-since / tauFast_s), exp(-since / tauSlow_s))
-    }
-
-    /// The expected value at `time_s` and its leverage, once at least two samples are in.
-    func predict(at time_s: Double) -> (value: Double, leverage: Double)? {
-        guard sampleCount >= 2, let coefficients, let factor else { return nil }
-        let feature = features(at: time_s)
+    /// The expected value for a feature vector and its leverage, once at least two samples are in.
+    func predict(_ feature: SIMD4<Double>) -> (value: Double, leverage: Double)? {
+        guard sampleCount >= 2, solved else { return nil }
         let value = (feature * coefficients).sum()
-        let leverage = (feature * solve(factor, feature)).sum()
-        return (value, max(0, leverage))
+        // f' A^-1 f = |L^-1 f|^2 with A = L L'.
+        let forward = factor.forward(feature)
+        return (value, max(0, (forward * forward).sum()))
     }
 
-    /// Adds one observation after forgetting old ones by `exp(-dt / memory)`.
-    mutating func add(time_s: Double, value: Double, memory_s: Double) {
-        let shift = time_s - origin_s
+    /// Adds one observation with feature vector `feature` (trend feature 0: the trend is recentred on it) after
+    /// forgetting old ones by `keep` and moving the trend's origin by `shift` trend units.
+    mutating func add(_ feature: SIMD4<Double>, value: Double, keep: Double, shift: Double) {
         if sampleCount > 0 {
-            let keep = exp(-max(0, shift) / memory_s)
             normal *= keep
             rightSide *= keep
         }
-        recentre(by: shift / trendScale_s)
-        origin_s = time_s
-        let feature = features(at: time_s)
-        for row in 0..<4 {
-            rightSide[row] += feature[row] * value
-            for column in 0..<4 { normal[row * 4 + column] += feature[row] * feature[column] }
-        }
+        recentre(by: shift)
+        rightSide += feature * value
+        normal += SIMD16(
+            lowHalf: SIMD8(lowHalf: feature * feature[0], highHalf: feature * feature[1]),
+            highHalf: SIMD8(lowHalf: feature * feature[2], highHalf: feature * feature[3]))
         sampleCount += 1
-        factor = choleskyFactor()
-        if let factor { coefficients = solve(factor, rightSide) }
+        if let factor = CholeskyFactor(normal + Self.ridgeDiagonal) {
+            self.factor = factor
+            solved = true
+            coefficients = factor.solve(rightSide)
+        } else {
+            solved = false
+        }
     }
 
     /// Moves the trend's origin later by `delta` trend units: u becomes u - delta in every stored sum.
@@ -80,10 +72,10 @@ struct TransientTrendModel: Sendable {
         normal[5] = normal[5] - 2 * delta * zeroOne + delta * delta * normal[0]
         normal[1] = zeroOne - delta * normal[0]
         normal[4] = normal[1]
-        for column in 2..<4 {
-            normal[4 + column] -= delta * normal[column]
-            normal[column * 4 + 1] = normal[4 + column]
-        }
+        normal[6] -= delta * normal[2]
+        normal[9] = normal[6]
+        normal[7] -= delta * normal[3]
+        normal[13] = normal[7]
         rightSide[1] -= delta * rightSide[0]
     }
 
@@ -91,92 +83,145 @@ struct TransientTrendModel: Sendable {
     /// 10 V per unit and the transient amplitudes within about 0.1 V for noise near 0.1 mV, so nearly collinear
     /// transients cannot trade huge opposite amplitudes.
     static let ridge = SIMD4<Double>(1e-14, 1e-10, 1e-6, 1e-6)
+    private static let ridgeDiagonal = SIMD16<Double>(
+        ridge[0], 0, 0, 0, 0, ridge[1], 0, 0, 0, 0, ridge[2], 0, 0, 0, 0, ridge[3])
 
-    /// Lower-triangular Cholesky factor of the regularised normal matrix, or nil if it is not positive.
-    private func choleskyFactor() -> SIMD16<Double>? {
-        var lower = SIMD16<Double>()
-        for row in 0..<4 {
-            for column in 0...row {
-                var sum = normal[row * 4 + column] + (row == column ? Self.ridge[row] : 0)
-                for inner in 0..<column { sum -= lower[row * 4 + inner] * lower[column * 4 + inner] }
-                if row == column {
-                    guard sum > 0 else { return nil }
-                    lower[row * 4 + row] = sum.squareRoot()
-                } else {
-                    lower[row * 4 + column] = sum / lower[column * 4 + column]
-                }
-            }
-        }
-        return lower
-    }
-
-    private func solve(_ lower: SIMD16<Double>, _ right: SIMD4<Double>) -> SIMD4<Double> {
-        var forward = SIMD4<Double>()
-        for row in 0..<4 {
-            var sum = right[row]
-            for inner in 0..<row { sum -= lower[row * 4 + inner] * forward[inner] }
-            forward[row] = sum / lower[row * 4 + row]
-        }
-        var result = SIMD4<Double>()
-        for row in stride(from: 3, through: 0, by: -1) {
-            var sum = forward[row]
-            for inner in (row + 1)..<4 { sum -= lower[inner * 4 + row] * result[inner] }
-            result[row] = sum / lower[row * 4 + row]
-        }
-        return result
-    }
-
-    /// The fitted level and trend (volts per second) at the latest sample.
-    var levelAndSlope: (level: Double, slope_per_s: Double)? {
-        guard let coefficients else { return nil }
-        return (coefficients[0], coefficients[1] / trendScale_s)
+    /// The fitted level and trend (volts per trend unit) at the latest sample.
+    var levelAndTrend: (level: Double, trend: Double)? {
+        solved ? (coefficients[0], coefficients[1]) : nil
     }
 }
 
-/// A robust running location and scale of the latest values: their median, and the median absolute deviation
-/// from it as a Gaussian standard deviation (a steady offset, such as a model's lag, does not inflate the scale).
-struct RobustScale: Sendable {
-    private var buffer: RecentValues
+/// The lower-triangular Cholesky factor L of a symmetric positive definite 4 x 4 matrix (A = L L'), written out
+/// element by element (with the diagonal's reciprocals) so that a model's update costs a few dozen multiplications:
+/// the bank factors ten of them per sample.
+struct CholeskyFactor: Sendable {
+    private var l10 = 0.0, l20 = 0.0, l30 = 0.0, l21 = 0.0, l31 = 0.0, l32 = 0.0
+    private var inverse = SIMD4<Double>(1, 1, 1, 1)
 
-    init(capacity: Int) {
-        buffer = RecentValues(capacity: capacity)
+    init() {}
+
+    /// Factors `matrix` (row-major); nil when it is not positive definite.
+    init?(_ matrix: SIMD16<Double>) {
+        let d0 = matrix[0]
+        guard d0 > 0 else { return nil }
+        let i0 = 1 / d0.squareRoot()
+        l10 = matrix[4] * i0
+        l20 = matrix[8] * i0
+        l30 = matrix[12] * i0
+        let d1 = matrix[5] - l10 * l10
+        guard d1 > 0 else { return nil }
+        let i1 = 1 / d1.squareRoot()
+        l21 = (matrix[9] - l20 * l10) * i1
+        l31 = (matrix[13] - l30 * l10) * i1
+        let d2 = matrix[10] - l20 * l20 - l21 * l21
+        guard d2 > 0 else { return nil }
+        let i2 = 1 / d2.squareRoot()
+        l32 = (matrix[14] - l30 * l20 - l31 * l21) * i2
+        let d3 = matrix[15] - l30 * l30 - l31 * l31 - l32 * l32
+        guard d3 > 0 else { return nil }
+        inverse = SIMD4(i0, i1, i2, 1 / d3.squareRoot())
     }
 
-    var count: Int { buffer.count }
-    var capacity: Int { buffer.capacity }
-    private var values: ArraySlice<Double> { buffer.unordered }
-
-    mutating func add(_ value: Double) {
-        buffer.add(value)
+    /// L^-1 b.
+    func forward(_ b: SIMD4<Double>) -> SIMD4<Double> {
+        let y0 = b[0] * inverse[0]
+        let y1 = (b[1] - l10 * y0) * inverse[1]
+        let y2 = (b[2] - l20 * y0 - l21 * y1) * inverse[2]
+        let y3 = (b[3] - l30 * y0 - l31 * y1 - l32 * y2) * inverse[3]
+        return SIMD4(y0, y1, y2, y3)
     }
 
-    mutating func removeAll() {
-        buffer.removeAll()
+    /// A^-1 b.
+    func solve(_ b: SIMD4<Double>) -> SIMD4<Double> {
+        let y = forward(b)
+        let x3 = y[3] * inverse[3]
+        let x2 = (y[2] - l32 * x3) * inverse[2]
+        let x1 = (y[1] - l21 * x2 - l31 * x3) * inverse[1]
+        let x0 = (y[0] - l10 * x1 - l20 * x2 - l30 * x3) * inverse[0]
+        return SIMD4(x0, x1, x2, x3)
+    }
+}
+
+/// A bank of ``TransientTrendModel``s with different transient time constants, fitted side by side on the same
+/// samples. The exponentials of the features and the forgetting factor are computed once per sample for the whole
+/// bank. Once a step's transients are gone all models predict alike; from then on only the active one is updated.
+struct TransientModelBank: Sendable {
+    /// The transient time constants, seconds, and the (fast, slow) pairs of them the models use.
+    static let timeConstants_s: [Double] = [0.5, 1, 2, 4, 8, 16, 32]
+    static let pairs: [(fast: Int, slow: Int)] = [
+        (0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4), (3, 5), (4, 5), (4, 6),
+    ]
+
+    private(set) var models: [TransientTrendModel]
+    /// Whether each model is still being updated in this step.
+    private(set) var isLive: [Bool]
+    private var transients = [Double](repeating: 0, count: TransientModelBank.timeConstants_s.count)
+    private var stepStart_s = 0.0
+    private var origin_s = 0.0
+    private var trendScale_s = 60.0
+    private var started = false
+
+    init() {
+        models = Self.pairs.map { TransientTrendModel(fastIndex: $0.fast, slowIndex: $0.slow) }
+        isLive = [Bool](repeating: true, count: Self.pairs.count)
     }
 
-    private static func median(_ sorted: [Double]) -> Double {
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    var count: Int { models.count }
+
+    mutating func reset(stepStart_s: Double, trendScale_s: Double) {
+        self.stepStart_s = stepStart_s
+        self.trendScale_s = trendScale_s
+        origin_s = stepStart_s
+        started = false
+        for index in models.indices {
+            models[index].reset()
+            isLive[index] = true
+        }
+        liveCount = models.count
     }
 
-    /// The median of the values held; nil while empty.
-    var median: Double? {
-        guard count > 0 else { return nil }
-        return Self.median(values.sorted())
+    /// Computes the transient features at `time_s`; call before ``predict(_:)`` and ``add(_:value:memory_s:)``.
+    mutating func prepare(at time_s: Double) {
+        let since = max(0, time_s - stepStart_s)
+        for index in transients.indices {
+            let scaled = since / Self.timeConstants_s[index]
+            transients[index] = scaled < 40 ? exp(-scaled) : 0
+        }
     }
 
-    /// The median absolute value as a Gaussian standard deviation (an offset counts as spread); nil until the
-    /// buffer is half full.
-    var scaleAboutZero: Double? {
-        guard count * 2 >= capacity else { return nil }
-        return Self.median(values.map { abs($0) }.sorted()) / 0.6745
+    private func feature(_ model: Int, trend: Double) -> SIMD4<Double> {
+        let pair = models[model]
+        return SIMD4(1, trend, transients[pair.fastIndex], transients[pair.slowIndex])
     }
 
-    /// nil until the buffer is half full.
-    var standardDeviation: Double? {
-        guard count * 2 >= capacity, let centre = median else { return nil }
-        return Self.median(values.map { abs($0 - centre) }.sorted()) / 0.6745
+    /// Model `index`'s prediction at the prepared time `time_s`, with its leverage.
+    func predict(_ index: Int, at time_s: Double) -> (value: Double, leverage: Double)? {
+        guard isLive[index] else { return nil }
+        return models[index].predict(feature(index, trend: (time_s - origin_s) / trendScale_s))
     }
+
+    /// Teaches model `index` one observation at the prepared time (all live models must be taught the same sample).
+    mutating func add(_ index: Int, time_s: Double, value: Double, keep: Double) {
+        guard isLive[index] else { return }
+        let shift = started ? (time_s - origin_s) / trendScale_s : 0
+        models[index].add(feature(index, trend: 0), value: value, keep: keep, shift: shift)
+    }
+
+    /// Ends teaching for the sample at `time_s`: the trend's origin moves to it.
+    mutating func finishSample(at time_s: Double) {
+        origin_s = time_s
+        started = true
+    }
+
+    /// Stops updating every model but `active` (the transients are gone and the models agree).
+    mutating func keepOnly(_ active: Int) {
+        for index in isLive.indices where index != active { isLive[index] = false }
+        liveCount = 1
+    }
+
+    /// Models still updated in this step.
+    private(set) var liveCount = TransientModelBank.pairs.count
 }
 
 /// The latest values added, up to a capacity, oldest first on request.
@@ -201,9 +246,6 @@ struct RecentValues: Sendable {
     }
 
     var capacity: Int { values.count }
-
-    /// The values held, in no particular order.
-    var unordered: ArraySlice<Double> { values.prefix(count) }
 
     /// Up to `wanted` of the latest values, oldest first, leaving out the `skipping` most recent ones.
     func latest(_ wanted: Int, skipping: Int = 0) -> [Double] {

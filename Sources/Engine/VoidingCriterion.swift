@@ -56,6 +56,7 @@ public struct VoidingCriterion: StopCriterion {
 
     private var watching = false
     private var reported = false
+    private var warnedInStep = false
     private var recent: [Double] = []
     private var history = DecimatedHistory(capacity: 256)
     private var baseline: (value_V: Double, time_s: Double)?
@@ -81,6 +82,7 @@ public struct VoidingCriterion: StopCriterion {
         if watching, let latestSmoothed_V { endOfStrip.append((stepDensity_mA_cm2, latestSmoothed_V)) }
         watching = settings.during.watches(context.step)
         reported = false
+        warnedInStep = false
         recent.removeAll(keepingCapacity: true)
         history.removeAll()
         baseline = nil
@@ -105,6 +107,15 @@ public struct VoidingCriterion: StopCriterion {
     public mutating func evaluate(_ sample: InstrumentSample, context: StepContext) -> Verdict? {
         guard watching else { return nil }
         let raw = abs(context.controlledVoltage(sample))
+        guard raw.isFinite, sample.time_s.isFinite else {
+            guard !warnedInStep else { return nil }
+            warnedInStep = true
+            return Verdict(
+                criterion: name, action: .warn,
+                reason: "a sample with a non-finite time or voltage was not judged (step \(context.step.index))",
+                time_s: sample.time_s.isFinite ? sample.time_s : context.startTime_s,
+                currentDensity_mA_cm2: context.step.currentDensity_mA_cm2)
+        }
         if let previous_V { changes.add(raw - previous_V) }
         previous_V = raw
         recent.append(raw)
@@ -128,7 +139,8 @@ public struct VoidingCriterion: StopCriterion {
             earlySlope = slope(since.prefix(thirds)).value
             (recentSlope, recentSlopeError) = slope(since.suffix(thirds))
         }
-        // The noise of one raw sample; the rise must stand out from it whatever the thresholds.
+        // The noise of one raw sample; the rise must stand out from it whatever the thresholds (unknown: nothing
+        // stands out yet).
         let noise_V = (changes.standardDeviation ?? .infinity) / 2.squareRoot()
         let noiseFloor_V = max(settings.minimumRise_V, Self.noiseFactor * noise_V)
         let riseThreshold_V = max(min(settings.rise_V, Self.relativeRise * baseline.value_V), noiseFloor_V)
@@ -152,13 +164,16 @@ public struct VoidingCriterion: StopCriterion {
 
         var evidence: [String: Double] = [
             "test": Double(test.rawValue), "polarisation_V": smoothed, "baseline_V": baseline.value_V,
-            "baseline_time_s": baseline.time_s, "rise_V": rise, "rise_threshold_V": riseThreshold_V,
-            "relative_rise": Self.relativeRise, "noise_V": noise_V, "min_rise_V": settings.minimumRise_V,
+            "baseline_time_s": baseline.time_s, "rise_V": rise,
+            "relative_rise": Self.relativeRise, "min_rise_V": settings.minimumRise_V,
             "growth_threshold_V": settings.growth_V, "horizon_s": settings.horizon_s, "settle_s": settings.settle_s,
             "cycle": Double(context.step.cycle),
         ]
-        if let earlySlope { evidence["slope_early_V_per_s"] = earlySlope }
-        if let recentSlope { evidence["slope_recent_V_per_s"] = recentSlope }
+        // Only what is known goes into the evidence: with few samples the noise and slopes are not.
+        if noise_V.isFinite { evidence["noise_V"] = noise_V }
+        if riseThreshold_V.isFinite { evidence["rise_threshold_V"] = riseThreshold_V }
+        if let earlySlope, earlySlope.isFinite { evidence["slope_early_V_per_s"] = earlySlope }
+        if let recentSlope, recentSlope.isFinite { evidence["slope_recent_V_per_s"] = recentSlope }
         if let reference, let growth {
             evidence["reference_end_of_strip_V"] = reference
             evidence["growth_V"] = growth

@@ -4,7 +4,7 @@ import Domain
 /// of steps is computed (never counted) and refused beyond ``StepPlan/maximumStepCount`` at the key that makes it
 /// too long, before anything is expanded.
 extension ProtocolFile {
-    static func loop(_ node: LocatedNode) throws(FileError) -> LoopStep {
+    static func loop(_ node: LocatedNode, threeElectrode: Bool) throws(FileError) -> LoopStep {
         let reader = try node.mapping(allowedKeys: loopKeys)
         var loop = LoopStep(steps: [])
         loop.cycles = try reader.optional("cycles")?.integer(range: 1...StepPlan.maximumStepCount)
@@ -20,7 +20,9 @@ extension ProtocolFile {
             }
         }
         let stepsNode = try reader.required("steps")
-        for child in try stepsNode.list() { loop.steps.append(try step(child, insideLoop: true)) }
+        for child in try stepsNode.list() {
+            loop.steps.append(try step(child, insideLoop: true, threeElectrode: threeElectrode))
+        }
         guard !loop.steps.isEmpty else { throw stepsNode.error("a loop needs at least one step") }
         for role in loop.usedRoles where loop.schedule(for: role) == nil {
             let key = role == .plate ? "plating_current" : role == .strip ? "stripping_current" : "current"

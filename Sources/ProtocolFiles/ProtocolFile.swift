@@ -9,10 +9,11 @@ public enum ProtocolFile {
 
     static let topLevelKeys = [
         "schema", "name", "description", "reference", "parameters", "three_electrode", "sampling_interval",
-        "conditions", "steps", "stop", "on_instrument_loss", "on_restart",
+        "conditions", "steps", "stop", "on_instrument_loss", "on_restart", "then", "rig",
     ]
     static let stepNames = [
-        "rest", "plate", "strip", "galvanostatic", "impedance", "loop", "set_temperature", "wait",
+        "rest", "plate", "strip", "galvanostatic", "impedance", "loop", "potentiostatic", "sweep", "set_temperature",
+        "wait",
     ]
     static let impedanceKeys = [
         "control", "from", "to", "points_per_decade", "amplitude", "circuit", "interface", "weighting",
@@ -60,7 +61,7 @@ public enum ProtocolFile {
         let stepNodes = try stepsNode.list()
         guard !stepNodes.isEmpty else { throw stepsNode.error("a protocol needs at least one step") }
         var steps: [ProtocolStep] = []
-        for node in stepNodes { steps.append(try step(node, insideLoop: false)) }
+        for node in stepNodes { steps.append(try step(node, insideLoop: false, threeElectrode: threeElectrode)) }
         do {
             _ = try StepPlan.stepCount(of: steps)
         } catch {
@@ -70,6 +71,9 @@ public enum ProtocolFile {
         if let stopNode = top.optional("stop") {
             for node in try stopNode.list() { criteria.append(try criterion(node)) }
         }
+        try checkPotentials(steps, against: criteria, file: file)
+        try checkJudgedSteps(steps, criteria: criteria, file: file)
+        let rig = try top.optional("rig")?.string()
         var onInstrumentLoss = InstrumentLossPolicy.fault
         if let node = top.optional("on_instrument_loss") {
             let text = try node.string()
@@ -90,10 +94,26 @@ public enum ProtocolFile {
             }
             onRestart = policy
         }
-        return TestProtocol(
+        let then = try queuePolicy(top.optional("then")) ?? .hold
+        var testProtocol = TestProtocol(
             schema: schema, name: name, summary: summary, reference: reference, parameters: resolved,
             threeElectrode: threeElectrode, samplingInterval_s: interval, conditions: conditions, steps: steps,
-            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss, onRestart: onRestart)
+            stopCriteria: criteria, onInstrumentLoss: onInstrumentLoss, onRestart: onRestart,
+            then: then)
+        testProtocol.intendedRig = rig
+        return testProtocol
+    }
+
+    /// A `then:` value (what the rig's queue does after the run), or nil when the key is absent.
+    static func queuePolicy(_ node: LocatedNode?) throws(FileError) -> QueuePolicy? {
+        guard let node else { return nil }
+        let text = try node.string()
+        guard let policy = QueuePolicy(rawValue: text) else {
+            throw node.error(
+                "unknown queue policy", value: text,
+                allowed: QueuePolicy.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return policy
     }
 
     /// The declared parameters with their defaults, replaced by the caller's values.
@@ -128,17 +148,22 @@ public enum ProtocolFile {
         return values
     }
 
-    static func step(_ node: LocatedNode, insideLoop: Bool) throws(FileError) -> ProtocolStep {
+    static func step(_ node: LocatedNode, insideLoop: Bool, threeElectrode: Bool) throws(FileError) -> ProtocolStep {
         let (name, body) = try node.singleKeyEntry(allowed: stepNames, what: "step")
         guard let body else { throw node.error("step '\(name)' needs its settings, e.g. `\(name): {...}`") }
         // The step's position is where its name is written: `- loop:` is line and column of `loop`.
         let position = SourcePosition(line: node.node.line, column: node.node.column, key: body.path)
         switch name {
         case "rest":
-            let reader = try body.mapping(allowedKeys: ["duration"])
-            return .rest(
-                RestStep(
-                    duration_s: try reader.required("duration").quantity(.time, range: timeRange), position: position))
+            return .rest(try rest(body, position: position))
+        case "potentiostatic":
+            var step = try potentiostatic(body, threeElectrode: threeElectrode)
+            step.position = position
+            return .potentiostatic(step)
+        case "sweep":
+            var step = try sweep(body, threeElectrode: threeElectrode)
+            step.position = position
+            return .sweep(step)
         case "impedance":
             var step = try impedance(body)
             step.position = position
@@ -149,7 +174,7 @@ public enum ProtocolFile {
             return .wait(WaitStep(rule: try waitRule(body), position: position))
         case "loop":
             guard !insideLoop else { throw node.error("a loop cannot contain another loop") }
-            var step = try loop(body)
+            var step = try loop(body, threeElectrode: threeElectrode)
             step.position = position
             return .loop(step)
         default:

@@ -6,7 +6,8 @@ public enum RigFile {
         "schema", "id", "name", "cell", "limits", "galvanostat", "pressure_sensor", "temperature_controller",
     ]
     static let cellKeys = [
-        "label", "metal", "electrolyte", "electrolyte_thickness", "electrode_area", "reference_area",
+        "label", "metal", "electrolyte", "electrolyte_thickness", "electrolyte_conductivity", "electrode_area",
+        "reference_area",
         "metal_thickness", "pretreatment", "stack_pressure", "temperature",
     ]
     static let simulatedKeys = [
@@ -55,6 +56,9 @@ public enum RigFile {
             metal: AnodeMetal(rawValue: metalText)!,
             electrolyte: try reader.required("electrolyte").string(),
             electrolyteThickness_um: try reader.optional("electrolyte_thickness")?.quantity(.length, range: 1e-3...1e5),
+            electrolyteConductivity_S_cm: try reader.optional("electrolyte_conductivity").map {
+                node throws(FileError) in try node.quantity(.conductivity, range: 1e-6...1e4) * 1e-3
+            },
             electrodeArea_cm2: try reader.required("electrode_area").quantity(.area, range: 1e-10...1000),
             referenceArea_cm2: try reader.optional("reference_area")?.quantity(.area, range: 1e-10...1000),
             metalThickness_um: try reader.optional("metal_thickness")?.quantity(.length, range: 1e-3...1e5),

@@ -166,6 +166,21 @@ public struct ReplayDriver: Sendable {
         return driver.report
     }
 
+    /// Replays a stored run: its samples with the inputs from outside them (pauses, resumes, restarted steps) and
+    /// the spectra it measured, each applied where the live run applied it, so the replay takes the live run's course.
+    public static func replay(
+        _ samples: [InstrumentSample], engine: RunEngine, inputs: [RunInput], spectra: [Int: [ImpedancePoint]]
+    ) -> ReplayReport {
+        var driver = ReplayDriver(engine: engine)
+        driver.inputs = inputs
+        driver.spectra = spectra
+        driver.start(at: startTime(for: samples))
+        for sample in samples { driver.feed(sample) }
+        driver.applyInputs(upTo: samples.count)
+        driver.settlePendingSpectrum()
+        return driver.report
+    }
+
     /// 0 for samples that begin within two sampling intervals of 0 (a cellrig run), else one interval before the
     /// first sample.
     public static func startTime(for samples: [InstrumentSample]) -> Double {

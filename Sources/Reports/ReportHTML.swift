@@ -6,11 +6,16 @@ import Storage
 /// Renders a ``RunReport`` as one self-contained HTML page: inline CSS and SVG, no scripts, no network; readable
 /// offline and printable on A4.
 public enum ReportHTML {
-    public static func render(_ report: RunReport) -> String {
+    /// The page; with `refreshSeconds`, a run that is still going has the browser load it again after that many
+    /// seconds (an HTML meta refresh, no script). A page of a run that has ended never refreshes.
+    public static func render(_ report: RunReport, refreshSeconds: Int? = nil) -> String {
         var page = Page()
         let figures = ReportFigures(report: report)
         let run = report.run
         page.add("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
+        if let refreshSeconds, !run.state.isFinal {
+            page.add("<meta http-equiv=\"refresh\" content=\"\(max(1, refreshSeconds))\">")
+        }
         page.add("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
         page.add("<title>\(e("Run \(run.id): \(run.protocolName)")) (cellrig report)</title>")
         page.add("<style>\(stylesheet)</style></head><body>")

@@ -8,13 +8,19 @@ public import Instruments
 /// measured ahead of the run loop, so the loop can take back their tail (``rewind(toSampleAt:)``) when a command
 /// comes mid-batch: the cell then sees the command right after the sample that caused it. Like a real
 /// instrument it enforces its compliance voltage: the reading never exceeds the hardware limit.
-public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
+///
+/// It is a ``Potentiostat`` too: under a potential program each sample's current is the one that brings the cell
+/// model's controlled voltage to the programmed potential (the cell's own kinetics decide it), within the rig's
+/// current limit.
+public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat {
     public let name: String
     private var model: any CellModel
     private let speed: SimulationSpeed
     private var interval_s = 1.0
     private var limits: HardwareLimits?
     private var current_A = 0.0
+    /// The potential program running, and the cell time it began at; nil under a set current.
+    private var program: (program: PotentialProgram, start_s: Double)?
     private var time_s = 0.0
     private var wallStart: ContinuousClock.Instant?
     /// Samples handed out so far; tests compare it with what storage holds.
@@ -54,11 +60,28 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
                 "current \(formatNumber(current_A)) A exceeds the rig's limit of \(formatNumber(limits.current_A)) A")
         }
         self.current_A = current_A
+        program = nil
         lastBatch = nil
     }
 
+    /// Runs `program` from the present cell time; the current follows from the cell model at every sample.
+    public func applyPotential(_ program: PotentialProgram) async throws {
+        guard let limits else { throw InstrumentError(.notConfigured, instrument: name, "configure before driving") }
+        if let outside = program.corners_V.first(where: { abs($0) > limits.voltage_V * (1 + 1e-9) }) {
+            throw InstrumentError(
+                .rejected, instrument: name,
+                "potential \(formatNumber(outside)) V exceeds the rig's limit of \(formatNumber(limits.voltage_V)) V")
+        }
+        self.program = (program, time_s)
+        lastBatch = nil
+    }
+
+    /// The potential program running now, if any.
+    public var appliedProgram: PotentialProgram? { program?.program }
+
     public func openCircuit() async throws {
         current_A = 0
+        program = nil
         lastBatch = nil
     }
 
@@ -66,6 +89,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     /// next sample comes one sampling interval after its last point.
     public func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
         current_A = 0
+        program = nil
         lastBatch = nil
         let points = model.measureSpectrum(settings, startTime_s: time_s)
         time_s = points.last?.time_s ?? time_s
@@ -84,8 +108,11 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     public func nextSamples() async throws -> [InstrumentSample] {
         try await waitUntilDue()
         let checkpoint = Checkpoint(
-            model: model, time_s: time_s, producedSampleCount: producedSampleCount, current_A: current_A)
-        var batch = [produceSample()]
+            model: model, time_s: time_s, producedSampleCount: producedSampleCount, current_A: current_A,
+            program: program)
+        var batch: [InstrumentSample] = []
+        batch.reserveCapacity(Self.batchLimit)
+        batch.append(produceSample())
         while batch.count < Self.batchLimit, isDue(time_s + interval_s) {
             batch.append(produceSample())
         }
@@ -104,9 +131,14 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
         self.time_s = checkpoint.time_s
         producedSampleCount = checkpoint.producedSampleCount
         let current = current_A
+        let commanded = program
         current_A = checkpoint.current_A
+        program = checkpoint.program
         for _ in 0...index { _ = produceSample() }
         current_A = current
+        program = commanded
+        // A program commanded after the batch starts at the sample it came after, as the engine timed it.
+        if let commanded, commanded.start_s > self.time_s { program = (commanded.program, self.time_s) }
         return true
     }
 
@@ -115,6 +147,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
         case current(Double)
         case openCircuit
         case spectrum(ImpedanceSettings)
+        case potential(PotentialProgram)
     }
 
     /// Brings a fresh simulator to where an interrupted run's instrument stood: replays the outputs the run had it
@@ -129,10 +162,17 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
                 produced += 1
             }
             switch output {
-            case .current(let current): current_A = current
-            case .openCircuit: current_A = 0
+            case .current(let current):
+                current_A = current
+                program = nil
+            case .openCircuit:
+                current_A = 0
+                program = nil
+            case .potential(let potential):
+                program = (potential, time_s)
             case .spectrum(let settings):
                 current_A = 0
+                program = nil
                 time_s = model.measureSpectrum(settings, startTime_s: time_s).last?.time_s ?? time_s
             }
         }
@@ -153,6 +193,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
         var time_s: Double
         var producedSampleCount: Int
         var current_A: Double
+        var program: (program: PotentialProgram, start_s: Double)?
     }
 
     private var lastBatch: (checkpoint: Checkpoint, times: [Double])?
@@ -180,7 +221,16 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer {
     /// Advances the model by one sampling interval under the present current and reads it, clipped to compliance.
     private func produceSample() -> InstrumentSample {
         time_s += interval_s
-        var sample = model.advance(by: interval_s, current_A: current_A)
+        var sample: InstrumentSample
+        if let (program, start_s) = program {
+            let compliance = min(program.currentCompliance_A ?? .infinity, limits?.current_A ?? .infinity)
+            sample = model.advance(
+                by: interval_s, holding: program.potential(atElapsed: time_s - start_s), versus: program.versus,
+                compliance_A: compliance.isFinite ? compliance : 1, guess_A: current_A)
+            current_A = sample.current_A
+        } else {
+            sample = model.advance(by: interval_s, current_A: current_A)
+        }
         producedSampleCount += 1
         let compliance = limits?.voltage_V ?? .infinity
         sample.time_s = time_s

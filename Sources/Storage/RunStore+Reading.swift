@@ -34,12 +34,9 @@ extension RunStore {
                 arguments: [runID])
         }
         guard let row else { return nil }
-        let parametersText: String = row["protocol_parameters"]
-        let cellText: String = row["cell"]
-        return RecordedProtocol(
-            text: row["protocol_text"], file: row["protocol_file"],
-            parameters: try decodeJSON([String: String].self, from: parametersText),
-            cell: try decodeJSON(CellDescription.self, from: cellText))
+        return try RecordedProtocol(
+            text: row["protocol_text"], file: row["protocol_file"], parametersJSON: row["protocol_parameters"],
+            cellJSON: row["cell"])
     }
 
     /// The rig description recorded in a run's start record (instruments, ports, pressure calibration).
@@ -100,14 +97,12 @@ extension RunStore {
             let cursor = try Row.fetchCursor(
                 db, sql: "SELECT * FROM samples WHERE run_id = ? ORDER BY seq", arguments: [runID])
             while let row = try cursor.next() {
-                let current: Double? = row["current_A"]
-                let voltage: Double? = row["voltage_V"]
-                let sample = InstrumentSample(
-                    time_s: row["time_s"], current_A: current ?? .nan, voltage_V: voltage ?? .nan,
+                let sample = RecordedSample.stored(
+                    seq: row["seq"], time_s: row["time_s"], current_A: row["current_A"], voltage_V: row["voltage_V"],
                     voltageWERE_V: row["voltage_we_re_V"], pressure_MPa: row["pressure_MPa"],
-                    temperature_C: row["temperature_C"], flags: SampleFlags(rawValue: row["flags"]))
-                try body(
-                    RecordedSample(seq: row["seq"], sample: sample, stepIndex: row["step_index"], cycle: row["cycle"]))
+                    temperature_C: row["temperature_C"], cycle: row["cycle"], stepIndex: row["step_index"],
+                    flags: row["flags"])
+                try body(sample)
             }
         }
     }

@@ -109,20 +109,19 @@ extension RunStore {
                 rejected.append(.init(table: table, key: key, reason: "\(error)"))
             }
         }
-        let sampleSQL = """
-            INSERT INTO samples (run_id, seq, time_s, current_A, voltage_V, voltage_we_re_V, pressure_MPa,
-                temperature_C, cycle, step_index, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """
-        let sampleCached = keepingGoing ? nil : try db.cachedStatement(sql: sampleSQL)
-        for recorded in batch.samples {
-            let sample = recorded.sample
-            try insertRow(
-                "samples", recorded.seq, sql: sampleSQL, cached: sampleCached,
-                [
-                    runID, recorded.seq, sample.time_s, storable(sample.current_A), storable(sample.voltage_V),
-                    storable(sample.voltageWERE_V), storable(sample.pressure_MPa), storable(sample.temperature_C),
-                    recorded.cycle, recorded.stepIndex, sample.flags.rawValue,
-                ])
+        if keepingGoing {
+            for recorded in batch.samples {
+                let sample = recorded.sample
+                try insertRow(
+                    "samples", recorded.seq, sql: SampleRowBinder.sql, cached: nil,
+                    [
+                        runID, recorded.seq, sample.time_s, storable(sample.current_A), storable(sample.voltage_V),
+                        storable(sample.voltageWERE_V), storable(sample.pressure_MPa), storable(sample.temperature_C),
+                        recorded.cycle, recorded.stepIndex, sample.flags.rawValue,
+                    ])
+            }
+        } else {
+            try SampleRowBinder.insert(batch.samples, runID: runID, db: db)
         }
         let stepSQL = """
             INSERT OR REPLACE INTO steps (run_id, step_index, cycle, kind, current_A, current_density_mA_cm2,
@@ -174,7 +173,8 @@ extension RunStore {
             try db.execute(
                 sql: """
                     UPDATE runs SET state = ?, ended_at = ?, end_reason = ?, ccd_mA_cm2 = ?, outcome = ?,
-                        reaction_time_s = ?, cell_off_confirmed_s = ?, discarded_readings = ? WHERE id = ?
+                        reaction_time_s = ?, cell_off_confirmed_s = ?, discarded_readings = ?, resume_on_start = 0
+                    WHERE id = ?
                     """,
                 arguments: [
                     outcome.state.rawValue, timestamp(Date()), outcome.reason, outcome.ccd_mA_cm2, try json(outcome),
@@ -212,43 +212,84 @@ extension RunStore {
         }
     }
 
-    /// Makes an interrupted run active again (it is being resumed): state `running`, no end time or reason.
-    public func reopenRun(_ runID: Int64) throws {
+    /// Makes an interrupted run active again (it is being resumed): state `running`, no end time or reason, no mark
+    /// for the next start. `restartEvent` (the event saying why the run continues) is stored in the same
+    /// transaction, so a run that is active again always has the restart on record, however soon the daemon dies.
+    public func reopenRun(_ runID: Int64, restartEvent: (seq: Int, event: RunEvent)? = nil) throws {
         try write { db in
             try db.execute(
-                sql: "UPDATE runs SET state = 'running', ended_at = NULL, end_reason = NULL WHERE id = ?",
+                sql: """
+                    UPDATE runs SET state = 'running', ended_at = NULL, end_reason = NULL, resume_on_start = 0
+                    WHERE id = ?
+                    """,
                 arguments: [runID])
+            if let restartEvent {
+                _ = try Self.insert(RunRecordBatch(events: [restartEvent]), runID: runID, db: db, keepingGoing: false)
+            }
         }
     }
 
-    /// Marks a run interrupted, with the reason (a restart that could not resume it).
+    /// Marks a run interrupted, with the reason (a restart that could not resume it); the next start leaves it be.
     public func markInterrupted(_ runID: Int64, reason: String) throws {
         try write { db in
             try db.execute(
-                sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
+                sql: """
+                    UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ?, resume_on_start = 0
+                    WHERE id = ?
+                    """,
                 arguments: [timestamp(Date()), reason, runID])
         }
     }
 
-    /// Marks runs left `starting`/`running` by a daemon that died as `interrupted`; returns their ids.
+    /// Marks runs left `starting`/`running`/`paused` by a daemon that died as `interrupted`; returns the runs this
+    /// start is to resume (as their protocols' `on_restart` says).
     ///
-    /// Runs a shutdown interrupted (``markForResumeOnStart(_:)``) are returned too, with their marks cleared: both
-    /// kinds follow their protocol's `on_restart` once the daemon runs again.
+    /// Those are the runs just marked, and the runs an earlier start or a shutdown marked for resuming
+    /// (``markForResumeOnStart(_:)``). A run keeps its mark (`resume_on_start`) until it is active again
+    /// (``reopenRun(_:restartEvent:)``) or is left interrupted on purpose (``markInterrupted(_:reason:)``), so a daemon
+    /// that dies while it resumes a run (while it reads its samples back, say) leaves it to the next start. The mark
+    /// counts the starts that took the run on: after ``resumeAttempts`` starts in a row that died before the run
+    /// was going again, the run stays interrupted with that reason, so a run that brings the daemon down cannot keep
+    /// it from starting.
     public func interruptAbandonedRuns(reason: String) throws -> [Int64] {
         try write { db in
-            let ids = try Int64.fetchAll(
-                db, sql: "SELECT id FROM runs WHERE state IN ('starting', 'running', 'paused') ORDER BY id")
-            for id in ids {
-                try db.execute(
-                    sql: "UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ? WHERE id = ?",
-                    arguments: [timestamp(Date()), reason, id])
+            let now = timestamp(Date())
+            try db.execute(
+                sql: """
+                    UPDATE runs SET state = 'interrupted', ended_at = ?, end_reason = ?, resume_on_start = 1
+                    WHERE state IN ('starting', 'running', 'paused')
+                    """,
+                arguments: [now, reason])
+            let marked = try Row.fetchAll(
+                db, sql: "SELECT id, resume_on_start FROM runs WHERE resume_on_start > 0 AND state = 'interrupted'")
+            var resumed: [Int64] = []
+            for row in marked {
+                let id: Int64 = row["id"]
+                let starts: Int = row["resume_on_start"]
+                if starts > Self.resumeAttempts {
+                    try db.execute(
+                        sql: "UPDATE runs SET resume_on_start = 0, ended_at = ?, end_reason = ? WHERE id = ?",
+                        arguments: [
+                            now,
+                            "\(reason); not resumed: the daemon stopped \(Self.resumeAttempts) times in a row while "
+                                + "resuming it",
+                            id,
+                        ])
+                } else {
+                    try db.execute(
+                        sql: "UPDATE runs SET resume_on_start = ? WHERE id = ?", arguments: [starts + 1, id])
+                    resumed.append(id)
+                }
             }
-            let marked = try Int64.fetchAll(
-                db, sql: "SELECT id FROM runs WHERE resume_on_start = 1 AND state = 'interrupted' ORDER BY id")
-            try db.execute(sql: "UPDATE runs SET resume_on_start = 0 WHERE resume_on_start = 1")
-            return (ids + marked).sorted()
+            // A finished run loses any mark it still had (it has nothing to resume).
+            try db.execute(
+                sql: "UPDATE runs SET resume_on_start = 0 WHERE resume_on_start != 0 AND state != 'interrupted'")
+            return resumed.sorted()
         }
     }
+
+    /// How many daemon starts in a row may take on an interrupted run and die before it runs again.
+    public static let resumeAttempts = 3
 
     /// Marks runs a graceful shutdown interrupted, so the next daemon resumes them as their protocols say.
     public func markForResumeOnStart(_ runIDs: [Int64]) throws {

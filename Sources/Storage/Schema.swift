@@ -155,6 +155,8 @@ enum Schema {
                     ) WITHOUT ROWID
                     """)
         }
+        migrator.registerMigration("v7: sync watermarks", migrate: RunStore.createSyncLedger)
+        migrator.registerMigration("v8: run queue", migrate: RunStore.createQueueTables)
         return migrator
     }
 }

@@ -58,6 +58,35 @@ public struct StoredRun: Sendable, Hashable {
     public var discardedReadings: Int
     /// Wall time of the run's latest stored batch.
     public var lastWrittenAt: Date?
+
+    public init(
+        id: Int64, state: RunState, protocolName: String, protocolFile: String, protocolText: String,
+        protocolSHA256: String, rigID: String, cellLabel: String?, area_cm2: Double, threeElectrode: Bool,
+        softwareVersion: String, createdAt: Date, endedAt: Date?, endReason: String?, ccd_mA_cm2: Double?,
+        plannedSteps: Int, reactionTime_s: Double?, cellOffConfirmed_s: Double?, discardedReadings: Int,
+        lastWrittenAt: Date? = nil
+    ) {
+        self.id = id
+        self.state = state
+        self.protocolName = protocolName
+        self.protocolFile = protocolFile
+        self.protocolText = protocolText
+        self.protocolSHA256 = protocolSHA256
+        self.rigID = rigID
+        self.cellLabel = cellLabel
+        self.area_cm2 = area_cm2
+        self.threeElectrode = threeElectrode
+        self.softwareVersion = softwareVersion
+        self.createdAt = createdAt
+        self.endedAt = endedAt
+        self.endReason = endReason
+        self.ccd_mA_cm2 = ccd_mA_cm2
+        self.plannedSteps = plannedSteps
+        self.reactionTime_s = reactionTime_s
+        self.cellOffConfirmed_s = cellOffConfirmed_s
+        self.discardedReadings = discardedReadings
+        self.lastWrittenAt = lastWrittenAt
+    }
 }
 
 /// An impedance point as stored in the `impedance` table, with the step that measured it.
@@ -107,6 +136,13 @@ public struct RecordedProtocol: Sendable, Hashable {
     public var file: String
     public var parameters: [String: String]
     public var cell: CellDescription
+
+    public init(text: String, file: String, parameters: [String: String], cell: CellDescription) {
+        self.text = text
+        self.file = file
+        self.parameters = parameters
+        self.cell = cell
+    }
 }
 
 /// What one write stores for a run, in one transaction: samples, step records (inserted or replaced) and events.

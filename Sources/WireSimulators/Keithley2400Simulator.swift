@@ -11,6 +11,10 @@ public import Transport
 /// VOLT, CURR, RES, TIME, STAT, with 9.91E37 for unmeasured elements. Above the voltage compliance the reading
 /// is clamped and status bit 3 is set. With the output off and the high-impedance off state, no current flows.
 ///
+/// Sourcing voltage (`:SOUR:FUNC VOLT`, `:SOUR:VOLT:LEV`), each reading applies the current that brings the cell
+/// model's voltage to the level, within the current compliance (`:SENS:CURR:PROT`); at the compliance the current
+/// is clamped and status bit 3 is set, as in current mode for the voltage.
+///
 /// The TIME element counts seconds since power-on, or since the last `:SYST:TIME:RES`, and wraps to 0 after
 /// 99 999.999 s, as the manual says; the simulator starts as an instrument switched on `clockAtStart_s` seconds
 /// ago (five hours by default), not at 0. Its clock advances with the readings (cell time).
@@ -67,6 +71,10 @@ public actor Keithley2400Simulator: WireSimulator {
     private var outputOffState = "NORM"
     private var sourceFunction = "VOLT"
     private var currentLevel_A = 0.0
+    private var voltageLevel_V = 0.0
+    private var currentCompliance_A = 105e-6
+    /// The current of the latest reading, where the search for the next one under a voltage source starts.
+    private var latestCurrent_A = 0.0
     private var compliance_V = 21.0
     private var remoteSense = false
     private var elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]
@@ -103,6 +111,8 @@ public actor Keithley2400Simulator: WireSimulator {
 
     /// Whether the output is on (current can flow).
     public var isOutputOn: Bool { outputOn }
+    /// What the source drives: `CURR` or `VOLT`.
+    public var sourcedFunction: String { sourceFunction }
     /// The output-off state (`HIMP`, `NORM`, `ZERO`, `GUAR`).
     public var outputOffMode: String { outputOffState }
     public var groundTruth: [GroundTruthEvent] { cell.groundTruth }
@@ -217,13 +227,24 @@ public actor Keithley2400Simulator: WireSimulator {
             }
             sourceFunction = function
         case ("SOUR:CURR:MODE", false), ("SOUR:CLE:AUTO", false), ("SENS:FUNC", false), ("SENS:VOLT:RANG", false),
-            ("SOUR:CURR:RANG", false), ("FORM:DATA", false), ("TRIG:COUN", false), ("ABOR", false):
-            if path == "SENS:FUNC", !argument.uppercased().contains("VOLT") { return rangeError() }
+            ("SOUR:CURR:RANG", false), ("FORM:DATA", false), ("TRIG:COUN", false), ("ABOR", false),
+            ("SOUR:VOLT:MODE", false), ("SOUR:VOLT:RANG", false), ("SENS:CURR:RANG", false):
+            if path == "SENS:FUNC", !["VOLT", "CURR"].contains(where: argument.uppercased().contains) {
+                return rangeError()
+            }
             if path == "SOUR:CLE:AUTO", parseSwitch(argument) == true { return rangeError() }
         case ("SOUR:CURR:LEV", false), ("SOUR:CURR", false):
             guard let value = Double(argument), abs(value) <= 1.05 else { return rangeError() }
             currentLevel_A = value
         case ("SOUR:CURR:LEV", true): return Self.scientific(currentLevel_A)
+        case ("SOUR:VOLT:LEV", false), ("SOUR:VOLT", false):
+            guard let value = Double(argument), abs(value) <= 210 else { return rangeError() }
+            voltageLevel_V = value
+        case ("SOUR:VOLT:LEV", true): return Self.scientific(voltageLevel_V)
+        case ("SENS:CURR:PROT", false), ("SENS:CURR:PROT:LEV", false):
+            guard let value = Double(argument), value > 0, value <= 1.05 else { return rangeError() }
+            currentCompliance_A = value
+        case ("SENS:CURR:PROT", true): return Self.scientific(currentCompliance_A)
         case ("SENS:VOLT:PROT", false), ("SENS:VOLT:PROT:LEV", false):
             guard let value = Double(argument), value > 0, value <= 210 else { return rangeError() }
             compliance_V = value
@@ -281,12 +302,22 @@ public actor Keithley2400Simulator: WireSimulator {
             errors.append("803,\"Output disabled\"")
             return nil
         }
-        let sourcing = sourceFunction == "CURR" ? currentLevel_A : 0
-        let reading = cell.advance(by: interval, current_A: sourcing)
+        let reading: InstrumentSample
+        var status: Int
+        if sourceFunction == "VOLT" {
+            reading = cell.advance(
+                by: interval, holding: voltageLevel_V, versus: .counter, compliance_A: currentCompliance_A,
+                guess_A: latestCurrent_A)
+            status = 1 << 14 | 1 << 12 | 1 << 11  // voltage source, current and voltage measured
+            if abs(reading.current_A) >= currentCompliance_A * (1 - 1e-9) { status |= 1 << 3 }
+        } else {
+            reading = cell.advance(by: interval, current_A: currentLevel_A)
+            status = 1 << 15 | 1 << 11  // current source, voltage measured
+        }
+        latestCurrent_A = reading.current_A
         time_s += interval
         readingsSent += 1
         var voltage = reading.voltage_V
-        var status = 1 << 15 | 1 << 11  // current source, voltage measured
         if remoteSense { status |= 1 << 22 }
         if abs(voltage) > compliance_V {
             voltage = voltage > 0 ? compliance_V : -compliance_V
@@ -303,6 +334,8 @@ public actor Keithley2400Simulator: WireSimulator {
         outputOffState = "NORM"
         sourceFunction = "VOLT"
         currentLevel_A = 0
+        voltageLevel_V = 0
+        currentCompliance_A = 105e-6
         compliance_V = 21
         remoteSense = false
         elements = ["VOLT", "CURR", "RES", "TIME", "STAT"]

@@ -1,3 +1,5 @@
+import Domain
+
 /// A parsed MethodSCRIPT script: the subset a battery rig uses, as the simulator understands it.
 struct MethodScriptProgram: Sendable {
     struct Statement: Sendable {
@@ -20,6 +22,11 @@ struct MethodScriptProgram: Sendable {
             potential: String, current: String, current_A: Double, interval_s: Double, duration_s: Double,
             body: [Statement])
         case openCircuitPotential(potential: String, interval_s: Double, duration_s: Double, body: [Statement])
+        /// `meas_loop_ca` (one corner), `meas_loop_lsv` (two) or `meas_loop_cv` (begin, two vertices, begin;
+        /// `nscans(n)` cycles): one point per interval, the potential following the corners at `rate_V_s`.
+        case potentiostatic(
+            potential: String, current: String, program: PotentialProgram, interval_s: Double, duration_s: Double,
+            technique: String, body: [Statement])
         /// `meas_loop_eis` (potentiostatic) or `meas_loop_geis` (galvanostatic): one iteration per frequency,
         /// log-spaced from the start to the end frequency.
         case impedance(
@@ -164,6 +171,48 @@ struct MethodScriptProgram: Sendable {
                         kind = .openCircuitPotential(
                             potential: potential, interval_s: interval, duration_s: duration, body: body)
                     }
+                case "meas_loop_ca", "meas_loop_lsv", "meas_loop_cv":
+                    if insideMeasurementLoop { throw SyntaxError(code: 0x400B, line: lineNumber, column: 1) }
+                    let potential = try variable(0)
+                    let current = try variable(1)
+                    let program: PotentialProgram
+                    let interval: Double
+                    let duration: Double
+                    let technique: String
+                    if command == "meas_loop_ca" {
+                        program = .hold(try literal(2), versus: .reference)
+                        interval = try literal(3)
+                        duration = try literal(4)
+                        technique = "0007"
+                    } else {
+                        let isCV = command == "meas_loop_cv"
+                        let corners =
+                            isCV ? [try literal(2), try literal(3), try literal(4)] : [try literal(2), try literal(3)]
+                        let step = try literal(corners.count + 2)
+                        let rate = try literal(corners.count + 3)
+                        var scans = 1
+                        if isCV, arguments.count > 7 {
+                            let option = arguments[7]
+                            guard option.hasPrefix("nscans("), option.hasSuffix(")"),
+                                let count = Int(option.dropFirst(7).dropLast()), count >= 1
+                            else { throw SyntaxError(code: 0x4004, line: lineNumber, column: column(of: 7, in: text)) }
+                            scans = count
+                        }
+                        guard step > 0, rate > 0 else {
+                            throw SyntaxError(
+                                code: 0x4205, line: lineNumber, column: column(of: corners.count + 2, in: text))
+                        }
+                        program = PotentialProgram(
+                            versus: .reference, corners_V: isCV ? corners + [corners[0]] : corners, rate_V_s: rate,
+                            cycles: scans)
+                        interval = step / rate
+                        duration = program.duration_s ?? 0
+                        technique = isCV ? "0005" : "0000"
+                    }
+                    let body = try loopBody(opening: lineNumber)
+                    kind = .potentiostatic(
+                        potential: potential, current: current, program: program, interval_s: interval,
+                        duration_s: duration, technique: technique, body: body)
                 case "meas_loop_eis", "meas_loop_geis":
                     if insideMeasurementLoop { throw SyntaxError(code: 0x400B, line: lineNumber, column: 1) }
                     let frequency = try variable(0)

@@ -319,6 +319,18 @@ public actor MethodScriptSimulator: WireSimulator {
                 }
                 if case .completed = outcome { continue }
                 return outcome
+            case .potentiostatic(
+                let potential, let current, let program, let interval, let duration, let technique, let body):
+                if !cellIsOn { return .runtimeError(code: 0x4027, line: statement.line) }
+                let outcome = await potentialLoop(
+                    technique: technique, program: program, interval_s: interval, duration_s: duration, body: body,
+                    variables: &variables, timerStart: &timerStart, package: &package
+                ) { target, reading, variables in
+                    variables[potential] = ("da", target)
+                    variables[current] = ("ba", reading.current_A)
+                }
+                if case .completed = outcome { continue }
+                return outcome
             case .impedance(
                 let galvanostatic, let frequency, let real, let imaginary, _, let start, let end, let points, _,
                 let body):
@@ -367,6 +379,44 @@ public actor MethodScriptSimulator: WireSimulator {
         await emit("*")
         return abortRequested ? .aborted : .completed
     }
+
+    /// One iteration per point of a potentiostatic loop: the cell is held at the programmed potential over the
+    /// interval (WE against the RE input, which is the cell voltage when RE is wired to CE), and the current it
+    /// draws is what the point reports.
+    private func potentialLoop(
+        technique: String, program: PotentialProgram, interval_s: Double, duration_s: Double,
+        body: [MethodScriptProgram.Statement], variables: inout [String: (type: String, value: Double)],
+        timerStart: inout Double, package: inout [String]?,
+        store: (Double, CellReading, inout [String: (type: String, value: Double)]) -> Void
+    ) async -> Outcome {
+        await emit("M" + technique)
+        var elapsed = 0.0
+        var outcome = Outcome.completed
+        while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested, !portGone {
+            await pace(cellSeconds: interval_s)
+            if abortRequested || Task.isCancelled { break }
+            let target = program.potential(atElapsed: elapsed + interval_s)
+            let reading = cell.advance(
+                by: interval_s, holding: target, versus: .reference, compliance_A: Self.largestCurrent_A,
+                guess_A: appliedCurrent_A)
+            appliedCurrent_A = reading.current_A
+            cellTime_s += interval_s
+            elapsed += interval_s
+            store(target, reading, &variables)
+            let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
+            if case .completed = result { continue }
+            if case .broken = result { break }
+            outcome = result
+            break
+        }
+        leaveLoopRequested = false
+        if case .runtimeError = outcome { return outcome }
+        await emit("*")
+        return abortRequested ? .aborted : .completed
+    }
+
+    /// The largest current the simulated instrument drives under potential control (the EmStat4 HR's top range).
+    static let largestCurrent_A = 0.1
 
     /// One iteration per frequency: each point takes `ImpedanceSettings.pointDuration_s` of cell time at zero DC
     /// current, then the model's impedance at that frequency is stored for the body.
@@ -438,13 +488,14 @@ public actor MethodScriptSimulator: WireSimulator {
     }
 
     /// Waits until the host has surely read everything sent, before an unplug. The kernel hands written bytes to
-    /// the host's side asynchronously, so an empty queue right after a write can mean "not there yet" as well as
-    /// "read": the queue must be seen empty three times over 30 ms.
+    /// the host's side asynchronously (a kernel worker moves them), so an empty queue right after a write can mean
+    /// "not there yet" as well as "read": the queue must be seen empty five times over 250 ms, longer than a loaded
+    /// machine keeps that worker waiting (30 ms was not: a package was lost with the hang-up under load).
     private func waitUntilHostHasReadEverything() async {
         guard let backlogReporting = transport as? any OutputBacklogReporting else { return }
         var emptyChecks = 0
-        while emptyChecks < 3, !abortRequested, !portGone, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(10))
+        while emptyChecks < 5, !abortRequested, !portGone, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(50))
             emptyChecks = await backlogReporting.unreadOutputByteCount() > 0 ? 0 : emptyChecks + 1
         }
     }

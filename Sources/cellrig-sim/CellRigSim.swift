@@ -32,7 +32,7 @@ struct CellRigSim: AsyncParsableCommand {
 
     @Option(
         help:
-            "Physics-model preset of the simulated cells (\(PhysicsCellParameters.presetNames.joined(separator: ", ")))."
+            "Physics-model preset of the simulated cells (\(PhysicsCellParameters.allPresetNames.joined(separator: ", ")))."
     )
     var preset = "k-beta-alumina"
 
@@ -84,9 +84,10 @@ struct CellRigSim: AsyncParsableCommand {
 
     func validate() throws {
         _ = try simulationSpeed()
-        guard PhysicsCellParameters.presetNames.contains(preset) else {
+        guard PhysicsCellParameters.allPresetNames.contains(preset) else {
             throw ValidationError(
-                "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.presetNames.joined(separator: ", "))")
+                "unknown preset '\(preset)'; use one of \(PhysicsCellParameters.allPresetNames.joined(separator: ", "))"
+            )
         }
         guard pelletAreaCm2 > 0 else { throw ValidationError("--pellet-area-cm2 must be positive") }
         if let electrodeAreaCm2, !(electrodeAreaCm2 > 0 && electrodeAreaCm2.isFinite) {

@@ -12,13 +12,35 @@ struct CellRigCommand: AsyncParsableCommand {
         abstract: "Control cellrigd and work with test protocols and recorded runs.",
         discussion: """
             Commands that talk to the daemon use its socket (--socket, or CELLRIG_SOCKET, default \
-            \(defaultSocketPath)). validate, plan, criteria, export, replay, fit and report work without a daemon.
+            \(defaultSocketPath)). validate, plan, criteria, export, replay, fit and report work without a daemon; \
+            fleet reads the lab's central PostgreSQL database.
             """,
         version: CellRigVersion.current,
         subcommands: [
-            Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Watch.self,
-            Abort.self, Resume.self, Export.self, ReplayRun.self, Fit.self, Report.self,
+            Validate.self, Plan.self, Criteria.self, Rigs.self, Ports.self, Start.self, Status.self, Runs.self,
+            Watch.self,
+            Abort.self, Resume.self, Queue.self, Export.self, ReplayRun.self, Fit.self, Report.self, Open.self,
+            Fleet.self,
+            Sync.self,
         ])
+
+    /// Runs the chosen command. With `--json`, a failure is also printed on standard output as one JSON object
+    /// `{"error": "..."}`, so what a script reads there is always JSON.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if CommandLine.arguments.dropFirst().contains("--json"), !(error is ExitCode), !(error is CleanExit) {
+                printJSONLine(ErrorBody(error: message(for: error)))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 let defaultSocketPath = "/run/cellrig/cellrig.sock"
@@ -76,8 +98,21 @@ func readText(_ path: String, limit: Int = FileLimits.maximumFileSize) throws ->
     }
 }
 
+/// Prints one JSON document (pretty, keys sorted).
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Prints one JSON value on one line (for streams: one line per message) and flushes it at once, so a reader at
+/// the other end of a pipe gets it while the command goes on.
+func printJSONLine<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data =
+        (try? encoder.encode(value))
+        ?? Data(#"{"error":"cellrig could not encode this message as JSON"}"#.utf8)
+    print(String(decoding: data, as: UTF8.self))
+    fflush(nil)
 }

@@ -10,11 +10,11 @@ struct Rigs: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Flag(help: "Print JSON.")
+    @Flag(help: "Print JSON: an array of rigs as GET /v1/rigs gives them.")
     var json = false
 
     func run() throws {
-        let rigs = try connection.client.request("GET", "/v1/rigs", as: [RigInfo].self)
+        let rigs = try connection.client.send(.rigs)
         if json { return try printJSON(rigs) }
         for rig in rigs {
             let activity =
@@ -56,7 +56,7 @@ struct Start: ParsableCommand {
         let request = StartRunRequest(
             protocol_file: protocolFile, protocol_text: text, rig: rig, cell_label: cell, area_cm2: areaCm2,
             parameters: parameters)
-        let status = try connection.client.request("POST", "/v1/runs", body: request, as: RunStatus.self)
+        let status = try connection.client.send(try .start(request))
         if json { return try printJSON(status) }
         print(
             "started run \(status.id): \(status.protocol_name) on rig \(status.rig), \(status.planned_steps) planned steps"
@@ -67,26 +67,29 @@ struct Start: ParsableCommand {
 
 /// `cellrig status [RUN]`: one run's state and result, or the recent runs.
 struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a run's state and result, or list recent runs.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a run's state and result, or list recent runs.",
+        discussion: "With a run id: " + RunExitCode.help)
 
     @Argument(help: "Run id; omit to list recent runs.")
     var runID: Int64?
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Flag(help: "Print JSON.")
+    @Flag(help: "Print JSON: the run's status (without a run id, an array of the newest runs' summaries).")
     var json = false
 
     func run() throws {
         guard let runID else {
-            let runs = try connection.client.request("GET", "/v1/runs", as: [RunStatus].self)
-            if json { return try printJSON(runs) }
-            for status in runs { print(summaryLine(status)) }
+            let page = try connection.client.send(.runs())
+            if json { return try printJSON(page.runs) }
+            for summary in page.runs { print(RunDescription.summaryLine(summary)) }
+            if page.next_before != nil { print("older runs: cellrig runs --all") }
             return
         }
-        let status = try connection.client.request("GET", "/v1/runs/\(runID)", as: RunStatus.self)
-        if json { return try printJSON(status) }
-        print(describe(status))
+        let status = try connection.client.send(.status(runID))
+        if json { try printJSON(status) } else { print(RunDescription.describe(status)) }
+        try RunExitCode.exit(for: status.state)
     }
 }
 
@@ -99,125 +102,32 @@ struct Abort: ParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Flag(help: "Print the run's final status as JSON.")
+    var json = false
+
     func run() throws {
-        let status = try connection.client.request("POST", "/v1/runs/\(runID)/abort", as: RunStatus.self)
-        print(summaryLine(status))
+        let status = try connection.client.send(.abort(runID))
+        if json { return try printJSON(status) }
+        print(RunDescription.summaryLine(status))
     }
 }
 
-/// `cellrig watch RUN`: live progress until the run ends, then its result.
-struct Watch: ParsableCommand {
+/// `cellrig resume RUN`: continues a run a guard paused.
+struct Resume: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Follow a run live: cycle, current density, voltage, cell time, progress; ends with the result.")
+        abstract: "Continue a paused run: the paused step's current is applied again.")
 
     @Argument(help: "Run id.")
     var runID: Int64
 
     @OptionGroup var connection: ConnectionOptions
 
-    @Option(help: "Seconds between progress lines.")
-    var every: Double = 1
+    @Flag(help: "Print the run's status as JSON.")
+    var json = false
 
     func run() throws {
-        var lastLine = ContinuousClock.now - .seconds(3600)
-        var final: RunStatus?
-        var warnings: [String: Int] = [:]
-        let decoder = JSONDecoder()
-        try connection.client.stream("/v1/runs/\(runID)/live") { event, data in
-            switch event {
-            case LiveEventName.progress:
-                guard ContinuousClock.now - lastLine >= .seconds(every),
-                    let progress = try? decoder.decode(RunProgress.self, from: Data(data.utf8))
-                else { return true }
-                lastLine = ContinuousClock.now
-                print(progressLine(progress))
-            case LiveEventName.event:
-                guard let info = try? decoder.decode(EventInfo.self, from: Data(data.utf8)),
-                    ["verdict", "fault", "run-ended", "operator"].contains(info.kind)
-                else { return true }
-                if info.action == VerdictAction.warn.rawValue, let criterion = info.criterion {
-                    // A warning criterion may speak every step; show its first word, count the rest.
-                    warnings[criterion, default: 0] += 1
-                    guard warnings[criterion] == 1 else { return true }
-                    print("[\(formatDuration(info.time_s))] \(info.message) (further warnings counted)")
-                } else {
-                    print("[\(formatDuration(info.time_s))] \(info.message)")
-                }
-            case LiveEventName.end:
-                final = try decoder.decode(RunStatus.self, from: Data(data.utf8))
-                return false
-            case LiveEventName.disconnected:
-                let body = try? decoder.decode(ErrorBody.self, from: Data(data.utf8))
-                throw CommandFailure("the daemon ended the live stream: \(body?.error ?? data)")
-            default:
-                break
-            }
-            return true
-        }
-        guard let final else { throw CommandFailure("the daemon closed the live stream before run \(runID) ended") }
-        print(describe(final))
+        let status = try connection.client.send(.resume(runID))
+        if json { return try printJSON(status) }
+        print(RunDescription.summaryLine(status))
     }
-}
-
-func progressLine(_ progress: RunProgress) -> String {
-    var line = "run \(progress.run_id)  cycle \(progress.cycle)  \(progress.kind) "
-    line += "\(formatNumber(progress.current_density_mA_cm2, significantDigits: 4)) mA/cm2  "
-    line += "V \(formatNumber(progress.voltage_V * 1e3, significantDigits: 5)) mV  "
-    if let weRe = progress.voltage_we_re_V { line += "WE-RE \(formatNumber(weRe * 1e3, significantDigits: 5)) mV  " }
-    line += "cell time \(formatDuration(progress.time_s))  "
-    line += "step \(progress.step + 1)/\(progress.steps)  \(Int((progress.fraction_done * 100).rounded()))% of plan"
-    return line
-}
-
-func summaryLine(_ status: RunStatus) -> String {
-    var line =
-        "run \(status.id)\t\(status.state)\t\(status.protocol_name)\trig \(status.rig)\t\(status.samples) samples"
-    if let ccd = status.ccd_mA_cm2 { line += "\tCCD \(formatNumber(ccd)) mA/cm2" }
-    return line
-}
-
-func describe(_ status: RunStatus) -> String {
-    var lines = [
-        "run \(status.id): \(status.state)",
-        "  protocol: \(status.protocol_name) (\(status.protocol_file), sha256 \(status.protocol_sha256.prefix(12)))",
-        "  rig: \(status.rig)  cell: \(status.cell_label ?? "-")  area: \(formatNumber(status.area_cm2)) cm2",
-        "  started: \(status.created_at)" + (status.ended_at.map { "  ended: \($0)" } ?? ""),
-        "  samples: \(status.samples)  planned steps: \(status.planned_steps)",
-    ]
-    if let reason = status.reason { lines.append("  reason: \(reason)") }
-    if let ccd = status.ccd_mA_cm2 { lines.append("  CCD: \(formatNumber(ccd)) mA/cm2") }
-    if let reaction = status.reaction_time_ms {
-        lines.append("  cell off \(formatNumber(reaction, significantDigits: 3)) ms after the tripping sample arrived")
-    }
-    if let progress = status.progress { lines.append("  now: " + progressLine(progress)) }
-    for verdict in status.verdicts where verdict.action != VerdictAction.warn.rawValue {
-        lines.append(
-            "  verdict: \(verdict.criterion) \(verdict.action) at \(formatDuration(verdict.time_s)): \(verdict.reason)")
-    }
-    let warnings = Dictionary(grouping: status.verdicts.filter { $0.action == VerdictAction.warn.rawValue }) {
-        $0.criterion
-    }
-    for (criterion, verdicts) in warnings.sorted(by: { $0.key < $1.key }) {
-        let first = verdicts[0]
-        lines.append(
-            "  warnings: \(criterion) x\(verdicts.count), first at \(formatDuration(first.time_s)): \(first.reason)")
-    }
-    for voiding in status.results?.voiding ?? [] where voiding.voided {
-        lines.append(
-            "  voiding at \(formatNumber(voiding.current_density_mA_cm2)) mA/cm2: flagged in \(voiding.flagged_steps) of "
-                + "\(voiding.stripping_steps) strips")
-    }
-    for spectrum in status.spectra ?? [] {
-        lines.append(
-            "  impedance (step \(spectrum.step)): \(spectrum.points) points, \(formatNumber(spectrum.first_frequency_Hz)) Hz "
-                + "to \(formatNumber(spectrum.last_frequency_Hz)) Hz; Z' \(formatNumber(spectrum.real_high_frequency_Ohm, significantDigits: 4)) Ohm "
-                + "at the highest frequency, \(formatNumber(spectrum.real_low_frequency_Ohm, significantDigits: 4)) Ohm at the lowest"
-        )
-    }
-    for truth in status.truth ?? [] {
-        lines.append(
-            "  truth (simulator): \(truth.kind) at \(formatDuration(truth.time_s)), "
-                + "\(formatNumber(truth.current_density_mA_cm2)) mA/cm2")
-    }
-    return lines.joined(separator: "\n")
 }

@@ -48,6 +48,8 @@ struct ReplayRun: ParsableCommand {
 
     func run() throws {
         let (samples, recordedArea, recorded, metadata) = try loadSamples()
+        // Another protocol than the recorded one gets no inputs: they belong to the run's own course.
+        let storedRun = protocolFile == nil ? try storedInputs() : nil
         guard let area = areaCm2 ?? recordedArea ?? metadata?.area_cm2 else {
             throw ValidationError("give the electrode area with --area-cm2 (the CSV has no area_cm2 metadata)")
         }
@@ -97,13 +99,29 @@ struct ReplayRun: ParsableCommand {
         } catch {
             throw CommandFailure(error.message)
         }
-        let report = ReplayDriver.replay(samples, engine: driver.engine)
+        // A stored run replays with what the live run had besides its samples: its pauses, resumes and restarted
+        // steps and its spectra, so it takes the live run's course.
+        let report =
+            storedRun.map {
+                ReplayDriver.replay(samples, engine: driver.engine, inputs: $0.inputs, spectra: $0.spectra)
+            } ?? ReplayDriver.replay(samples, engine: driver.engine)
         if let metadata { warnAboutLabels(report, recorded: metadata.steps) }
         if json {
             try printLines(report)
         } else {
             printText(report, sampleCount: samples.count)
         }
+    }
+
+    /// The stored run's inputs and spectra, when the input is a run id.
+    private func storedInputs() throws -> (inputs: [RunInput], spectra: [Int: [ImpedancePoint]])? {
+        guard let runID = Int64(input), !FileManager.default.fileExists(atPath: input) else { return nil }
+        let path = database ?? ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] ?? defaultDatabasePath
+        let store = try RunStore(readOnlyPath: path)
+        let spectra = Dictionary(grouping: try store.spectra(runID: runID), by: \.stepIndex).mapValues {
+            $0.map(\.point)
+        }
+        return (try store.inputs(runID: runID), spectra)
     }
 
     private func loadSamples() throws -> ([InstrumentSample], Double?, RecordedProtocol?, CSVMetadata?) {
@@ -184,7 +202,7 @@ struct ReplayRun: ParsableCommand {
         let summary = SummaryLine(
             kind: "summary", state: report.outcome?.state.rawValue, reason: report.outcome?.reason,
             ccd_mA_cm2: report.outcome?.ccd_mA_cm2, ccd_criterion: report.results.criticalCurrent?.criterion,
-            samples_used: report.samplesUsed, samples_after_end: report.samplesAfterEnd,
+            samples_used: report.samplesUsed, samples_after_end: report.samplesAfterEnd, resumes: report.resumes,
             voiding: report.results.voiding.map {
                 VoidingLine(
                     current_density_mA_cm2: $0.currentDensity_mA_cm2, voided: $0.voided, strips: $0.strippingSteps,
@@ -222,5 +240,7 @@ private struct SummaryLine: Encodable {
     var ccd_criterion: String?
     var samples_used: Int
     var samples_after_end: Int
+    /// Times the replay resumed a paused step (where the live run's operator or the samples say).
+    var resumes: Int
     var voiding: [VoidingLine]
 }

@@ -28,6 +28,15 @@ struct Report: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Flag(help: "Print JSON: the run, the file written, its size and the samples drawn from.")
+    var json = false
+
+    func validate() throws {
+        if json, output == "-" {
+            throw ValidationError("--json prints a summary on standard output; write the page to a file, not '-'")
+        }
+    }
+
     func run() async throws {
         let path = resolveDatabasePath(database, connection: connection)
         let store = try RunStore(readOnlyPath: path)
@@ -46,10 +55,22 @@ struct Report: AsyncParsableCommand {
         guard FileManager.default.createFile(atPath: file, contents: Data(html.utf8)) else {
             throw CommandFailure("\(file): cannot create the file")
         }
+        if json {
+            return try printJSON(
+                ReportSummary(run_id: runID, file: file, bytes: html.utf8.count, samples: report.sampleCount))
+        }
         printError(
             "wrote the report of run \(runID) to \(file) (\(html.utf8.count / 1024) KiB, \(report.sampleCount) samples)"
         )
     }
+}
+
+/// What `cellrig report --json` prints.
+struct ReportSummary: Encodable {
+    var run_id: Int64
+    var file: String
+    var bytes: Int
+    var samples: Int
 }
 
 /// The database a read-only command opens: --database, else the daemon's (asked over its socket), else
@@ -57,12 +78,6 @@ struct Report: AsyncParsableCommand {
 func resolveDatabasePath(_ database: String?, connection: ConnectionOptions) -> String {
     if let database { return database }
     if let path = ProcessInfo.processInfo.environment["CELLRIG_DATABASE"] { return path }
-    if let health = try? connection.client.request("GET", "/v1/health", as: HealthInfoReply.self) {
-        return health.database
-    }
+    if let health = try? connection.client.send(.health) { return health.database }
     return defaultDatabasePath
-}
-
-struct HealthInfoReply: Decodable {
-    var database: String
 }

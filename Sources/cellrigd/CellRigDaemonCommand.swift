@@ -3,6 +3,7 @@ import Daemon
 import Domain
 import Foundation
 import Logging
+import ProtocolFiles
 
 /// `cellrigd`: the cellrig daemon. Drives the rigs, records every sample, serves the control socket.
 @main
@@ -12,11 +13,17 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         abstract: "Run battery-test protocols on the rigs, record everything to SQLite, serve the control socket.",
         discussion: """
             Without --rigs the daemon drives the built-in simulated rig (rigs/sim.yaml), so it runs without hardware.
+            --config names a configuration file (docs/daemon-configuration.md) with the same settings and the \
+            optional sync: (the lab's central PostgreSQL database) and notify: (a webhook or a command told of \
+            run ends, faults and pauses) sections; command-line options win over it.
             SIGTERM or SIGINT end active runs as 'interrupted' with the cell at open circuit; the next start resumes
             them as their protocols' on_restart says. SIGHUP reads the --rigs folder again: new rigs appear, changed
             idle rigs change, a rig with an active run keeps its description until the run ends.
             """,
         version: CellRigVersion.current)
+
+    @Option(help: "Daemon configuration file (YAML, e.g. \(DaemonConfiguration.defaultConfigurationFile)).")
+    var config: String?
 
     @Option(
         name: .customLong("state-dir"),
@@ -32,8 +39,8 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
     @Option(help: "Directory of rig files (*.yaml). Default: the built-in simulated rig.")
     var rigs: String?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info (default), notice, warning, error, critical.")
+    var logLevel: String?
 
     @Flag(help: "Check the configuration (rig files, database) and exit.")
     var check = false
@@ -46,6 +53,8 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             print(SimulatedCellDocumentation.text)
             return
         }
+        let settings = try config.map { try DaemonConfiguration.loadSettings(file: $0) } ?? DaemonSettings()
+        let logLevel = logLevel ?? settings.logLevel ?? "info"
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError(
                 "--log-level '\(logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical")
@@ -56,14 +65,16 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "cellrigd")
-        let state = stateDirectory.map { URL(fileURLWithPath: $0) }
+        let state = (stateDirectory ?? settings.stateDirectory).map { URL(fileURLWithPath: $0) }
         let socketPath =
-            socket ?? state?.appendingPathComponent("cellrig.sock").path ?? DaemonConfiguration.defaultSocketPath
+            socket ?? settings.socket ?? state?.appendingPathComponent("cellrig.sock").path
+            ?? DaemonConfiguration.defaultSocketPath
         let databasePath =
-            database ?? state?.appendingPathComponent("cellrig.sqlite").path ?? DaemonConfiguration.defaultDatabasePath
+            database ?? settings.database ?? state?.appendingPathComponent("cellrig.sqlite").path
+            ?? DaemonConfiguration.defaultDatabasePath
         let rigDescriptions =
-            try rigs.map { try DaemonConfiguration.loadRigs(directory: $0) }
-            ?? [DaemonConfiguration.embeddedSimulatedRig()]
+            try (rigs ?? settings.rigs).map { try DaemonConfiguration.loadRigs(directory: $0) }
+            ?? DaemonConfiguration.embeddedSimulatedRigs()
         if let state {
             try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         }
@@ -71,8 +82,9 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: socketDirectory, withIntermediateDirectories: true)
 
         var configuration = DaemonConfiguration(
-            socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions)
-        configuration.rigDirectory = rigs
+            socketPath: socketPath, databasePath: databasePath, rigs: rigDescriptions, sync: settings.sync)
+        configuration.rigDirectory = rigs ?? settings.rigs
+        configuration.notify = settings.notify
         let daemon = try CellRigDaemon(configuration: configuration, logger: logger)
         if check {
             print(
@@ -80,6 +92,8 @@ struct CellRigDaemonCommand: AsyncParsableCommand {
             )
             print("database: \(databasePath)")
             print("socket: \(socketPath)")
+            if let sync = settings.sync { print("sync: daemon '\(sync.daemonID)' to \(sync.endpoint)") }
+            if let notify = settings.notify { print("notify: \(notify.summary)") }
             return
         }
         try await daemon.run()

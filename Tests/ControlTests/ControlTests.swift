@@ -46,7 +46,7 @@ struct CannedBackend: ControlBackend {
         ]
     }
 
-    func runs() async throws -> [RunStatus] { [] }
+    func runs(limit: Int, before: Int64?) async throws -> RunPage { RunPage(runs: [], next_before: nil) }
 
     func startRun(_ request: StartRunRequest) async throws -> RunStatus {
         guard request.rig == "sim" else { throw ControlFailure.notFound("no rig '\(request.rig)'") }
@@ -78,6 +78,12 @@ struct CannedBackend: ControlBackend {
                 continuation.finish()
             }
         }
+    }
+
+    func report(runID: Int64, refreshSeconds: Int?) async throws -> String {
+        guard runID == 1 else { throw ControlFailure.notFound("no run \(runID)") }
+        let refresh = refreshSeconds.map { "<meta http-equiv=\"refresh\" content=\"\($0)\">" } ?? ""
+        return "<!DOCTYPE html><html><head>\(refresh)</head><body><h1>Run 1</h1></body></html>"
     }
 
     static func status(id: Int64, state: String) -> RunStatus {
@@ -176,6 +182,64 @@ struct ControlServerTests {
         }
     }
 
+    @Test("every route answers on its own path; other paths get 404 and other methods 405 with Allow, as JSON")
+    func dispatch() async throws {
+        try await withServer { client, _ in
+            for route in ControlRoute.all {
+                let reply = try client.exchange(route.method.rawValue, route.path(id: 1))
+                #expect(
+                    ![404, 405].contains(reply.status) || reply.errorMessage.hasPrefix("no run")
+                        || reply.errorMessage.hasPrefix("no queue entry"), "\(route)")
+            }
+            let unknown = try client.exchange("GET", "/v2/rigs")
+            #expect(unknown.status == 404 && unknown.headers["content-type"] == "application/json")
+            #expect(unknown.errorMessage.contains("no route GET /v2/rigs"))
+            let wrong = try client.exchange("PATCH", "/v1/runs/7/abort")
+            #expect(wrong.status == 405 && wrong.headers["allow"] == "POST")
+            #expect(wrong.errorMessage.contains("answers POST, not PATCH"))
+        }
+    }
+
+    @Test("the report route answers HTML and checks its refresh period")
+    func report() async throws {
+        try await withServer { client, _ in
+            let page = try client.exchange("GET", ControlRoute.report.path(id: 1, query: ["refresh": "7"]))
+            #expect(page.status == 200 && page.headers["content-type"] == "text/html; charset=utf-8")
+            #expect(String(decoding: page.body, as: UTF8.self).contains(#"content="7""#))
+            let bad = try client.exchange("GET", ControlRoute.report.path(id: 1, query: ["refresh": "soon"]))
+            #expect(bad.status == 400 && bad.errorMessage.contains("refresh=soon"))
+            #expect(try client.exchange("GET", ControlRoute.report.path(id: 2)).status == 404)
+        }
+    }
+
+    @Test("a body that is not a start request is refused in words: which field, what it must be")
+    func badBodies() async throws {
+        try await withServer { client, _ in
+            let cases: [(String, String)] = [
+                ("", "the request body is empty"),
+                ("{", "the request body is not JSON"),
+                ("[1]", "the request body must be an object"),
+                (#"{"protocol_text":"x","rig":"sim"}"#, "a start request needs the field 'protocol_file'"),
+                (
+                    #"{"protocol_file":1,"protocol_text":"x","rig":"sim"}"#,
+                    "'protocol_file' in a start request must be text"
+                ),
+                (#"{"protocol_file":"p","protocol_text":"x","rig":null}"#, "'rig' in a start request is null"),
+                (
+                    #"{"protocol_file":"p","protocol_text":"x","rig":"sim","parameters":{"i":2}}"#,
+                    "'parameters.i' in a start request must be text"
+                ),
+                (#"{"protocol_file":"p","protocol_text":"x","rig":"sim","area_cm2":"a"}"#, "must be a number"),
+            ]
+            for (body, expected) in cases {
+                let reply = try client.exchange("POST", "/v1/runs", body: Data(body.utf8))
+                #expect(reply.status == 400, "\(body)")
+                #expect(reply.errorMessage.contains(expected), "\(body): \(reply.errorMessage)")
+                #expect(!reply.errorMessage.contains("CodingKeys") && !reply.errorMessage.contains("debugDescription"))
+            }
+        }
+    }
+
     @Test("a client without a daemon says where it looked")
     func noDaemon() throws {
         let client = ControlClient(socketPath: "/tmp/cellrig-no-such-socket.sock")
@@ -186,5 +250,21 @@ struct ControlServerTests {
             #expect("\(error)".contains("/tmp/cellrig-no-such-socket.sock"))
             #expect("\(error)".contains("Is the daemon running?"))
         }
+    }
+}
+
+@Suite("Routes defined once")
+struct ControlRouteTests {
+    @Test("a route matches its own paths only and fills in its run id")
+    func matching() {
+        #expect(ControlRoute.abort.match("/v1/runs/12/abort") == ["id": "12"])
+        #expect(ControlRoute.abort.match("/v1/runs/12") == nil)
+        #expect(ControlRoute.abort.match("/v1/runs//abort") == nil)
+        #expect(ControlRoute.status.match("/v1/runs/12/") == nil)
+        #expect(ControlRoute.report.path(id: 3, query: ["refresh": "5"]) == "/v1/runs/3/report?refresh=5")
+        #expect(ControlRoute.methods(on: "/v1/runs") == [.get, .post])
+        #expect(ControlRoute.methods(on: "/v1/runs/4/live") == [.get])
+        #expect(ControlRoute.methods(on: "/v1/elsewhere").isEmpty)
+        #expect(Set(ControlRoute.all.map(\.description)).count == ControlRoute.all.count, "no route twice")
     }
 }

@@ -33,7 +33,7 @@ private struct KeithleyRig {
 /// sensor (none when nil), in the rig file's defaults otherwise (open_circuit: zero-current).
 private func keithleyRig(
     id: String, clockAtStart_s: Double = Keithley2400Simulator.defaultClockAtStart_s, force: ForceInstrument? = nil,
-    speed: SimulationSpeed = .unlimited, faultyLink: FaultyLink.Fault? = nil, replyTimeout: String = "10 s"
+    speed: SimulationSpeed = .unlimited, faultyLink: FaultyLink.Fault? = nil, replyTimeout: String = "30 s"
 ) throws -> KeithleyRig {
     let keithley = Keithley2400Simulator(cell: testCell(seed: 3), speed: speed, clockAtStart_s: clockAtStart_s)
     let galvanostatPort =
@@ -64,7 +64,7 @@ private func keithleyRig(
             pressure_sensor:
               driver: mark10
               port: \(gauge.path)
-              reply_timeout: 10 s
+              reply_timeout: 30 s
               pellet_area: 0.785 cm2
               reading_interval: 30 s
 
@@ -81,7 +81,7 @@ private func keithleyRig(
               driver: modbus
               port: \(loadCell.path)
               parity: none
-              reply_timeout: 10 s
+              reply_timeout: 30 s
               register: 0
               value_type: int32
               byte_order: \(order.rawValue)
@@ -262,7 +262,7 @@ struct InstrumentsAsTheyAreTests {
         await rig.stop()
 
         // Faulted: the instrument falls silent after 10 readings (its commands still arrive).
-        rig = try keithleyRig(id: "faulted", faultyLink: .silence, replyTimeout: "1.5 s")
+        rig = try keithleyRig(id: "faulted", faultyLink: .silence, replyTimeout: "10 s")
         running = try await RunningDaemon.start(rigs: [rig.description])
         started = try await running.startRun(
             text: try shortened("protocols/ccd-step-symmetric.yaml", interval: "1 s"), file: "ccd-short.yaml",
@@ -297,7 +297,7 @@ struct InstrumentsAsTheyAreTests {
                 id: eis
                 cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2}
                 limits: {voltage: 5 V, current: 20 mA}
-                galvanostat: {driver: methodscript, port: \(port.path), reply_timeout: 10 s}
+                galvanostat: {driver: methodscript, port: \(port.path), reply_timeout: 30 s}
 
                 """, file: "eis.yaml")
         let running = try await RunningDaemon.start(rigs: [rig])
@@ -341,7 +341,7 @@ struct InstrumentsAsTheyAreTests {
                 id: ms
                 cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2, metal_thickness: 500 um}
                 limits: {voltage: 5 V, current: 20 mA}
-                galvanostat: {driver: methodscript, port: \(port.path), reply_timeout: 10 s}
+                galvanostat: {driver: methodscript, port: \(port.path), reply_timeout: 30 s}
 
                 """, file: "ms.yaml")
         let running = try await RunningDaemon.start(rigs: [rig])

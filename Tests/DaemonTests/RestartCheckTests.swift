@@ -1,6 +1,7 @@
 import Control
 import Domain
 import Foundation
+import Logging
 import Simulation
 import Storage
 import TestSupport
@@ -37,7 +38,7 @@ struct RestartCheckTests {
         }
 
         func rig() throws -> RigDescription {
-            try serialRig(id: "r", driver: "methodscript", galvanostatPort: link, options: "  reply_timeout: 10 s")
+            try serialRig(id: "r", driver: "methodscript", galvanostatPort: link, options: "  reply_timeout: 30 s")
         }
     }
 
@@ -75,6 +76,31 @@ struct RestartCheckTests {
         let more = try await TestSupport.eventually { try await running.status(runID).samples > 40 }
         #expect(more)
         #expect(try await running.status(runID).state == "running")
+        await running.stop()
+        await rig.port.stop()
+    }
+
+    @Test("a daemon that dies while it resumes a run leaves it to the next start, which records its restart at once")
+    func deathDuringResumeIsResumedLater() async throws {
+        var rig = try LinkedRig.start(cell: testCell())
+        let runID = try await runAndShutDown(rig)
+        try await rig.replaceCell(with: testCell())
+        // A daemon that takes the run on and dies before it runs again (SIGKILL while it reads the samples back):
+        // its start has marked the run interrupted, and nothing more.
+        let configuration = DaemonConfiguration(
+            socketPath: rig.directory.appendingPathComponent("d.sock").path,
+            databasePath: rig.directory.appendingPathComponent("cellrig.sqlite").path, rigs: [try rig.rig()])
+        let dying = try CellRigDaemon(configuration: configuration, logger: Logger(label: "dying"))
+        #expect(dying.interruptedAtStart == [runID])
+        let (running, status) = try await restart(rig, runID: runID)
+        #expect(status.state == "running" || status.state == "paused", "\(status.state) \(status.reason ?? "")")
+        // The restart is on record as soon as the run is active again, before any sample after the gap.
+        let restarts = try running.store.events(runID: runID).filter {
+            $0.message.hasPrefix("the daemon restarted after the run was interrupted for")
+        }
+        #expect(restarts.count == 1, "\(restarts.map(\.message))")
+        let more = try await TestSupport.eventually { try await running.status(runID).samples > 40 }
+        #expect(more)
         await running.stop()
         await rig.port.stop()
     }

@@ -25,7 +25,7 @@ struct SampleQualityTests {
         let simulator = MethodScriptSimulator(cell: testCell(), faults: faults)
         let port = try SimulatedPort.start(simulator)
         let rig = try serialRig(
-            id: "q", driver: "methodscript", galvanostatPort: port.path, options: "  reply_timeout: 10 s")
+            id: "q", driver: "methodscript", galvanostatPort: port.path, options: "  reply_timeout: 30 s")
         let running = try await RunningDaemon.start(rigs: [rig])
         let started = try await running.startRun(
             text: try shortened("protocols/ccd-step-symmetric.yaml"), file: "ccd-short.yaml", rig: "q")

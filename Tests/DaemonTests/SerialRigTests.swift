@@ -22,9 +22,14 @@ func testCell(seed: UInt64 = 7) -> OhmicCell {
 }
 
 /// A rig file for serial instruments at `galvanostatPort` (and a Mark-10 at `pressurePort`), loaded as the daemon does.
+///
+/// The instruments get a 30 s reply timeout unless `options` sets one: a wire simulator on a loaded machine (CI
+/// shares two cores) can take seconds to answer, which the product's defaults, right for real instruments, would
+/// call a fault.
 func serialRig(
     id: String, driver: String, galvanostatPort: String, options: String = "", pressurePort: String? = nil
 ) throws -> RigDescription {
+    let options = options.contains("reply_timeout") ? options : "  reply_timeout: 30 s\n" + options
     var text = """
         schema: 1
         id: \(id)
@@ -49,6 +54,7 @@ func serialRig(
             pressure_sensor:
               driver: mark10
               port: \(pressurePort)
+              reply_timeout: 30 s
               pellet_area: 0.785 cm2
               calibration: {scale: 1.0, offset: 0 N}
               reading_interval: 30 s
@@ -110,7 +116,7 @@ struct SerialRigTests {
         let port = try SimulatedPort.start(simulator)
         let gauge = try SimulatedPort.start(Mark10Simulator { clampForce_N })
         let rig = try serialRig(
-            id: "ms", driver: "methodscript", galvanostatPort: port.path, options: "  reply_timeout: 10 s",
+            id: "ms", driver: "methodscript", galvanostatPort: port.path, options: "  reply_timeout: 30 s",
             pressurePort: gauge.path)
         let running = try await RunningDaemon.start(rigs: [rig])
         let started = try await running.startRun(
@@ -192,11 +198,12 @@ struct SerialRigTests {
                 id: strip
                 cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2, stack_pressure: 2.5 MPa}
                 limits: {voltage: 5 V, current: 20 mA}
-                galvanostat: {driver: methodscript, port: \(port.path), baud: 230400, reply_timeout: 10 s}
+                galvanostat: {driver: methodscript, port: \(port.path), baud: 230400, reply_timeout: 30 s}
                 pressure_sensor:
                   driver: modbus
                   port: \(loadCell.path)
                   parity: none                # a pseudo-terminal cannot carry Modbus's default even parity
+                  reply_timeout: 30 s
                   model: Test transmitter
                   serial_number: LC-42
                   station: 3
@@ -442,7 +449,7 @@ struct SerialRigTests {
         let port = try SimulatedPort.start(FaultyLink(simulator, fault: fault, afterReadings: 30))
         let rig = try serialRig(
             id: "f", driver: "keithley2400", galvanostatPort: port.path,
-            options: "  reply_timeout: 1.5 s\n  integration_plc: 0.01")
+            options: "  reply_timeout: 10 s\n  integration_plc: 0.01")
         let running = try await RunningDaemon.start(rigs: [rig])
         let started = try await running.startRun(
             text: try shortened("protocols/ccd-step-symmetric.yaml", interval: "0.1 s"), file: "ccd-short.yaml",

@@ -43,7 +43,7 @@ struct CellRigSimTests {
         defer { if simulator.isRunning { kill(simulator.processIdentifier, SIGKILL) } }
 
         let links = Self.linkNames.map { (linkDirectory as NSString).appendingPathComponent($0) }
-        let linked = try await TestSupport.eventually(attempts: 400) {
+        let linked = try await TestSupport.eventually(attempts: 2400) {
             links.allSatisfy { (try? FileManager.default.destinationOfSymbolicLink(atPath: $0)) != nil }
         }
         try #require(linked, "cellrig-sim made no links in \(linkDirectory)")
@@ -55,7 +55,7 @@ struct CellRigSimTests {
         let methodScript = MethodScriptGalvanostat(
             transport: try open(links[0], baudRate: MethodScriptGalvanostat.defaultBaudRate),
             configuration: MethodScriptConfiguration(
-                line: line(links[0], baudRate: MethodScriptGalvanostat.defaultBaudRate), replyTimeout_s: 5))
+                line: line(links[0], baudRate: MethodScriptGalvanostat.defaultBaudRate), replyTimeout_s: 30))
         #expect(try await methodScript.identify().model.contains("EmStat4"))
         let limits = HardwareLimits(voltage_V: 5, current_A: 10e-3)
         try await methodScript.configure(samplingInterval_s: 1, limits: limits)
@@ -70,7 +70,7 @@ struct CellRigSimTests {
         let keithley = Keithley2400Galvanostat(
             transport: try open(links[1], baudRate: Keithley2400Galvanostat.defaultBaudRate),
             configuration: Keithley2400Configuration(
-                line: line(links[1], baudRate: Keithley2400Galvanostat.defaultBaudRate), replyTimeout_s: 5))
+                line: line(links[1], baudRate: Keithley2400Galvanostat.defaultBaudRate), replyTimeout_s: 30))
         let identity = try await keithley.identify()
         #expect(identity.model == "Keithley 2400")
         #expect(!identity.serialNumber.isEmpty)
@@ -85,7 +85,7 @@ struct CellRigSimTests {
         // The two force instruments read the same clamp force.
         let gauge = Mark10ForceGauge(
             transport: try open(links[2], baudRate: 115_200),
-            configuration: Mark10Configuration(line: line(links[2], baudRate: 115_200), replyTimeout_s: 5))
+            configuration: Mark10Configuration(line: line(links[2], baudRate: 115_200), replyTimeout_s: 30))
         #expect(try await gauge.identify().model.hasPrefix("Mark-10 "))
         let gaugeForce = try await gauge.readForce_N()
         await gauge.close()
@@ -93,7 +93,7 @@ struct CellRigSimTests {
             transport: try open(links[3], baudRate: ModbusLoadCell.defaultBaudRate),
             configuration: ModbusLoadCellConfiguration(
                 line: line(links[3], baudRate: ModbusLoadCell.defaultBaudRate), model: "simulated", register: 0,
-                valueType: .int32, byteOrder: .dcba, newtonsPerCount: 0.01, replyTimeout_s: 5))
+                valueType: .int32, byteOrder: .dcba, newtonsPerCount: 0.01, replyTimeout_s: 30))
         let loadCellForce = try await loadCell.readForce_N()
         await loadCell.close()
         #expect(gaugeForce > 0 && loadCellForce > 0)
@@ -107,7 +107,7 @@ struct CellRigSimTests {
         await controller.close()
 
         kill(simulator.processIdentifier, SIGTERM)
-        let exited = try await TestSupport.eventually(attempts: 400) { !simulator.isRunning }
+        let exited = try await TestSupport.eventually(attempts: 2400) { !simulator.isRunning }
         try #require(exited, "cellrig-sim did not exit within 20 s of SIGTERM")
         #expect(simulator.terminationReason == .exit)
         #expect(simulator.terminationStatus == 0)
@@ -139,7 +139,7 @@ struct CellRigSimTests {
         try simulator.run()
         defer { if simulator.isRunning { kill(simulator.processIdentifier, SIGKILL) } }
         let keithleyLink = (linkDirectory as NSString).appendingPathComponent("keithley2400")
-        let linked = try await TestSupport.eventually(attempts: 400) {
+        let linked = try await TestSupport.eventually(attempts: 2400) {
             (try? FileManager.default.destinationOfSymbolicLink(atPath: keithleyLink)) != nil
         }
         try #require(linked)
@@ -151,7 +151,7 @@ struct CellRigSimTests {
         id: k
         cell: {metal: K, electrolyte: K-beta''-alumina, electrode_area: 0.196 cm2, metal_thickness: 500 um}
         limits: {voltage: 5 V, current: 20 mA}
-        galvanostat: {driver: keithley2400, port: \(keithleyLink), output_interlock: 30 s}
+        galvanostat: {driver: keithley2400, port: \(keithleyLink), output_interlock: 30 s, reply_timeout: 30 s}
         """.write(to: rigs.appendingPathComponent("k.yaml"), atomically: true, encoding: .utf8)
         let daemon = Process()
         daemon.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrigd")
@@ -184,11 +184,11 @@ struct CellRigSimTests {
         // The host dies without a word: no open circuit, no closing of the port by the daemon.
         kill(daemon.processIdentifier, SIGKILL)
         try await TestSupport.onThread { daemon.waitUntilExit() }
-        let switchedOff = try await TestSupport.eventually(attempts: 400) { printed().contains("interlock released") }
+        let switchedOff = try await TestSupport.eventually(attempts: 2400) { printed().contains("interlock released") }
         #expect(switchedOff, "the simulated Keithley kept its output on: \(printed())")
 
         kill(simulator.processIdentifier, SIGTERM)
-        let exited = try await TestSupport.eventually(attempts: 400) { !simulator.isRunning }
+        let exited = try await TestSupport.eventually(attempts: 2400) { !simulator.isRunning }
         try #require(exited)
         #expect(simulator.terminationStatus == 0)
     }

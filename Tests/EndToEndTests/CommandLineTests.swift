@@ -56,6 +56,33 @@ struct OfflineCommandTests {
         #expect(rows[4].cycle == 3)
     }
 
+    @Test("plan rounds a step of 3599.7 s to 1 h and one of 59.9996 s to 1 min, never 59 min 60 s")
+    func planRoundsBeforeSplitting() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let file = directory.appendingPathComponent("almost-an-hour.yaml")
+        try """
+        schema: 1
+        name: almost-an-hour
+        sampling_interval: 1 s
+        steps:
+          - rest:
+              duration: 3599.7 s
+          - rest:
+              duration: 59.9996 s
+          - rest:
+              duration: 3599.4 s
+        stop: []
+
+        """.write(to: file, atomically: true, encoding: .utf8)
+        let result = try TestSupport.runProduct("cellrig", ["plan", file.path, "--area-cm2", "0.196"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let lines = result.standardOutput.components(separatedBy: "\n")
+        #expect(lines[2].hasSuffix(" 1 h"), "\(lines[2])")
+        #expect(lines[3].hasSuffix(" 1 min"), "\(lines[3])")
+        #expect(lines[4].hasSuffix(" 59 min 59 s"), "\(lines[4])")
+        #expect(!result.standardOutput.contains("60 s"))
+    }
+
     @Test("plan in text shows hours per half-cycle")
     func planText() throws {
         let result = try TestSupport.runProduct(

@@ -56,7 +56,10 @@ struct SeedRuns: Sendable {
             else { throw Failure(description: "start \(arguments): \(start.standardOutput) \(start.standardError)") }
             let watch = try TestSupport.runProduct(
                 "cellrig", ["watch", "\(id)", "--every", "1000"], environment: environment)
-            guard watch.status == 0 else { throw Failure(description: "watch \(id): \(watch.standardError)") }
+            // watch exits 0 for a completed run and 2 for one a stop criterion ended (the CCD run).
+            guard [0, 2].contains(watch.status) else {
+                throw Failure(description: "watch \(id): exit \(watch.status) \(watch.standardError)")
+            }
             return id
         }
         let ccd = try run(["protocols/ccd-step-symmetric.yaml"])

@@ -34,7 +34,7 @@ struct EngineHarness {
         for command in output.commands {
             switch command {
             case .applyCurrent(let current): current_A = current
-            case .openCircuit, .measureImpedance: current_A = 0
+            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
             case .setTemperature: break
             }
         }

@@ -28,7 +28,7 @@ func runProtocol(
         for command in output.commands {
             switch command {
             case .applyCurrent(let value): current_A = value
-            case .openCircuit, .measureImpedance: current_A = 0
+            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
             case .setTemperature: break
             }
         }

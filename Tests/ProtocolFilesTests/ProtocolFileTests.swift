@@ -10,6 +10,8 @@ struct ProtocolFileTests {
         "protocols/ccd-step-symmetric.yaml", "protocols/ccd-plating-step-3e.yaml", "protocols/stripping-3e.yaml",
         "protocols/microelectrode-staircase.yaml", "protocols/eis-potentiostatic.yaml",
         "protocols/conditioned-ccd-3e.yaml",
+        "protocols/cv-microelectrode-10mVs.yaml", "protocols/cv-microelectrode-0.2mVs.yaml",
+        "protocols/rate-capability-microelectrode.yaml",
     ]
 
     @Test("every shipped protocol parses and expands", arguments: shipped)
@@ -271,6 +273,20 @@ struct RigFileTests {
         }
         #expect(configuration.model == .physics(preset: "k-beta-alumina"))
         #expect(configuration.speed == .unlimited)
+    }
+
+    @Test("the electrolyte's conductivity is read with its unit and gives the electrolyte resistance")
+    func electrolyteConductivity() throws {
+        let text = try TestSupport.readRepositoryFile("rigs/sim.yaml").replacingOccurrences(
+            of: "  electrolyte_thickness: 0.5 mm\n",
+            with: "  electrolyte_thickness: 0.5 mm\n  electrolyte_conductivity: 1 mS/cm\n")
+        let rig = try RigFile.parse(text, file: "rigs/sim.yaml")
+        #expect(rig.cell.electrolyteConductivity_S_cm == 1e-3)
+        #expect(abs((rig.cell.electrolyteResistance_Ohm_cm2 ?? 0) - 50) < 1e-9)
+        let wrong = text.replacingOccurrences(
+            of: "electrolyte_conductivity: 1 mS/cm", with: "electrolyte_conductivity: 1 mS")
+        let error = try #require(throws: FileError.self) { try RigFile.parse(wrong, file: "rigs/sim.yaml") }
+        #expect(error.key == "cell.electrolyte_conductivity")
     }
 
     @Test("a bad speed names what is allowed")

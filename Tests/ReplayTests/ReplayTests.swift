@@ -43,7 +43,7 @@ struct ImpedanceReplayTests {
             for command in output.commands {
                 switch command {
                 case .applyCurrent(let value): current_A = value
-                case .openCircuit: current_A = 0
+                case .openCircuit, .applyPotential: current_A = 0
                 case .measureImpedance(let settings):
                     current_A = 0
                     let points = cell.measureSpectrum(settings, startTime_s: engine.latestTime_s)
@@ -108,7 +108,7 @@ struct ReplayTests {
             for command in output.commands {
                 switch command {
                 case .applyCurrent(let value): current_A = value
-                case .openCircuit, .measureImpedance: current_A = 0
+                case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
                 case .setTemperature: break
                 }
             }

@@ -8,7 +8,7 @@ import Transport
 private func line(_ path: String) -> SerialLineConfiguration {
     SerialLineConfiguration(port: path, baudRate: 921_600)
 }
-private let patient = ReceiveTimeouts(reply: .seconds(5), interByte: .milliseconds(20))
+private let patient = ReceiveTimeouts(reply: .seconds(30), interByte: .milliseconds(20))
 
 /// Reads from `transport` until `count` bytes arrived.
 private func receive(_ count: Int, from transport: any ByteTransport) async throws -> [UInt8] {

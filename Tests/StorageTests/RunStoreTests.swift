@@ -99,6 +99,62 @@ struct RunStoreTests {
         #expect(try reopened.run(id: finished)?.state == .completed)
     }
 
+    @Test("a daemon that dies while it resumes a run leaves it to the next start, up to three starts in a row")
+    func runsBeingResumedStayMarked() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let running = try RunStore(path: path).createRun(makeStart(), threeElectrode: false)
+        try RunStore(path: path).setState(.running, runID: running)
+        // Each start takes the run on and dies before it runs again (SIGKILL while reading its samples back).
+        for start in 1...RunStore.resumeAttempts {
+            let store = try RunStore(path: path)
+            #expect(try store.interruptAbandonedRuns(reason: "crash") == [running], "start \(start) resumes it")
+            #expect(try store.run(id: running)?.state == .interrupted)
+        }
+        let giveUp = try RunStore(path: path)
+        #expect(try giveUp.interruptAbandonedRuns(reason: "crash") == [])
+        let left = try giveUp.run(id: running)
+        #expect(left?.state == .interrupted)
+        #expect(
+            left?.endReason?.contains("stopped 3 times in a row while resuming it") == true, "\(left?.endReason ?? "")")
+        #expect(try RunStore(path: path).interruptAbandonedRuns(reason: "crash") == [], "the mark is gone")
+    }
+
+    @Test("a run resumed and reopened is abandoned afresh; reopening stores its restart event with it")
+    func reopenedRunsStartCountingAgain() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let path = directory.appendingPathComponent("db.sqlite").path
+        let store = try RunStore(path: path)
+        let runID = try store.createRun(makeStart(), threeElectrode: false)
+        try store.setState(.running, runID: runID)
+        for _ in 0..<(RunStore.resumeAttempts + 2) {
+            #expect(try store.interruptAbandonedRuns(reason: "crash") == [runID])
+            let restart = RunEvent(kind: .operatorCommand, time_s: 5, message: "the daemon restarted", stepIndex: 0)
+            let seq = try store.eventCount(runID: runID)
+            try store.reopenRun(runID, restartEvent: (seq, restart))
+            #expect(try store.run(id: runID)?.state == .running)
+            #expect(try store.events(runID: runID).last?.message == "the daemon restarted")
+        }
+        #expect(try store.eventCount(runID: runID) == RunStore.resumeAttempts + 2)
+        try store.markInterrupted(runID, reason: "not resumed: the rig is gone")
+        #expect(try store.interruptAbandonedRuns(reason: "crash") == [], "a run left interrupted on purpose stays so")
+    }
+
+    @Test("a run a shutdown interrupted is resumed by the next start; one that ended meanwhile is not")
+    func shutdownMarks() throws {
+        let directory = try TestSupport.scratchDirectory()
+        let store = try RunStore(path: directory.appendingPathComponent("db.sqlite").path)
+        let interrupted = try store.createRun(makeStart(), threeElectrode: false)
+        let ended = try store.createRun(makeStart(), threeElectrode: false)
+        for runID in [interrupted, ended] {
+            try store.finishRun(runID, outcome: RunOutcome(state: .interrupted, reason: "the daemon shut down"))
+        }
+        try store.markForResumeOnStart([interrupted, ended])
+        try store.finishRun(ended, outcome: RunOutcome(state: .completed, reason: "its end was journaled"))
+        #expect(try store.interruptAbandonedRuns(reason: "crash") == [interrupted])
+        #expect(try store.run(id: ended)?.state == .completed)
+    }
+
     @Test("a read-only open of a missing database says which file")
     func missingDatabase() {
         let error = #expect(throws: StorageError.self) { try RunStore(readOnlyPath: "/nonexistent/cellrig.sqlite") }
@@ -175,6 +231,12 @@ struct SampleQualityStorageTests {
         #expect(outcome.rejected.first?.table == "samples")
         #expect(try store.sampleCount(runID: runID) == 10)
         #expect(try store.events(runID: runID).count == 1)
+        // The refused batch leaves the fast path's statement usable: the next batch goes through in one transaction.
+        let next = try await store.append(RunRecordBatch(samples: (10..<20).map(sample)), runID: runID)
+        #expect(next.storedSamples == 10 && next.rejected.isEmpty)
+        var seqs: [Int] = []
+        try store.forEachSample(runID: runID) { seqs.append($0.seq) }
+        #expect(seqs == Array(0..<20))
     }
 
     @Test("a full or read-only database names its cause in words first")

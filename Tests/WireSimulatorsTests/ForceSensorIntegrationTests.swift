@@ -10,11 +10,11 @@ private func tty(_ port: SimulatedPort, baudRate: Int) throws -> SerialPortTrans
     try SerialPortTransport(line: SerialLineConfiguration(port: port.path, baudRate: baudRate))
 }
 
-/// The Mark-10 driver on the simulator's pseudo-terminal, with a 5 s reply timeout for a loaded machine.
+/// The Mark-10 driver on the simulator's pseudo-terminal, with a 30 s reply timeout for a loaded machine.
 private func gauge(on port: SimulatedPort, compressionIsPositive: Bool = true) throws -> Mark10ForceGauge {
     let configuration = Mark10Configuration(
         line: SerialLineConfiguration(port: port.path, baudRate: 115_200),
-        compressionIsPositive: compressionIsPositive, replyTimeout_s: 5)
+        compressionIsPositive: compressionIsPositive, replyTimeout_s: 30)
     return Mark10ForceGauge(transport: try tty(port, baudRate: 115_200), configuration: configuration)
 }
 
@@ -44,12 +44,12 @@ private func gauge(on port: SimulatedPort, compressionIsPositive: Bool = true) t
         let channel = LineChannel(
             transport: try tty(port, baudRate: 115_200), framing: Mark10ForceGauge.framing, outgoingTerminator: "\r\n")
         try await channel.send(line: "FOO")
-        #expect(try await channel.readLine(timeout: .seconds(5)) == "*10")
+        #expect(try await channel.readLine(timeout: .seconds(30)) == "*10")
         try await channel.send(line: "LIST")
-        #expect(try await channel.readLine(timeout: .seconds(5)).hasPrefix("V1.05;LBF;"))
+        #expect(try await channel.readLine(timeout: .seconds(30)).hasPrefix("V1.05;LBF;"))
         try await channel.send(line: "N")
         try await channel.send(line: "?")
-        #expect(try await channel.readLine(timeout: .seconds(5)) == "1.00 N")
+        #expect(try await channel.readLine(timeout: .seconds(30)) == "1.00 N")
         await channel.close()
         await port.stop()
     }
@@ -57,7 +57,7 @@ private func gauge(on port: SimulatedPort, compressionIsPositive: Bool = true) t
 
 /// The load cell's map as a rig file gives it.
 private func loadCell(
-    byteOrder: ModbusLoadCellConfiguration.ByteOrder = .abcd, station: Int = 3, replyTimeout_s: Double = 5
+    byteOrder: ModbusLoadCellConfiguration.ByteOrder = .abcd, station: Int = 3, replyTimeout_s: Double = 30
 ) -> ModbusLoadCellConfiguration {
     ModbusLoadCellConfiguration(
         line: SerialLineConfiguration(port: "unused", baudRate: 19200), model: "CAS CI-600D", stationAddress: station,
@@ -111,7 +111,7 @@ private func loadCell(
     @Test func survivesCorruptedAndMissingReplies() async throws {
         let port = try SimulatedPort.start(simulator(faults: .init(corruptEveryNthReply: 2, ignoreEveryNthRequest: 3)))
         let cell = ModbusLoadCell(
-            transport: try tty(port, baudRate: 19200), configuration: loadCell(replyTimeout_s: 1.5), attempts: 6)
+            transport: try tty(port, baudRate: 19200), configuration: loadCell(replyTimeout_s: 3), attempts: 6)
         for _ in 0..<4 { #expect(abs(try await cell.readForce_N() - 712.34) < 1e-9) }
         await cell.close()
         await port.stop()

@@ -11,14 +11,14 @@ private func openHost(_ port: SimulatedPort) throws -> LineChannel {
     return LineChannel(transport: transport, framing: Keithley2400Galvanostat.framing, outgoingTerminator: "\r")
 }
 
-/// The Keithley driver on the simulator's pseudo-terminal, with the rig file's defaults (a 5 s reply timeout for a
-/// loaded machine), adjusted by `adjust`.
+/// The Keithley driver on the simulator's pseudo-terminal, with the rig file's defaults but a 30 s reply timeout (a
+/// simulator on a loaded machine can take seconds to answer), adjusted by `adjust`.
 func keithley(
     on port: SimulatedPort, adjust: (inout Keithley2400Configuration) -> Void = { _ in }
 ) throws -> Keithley2400Galvanostat {
     var configuration = Keithley2400Configuration(
         line: SerialLineConfiguration(port: port.path, baudRate: Keithley2400Galvanostat.defaultBaudRate),
-        replyTimeout_s: 5)
+        replyTimeout_s: 30)
     adjust(&configuration)
     return Keithley2400Galvanostat(
         transport: try SerialPortTransport(line: configuration.line), configuration: configuration)
@@ -30,13 +30,13 @@ func keithley(
         let port = try SimulatedPort.start(simulator)
         let host = try openHost(port)
         try await host.send(line: "*idn?")
-        #expect(try await host.readLine(timeout: .seconds(5)).hasPrefix("KEITHLEY INSTRUMENTS INC.,MODEL 2400,"))
+        #expect(try await host.readLine(timeout: .seconds(30)).hasPrefix("KEITHLEY INSTRUMENTS INC.,MODEL 2400,"))
         try await host.send(line: "source:current:level 0.5;:SOUR:CURR:LEV?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "+5.000000E-01")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "+5.000000E-01")
         try await host.send(line: ":SOUR:CURR:LEV 2;:BOGUS 1;:SYST:ERR?;:SYST:ERR?;:SYST:ERR?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "-222,\"Parameter data out of range\"")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "-113,\"Undefined header\"")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "0,\"No error\"")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "-222,\"Parameter data out of range\"")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "-113,\"Undefined header\"")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "0,\"No error\"")
         await host.close()
         await port.stop()
     }
@@ -46,11 +46,11 @@ func keithley(
         let host = try openHost(port)
         try await host.send(line: ":SOUR:FUNC CURR;:SENS:VOLT:PROT 1;:FORM:ELEM STAT,VOLT;:TRIG:DEL 0.98")
         try await host.send(line: ":SOUR:CURR:LEV 5E-4;:OUTP ON;:READ?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "+5.000000E-01,+3.481600E+04")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "+5.000000E-01,+3.481600E+04")
         try await host.send(line: ":SOUR:CURR:LEV 2E-3;:READ?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "+1.000000E+00,+3.482400E+04")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "+1.000000E+00,+3.482400E+04")
         try await host.send(line: ":OUTP OFF;:READ?;:SYST:ERR?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "803,\"Output disabled\"")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "803,\"Output disabled\"")
         await host.close()
         await port.stop()
     }
@@ -81,19 +81,27 @@ func keithley(
 }
 
 @Suite struct Keithley2400InterlockTests {
-    private func start(_ simulator: Keithley2400Simulator, interlock: Keithley2400Configuration.OutputInterlock)
-        throws -> (SimulatedPort, Keithley2400Galvanostat)
-    {
+    private func start(
+        _ simulator: Keithley2400Simulator, interlock: Keithley2400Configuration.OutputInterlock,
+        replyTimeout_s: Double = 30
+    ) throws -> (SimulatedPort, Keithley2400Galvanostat) {
         let port = try SimulatedPort.start(simulator)
-        let smu = try keithley(on: port) { $0.outputInterlock = interlock }
+        let smu = try keithley(on: port) {
+            $0.outputInterlock = interlock
+            $0.replyTimeout_s = replyTimeout_s
+        }
         return (port, smu)
     }
 
     @Test func aHostThatFallsSilentMidStepHasItsOutputSwitchedOffByTheWatchdog() async throws {
-        let holdTime = Duration.seconds(3)
+        // Wall time, both: the hold time is longer than a loaded machine keeps the reading host from running
+        // between two readings, and the reply timeout (which the reading after the trip waits out) longer still: the
+        // simulator answers from the test process's cooperative pool, which synchronous tests elsewhere in the suite
+        // can hold for tens of seconds.
+        let holdTime = Duration.seconds(8)
         let simulator = Keithley2400Simulator(
             cell: OhmicCell(resistance_Ohm: 400), interlockLine: .watchdog(holdTime: holdTime))
-        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 3))
+        let (port, smu) = try start(simulator, interlock: .watchdog(holdTime_s: 8), replyTimeout_s: 30)
         try await smu.configure(samplingInterval_s: 0.1, limits: HardwareLimits(voltage_V: 2, current_A: 10e-3))
         #expect(await simulator.isInterlockEnabled)
         try await smu.applyCurrent(1e-3)
@@ -103,7 +111,7 @@ func keithley(
         #expect(await simulator.interlockTrips.isEmpty, "a host that keeps reading keeps the watchdog held")
 
         // The host goes silent mid-step; only the instrument side acts now. Bounded wait for it to act.
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while await simulator.isOutputOn, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -163,12 +171,12 @@ func keithley(
             Keithley2400Simulator(cell: OhmicCell(resistance_Ohm: 100), device: device, interlockLine: .released))
         let host = try openHost(port)
         try await host.send(line: ":OUTP:INT:STAT ON;:SYST:ERR?;:outp:enab:stat on;:OUTP:ENAB?;:OUTP:ENAB:TRIP?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "-113,\"Undefined header\"")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "1")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "0")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "-113,\"Undefined header\"")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "1")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "0")
         try await host.send(line: ":OUTP ON;:OUTP?;:SYST:ERR?")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "0")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "-221,\"Settings conflict\"")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "0")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "-221,\"Settings conflict\"")
         await host.close()
         await port.stop()
     }

@@ -11,7 +11,7 @@ private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
 private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
     let configuration = MethodScriptConfiguration(
         line: SerialLineConfiguration(port: port.path, baudRate: MethodScriptGalvanostat.defaultBaudRate),
-        replyTimeout_s: 5)
+        replyTimeout_s: 30)
     return MethodScriptGalvanostat(
         transport: try SerialPortTransport(line: configuration.line), configuration: configuration)
 }
@@ -169,7 +169,7 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         let galvanostat = MethodScriptGalvanostat(
             transport: instrument.transport,
             configuration: MethodScriptConfiguration(
-                line: SerialLineConfiguration(port: "in-process", baudRate: 921_600)))
+                line: SerialLineConfiguration(port: "in-process", baudRate: 921_600), replyTimeout_s: 30))
         #expect(try await galvanostat.identify().port == "in-process")
         try await galvanostat.configure(samplingInterval_s: 10, limits: limits)
         try await galvanostat.applyCurrent(1e-4)
@@ -191,10 +191,10 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         ] {
             try await host.send(line: line)
         }
-        #expect(try await host.readLine(timeout: .seconds(5)) == "e")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "M000A")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "e")
+        #expect(try await host.readLine(timeout: .seconds(30)) == "M000A")
         try await host.send(line: "h")
-        while try await host.readLine(timeout: .seconds(5)) != "h" {}
+        while try await host.readLine(timeout: .seconds(30)) != "h" {}
         var packagesWhileHalted = 0
         do {
             while packagesWhileHalted < 50 {
@@ -204,8 +204,8 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
         } catch is TransportError {}
         #expect(packagesWhileHalted < 3, "at most the packages already on their way")
         try await host.send(line: "H")
-        #expect(try await host.readLine(timeout: .seconds(5)) == "H")
-        #expect(try await host.readLine(timeout: .seconds(5)).hasPrefix("Pab"))
+        #expect(try await host.readLine(timeout: .seconds(30)) == "H")
+        #expect(try await host.readLine(timeout: .seconds(30)).hasPrefix("Pab"))
         await instrument.stop()
     }
 }
@@ -230,7 +230,7 @@ private func driver(on port: SimulatedPort) throws -> MethodScriptGalvanostat {
             let instrument = await InProcessInstrument.start(MethodScriptSimulator(cell: OhmicCell(resistance_Ohm: 1)))
             let host = LineChannel(transport: instrument.transport, framing: MethodScriptGalvanostat.framing)
             for line in script { try await host.send(line: line) }
-            #expect(try await host.readLine(timeout: .seconds(5)) == "e", "\(script)")
+            #expect(try await host.readLine(timeout: .seconds(30)) == "e", "\(script)")
             await instrument.stop()
         }
     }

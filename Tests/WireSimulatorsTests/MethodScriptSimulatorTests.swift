@@ -21,7 +21,7 @@ private struct RawHost {
         for line in lines { try await channel.send(line: line) }
     }
 
-    func read() async throws -> String { try await channel.readLine(timeout: .seconds(10)) }
+    func read() async throws -> String { try await channel.readLine(timeout: .seconds(30)) }
 
     /// Waits out the instrument's hold-off after an error reply (the manual's 50 ms, doubled).
     func holdOff() async throws { try await Task.sleep(for: .milliseconds(100)) }

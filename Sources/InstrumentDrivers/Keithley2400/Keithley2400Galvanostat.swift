@@ -26,7 +26,14 @@ public import Transport
 /// `output_interlock` a dead host leaves the current flowing, held only by the voltage compliance; with it, the
 /// output can only be on while the rear-panel interlock line (Digital I/O pin 8) is held low, by an external
 /// watchdog that releases it when the host falls silent (see ADR 0004).
-public actor Keithley2400Galvanostat: Galvanostat {
+///
+/// As a ``Potentiostat`` it sources voltage (`:SOUR:FUNC VOLT`) with a current compliance (`:SENS:CURR:PROT`) a
+/// tenth above the step's current limit, within the rig's, so the engine sees the limit reached before the
+/// instrument clamps; reaching the compliance ends the step like a voltage compliance does in current mode. The
+/// potential is the one the wiring senses (WE-RE with sense LO on the reference, else WE-CE). A sweep is a
+/// staircase: before each `:READ?` the level is set to the programmed potential at that reading's time. Changing
+/// between current and voltage sourcing passes through the output off; the end of a run is the same output off.
+public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
     /// Factory RS-232 speed.
     public static let defaultBaudRate = 9600
     /// Replies may end with CR, LF, CR LF or LF CR (front-panel setting).
@@ -46,6 +53,13 @@ public actor Keithley2400Galvanostat: Galvanostat {
         case unknown
         case off
         case current(Double)
+        case voltage(Double)
+    }
+
+    /// What the source is set up to drive (the output may be off).
+    private enum SourceFunction: Sendable, Hashable {
+        case current
+        case voltage(compliance_A: Double)
     }
 
     private let channel: LineChannel
@@ -53,6 +67,9 @@ public actor Keithley2400Galvanostat: Galvanostat {
     private let configuration: Keithley2400Configuration
     private let replyTimeout: Duration
     private var output = Output.unknown
+    private var sourceFunction = SourceFunction.current
+    /// The running potential program and the readings taken under it (a sweep's level follows the reading count).
+    private var program: (program: PotentialProgram, readings: Int)?
     private var identity: InstrumentIdentity?
     private var samplingInterval_s: Double?
     private var limits: HardwareLimits?
@@ -150,6 +167,8 @@ public actor Keithley2400Galvanostat: Galvanostat {
                 ":TRIG:COUN 1",
                 ":TRIG:DEL \(SCPINumber.format(samplingInterval_s))",
                 ":SYST:TIME:RES")
+            sourceFunction = .current
+            program = nil
             lastInstrumentTime_s = nil
             wrapOffset_s = 0
             try await checkErrorQueue()
@@ -173,6 +192,29 @@ public actor Keithley2400Galvanostat: Galvanostat {
                 throw complianceRejection
             }
             try await source(current_A * sign, limits: limits)
+        }
+    }
+
+    /// Holds or sweeps the potential the wiring senses. The compliance is a tenth above the program's current
+    /// compliance, within the rig's current limit.
+    public func applyPotential(_ program: PotentialProgram) async throws {
+        guard let limits, let interval = samplingInterval_s else {
+            throw InstrumentError(.notConfigured, instrument: instrumentName, "configure before applying a potential")
+        }
+        if let outside = program.corners_V.first(where: { abs($0) > limits.voltage_V * (1 + 1e-9) }) {
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "\(formatNumber(outside)) V exceeds the rig's voltage limit of \(formatNumber(limits.voltage_V)) V")
+        }
+        let compliance_A = min(limits.current_A, currentWindow(for: program.currentCompliance_A ?? limits.current_A))
+        try await conversing {
+            if let complianceRejection {
+                self.complianceRejection = nil
+                throw complianceRejection
+            }
+            try await sourceVoltage(
+                program.potential(atElapsed: interval) * sign, compliance_A: compliance_A, limits: limits)
+            self.program = (program, 0)
         }
     }
 
@@ -205,11 +247,17 @@ public actor Keithley2400Galvanostat: Galvanostat {
                 self.complianceRejection = nil
                 throw complianceRejection
             }
-            guard case .current = output, let interval = samplingInterval_s else {
+            let sourcing: Bool
+            switch output {
+            case .current, .voltage: sourcing = true
+            case .off, .unknown: sourcing = false
+            }
+            guard sourcing, let interval = samplingInterval_s else {
                 throw InstrumentError(
                     .notConfigured, instrument: instrumentName,
                     "the output is off, nothing to measure; apply a current (or use zero-current open circuit)")
             }
+            try await stepSweepLevel(interval_s: interval)
             for attempt in 1...Self.readAttempts {
                 let reply: String
                 do {
@@ -281,12 +329,16 @@ public actor Keithley2400Galvanostat: Galvanostat {
             sample.flags.insert(.overload)
         }
         guard status & Self.complianceBit != 0 else { return sample }
+        let what =
+            if case .voltage(let compliance_A) = sourceFunction {
+                "current compliance (\(formatNumber(compliance_A)) A) reached at \(formatNumber(current)) A"
+            } else {
+                "voltage compliance (\(formatNumber(limits?.voltage_V ?? 0)) V) reached at \(formatNumber(voltage)) V"
+            }
         do {
             try await switchOutputOff()
             complianceRejection = InstrumentError(
-                .rejected, instrument: instrumentName,
-                "voltage compliance (\(formatNumber(limits?.voltage_V ?? 0)) V) reached at \(formatNumber(voltage)) V; "
-                    + "output switched off")
+                .rejected, instrument: instrumentName, "\(what); output switched off")
         } catch let error as TransportError {
             // The reading stays the run's; the failure to switch off is reported by the next call.
             output = .unknown
@@ -296,19 +348,67 @@ public actor Keithley2400Galvanostat: Galvanostat {
         return sample
     }
 
+    /// Before a reading under a sweep: sets the level to the programmed potential at that reading's time (a hold
+    /// sends nothing).
+    private func stepSweepLevel(interval_s: Double) async throws {
+        guard let (running, readings) = program else { return }
+        program = (running, readings + 1)
+        guard running.rate_V_s != nil, readings > 0 else { return }
+        let level = running.potential(atElapsed: Double(readings + 1) * interval_s) * sign
+        guard case .voltage(let present) = output, level != present else { return }
+        try await command(":SOUR:VOLT:LEV \(SCPINumber.format(level))")
+        output = .voltage(level)
+    }
+
+    /// Sources `instrument_V` with a current compliance, switching the source to voltage first (through the output
+    /// off) when it drove current.
+    private func sourceVoltage(_ instrument_V: Double, compliance_A: Double, limits: HardwareLimits) async throws {
+        try await clearErrorsIfNeeded()
+        try await checkInterlock()
+        if sourceFunction != .voltage(compliance_A: compliance_A) {
+            if output != .off { try await switchOutputOff() }
+            try await command(
+                ":SOUR:FUNC VOLT",
+                ":SOUR:VOLT:MODE FIX",
+                ":SOUR:VOLT:RANG \(SCPINumber.format(limits.voltage_V))",
+                ":SENS:FUNC \"CURR\"",
+                ":SENS:CURR:PROT \(SCPINumber.format(compliance_A))",
+                ":SENS:CURR:RANG \(SCPINumber.format(compliance_A))")
+            sourceFunction = .voltage(compliance_A: compliance_A)
+        }
+        try await command(":OUTP:SMOD HIMP", ":SOUR:VOLT:LEV \(SCPINumber.format(instrument_V))", ":OUTP ON")
+        try await checkErrorQueue()
+        output = .voltage(instrument_V)
+    }
+
+    /// Refuses to switch the output on while the interlock line is released.
+    private func checkInterlock() async throws {
+        guard let interlockHeader else { return }
+        // `TRIP?` answers 1 when the line is low, i.e. the output may be switched on.
+        let state = try await query("\(interlockHeader):TRIP?")
+        guard SCPINumber.parse(state) == 1 else {
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "the output interlock is open (\(interlockHeader):TRIP? answered \(state)): nothing holds "
+                    + "Digital I/O pin 8 low, so the output cannot be switched on; check the watchdog and "
+                    + "its wiring")
+        }
+    }
+
     private func source(_ instrument_A: Double, limits: HardwareLimits) async throws {
         try await clearErrorsIfNeeded()
-        if let interlockHeader {
-            // `TRIP?` answers 1 when the line is low, i.e. the output may be switched on.
-            let state = try await query("\(interlockHeader):TRIP?")
-            guard SCPINumber.parse(state) == 1 else {
-                throw InstrumentError(
-                    .rejected, instrument: instrumentName,
-                    "the output interlock is open (\(interlockHeader):TRIP? answered \(state)): nothing holds "
-                        + "Digital I/O pin 8 low, so the output cannot be switched on; check the watchdog and "
-                        + "its wiring")
-            }
+        program = nil
+        if sourceFunction != .current {
+            if output != .off { try await switchOutputOff() }
+            try await command(
+                ":SOUR:FUNC CURR",
+                ":SOUR:CURR:MODE FIX",
+                ":SOUR:CURR:RANG \(SCPINumber.format(limits.current_A))",
+                ":SENS:FUNC \"VOLT\"",
+                ":SENS:VOLT:RANG \(SCPINumber.format(limits.voltage_V))")
+            sourceFunction = .current
         }
+        try await checkInterlock()
         try await command(
             ":OUTP:SMOD HIMP",
             ":SENS:VOLT:PROT \(SCPINumber.format(limits.voltage_V))",
@@ -327,6 +427,7 @@ public actor Keithley2400Galvanostat: Galvanostat {
             throw InstrumentError(.rejected, instrument: instrumentName, "output still on after :OUTP OFF (\(state))")
         }
         output = .off
+        program = nil
     }
 
     /// After a failed exchange: drops a late reply still on its way, then clears the error queue.

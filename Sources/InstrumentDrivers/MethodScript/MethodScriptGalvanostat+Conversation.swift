@@ -61,6 +61,8 @@ extension MethodScriptGalvanostat {
                 try countUndecodable(text)
             case .text(let text) where text == MethodScriptScripts.voltageLimitMarker:
                 voltageLimitReported = true
+            case .text(let text) where text == MethodScriptScripts.currentLimitMarker:
+                currentLimitReported = true
             case .runtimeError(let code, _):
                 becameIdle()
                 try await runCellOffScript()
@@ -76,12 +78,18 @@ extension MethodScriptGalvanostat {
                         "the potential left the +/-\(formatNumber(limits?.voltage_V ?? 0)) V window; the instrument "
                             + "switched the cell off")
                 }
+                if currentLimitReported {
+                    throw InstrumentError(
+                        .rejected, instrument: instrumentName,
+                        "the current left its window (the step's current limit with a tenth to spare); the instrument "
+                            + "switched the cell off")
+                }
                 guard packagesInCurrentScript > 0 else {
                     throw InstrumentError(
                         .invalidReply, instrument: instrumentName,
                         "the script ended without sending data; not renewing it")
                 }
-                try await start(step)
+                try await start(step.renewal)
             default:
                 continue
             }
@@ -131,13 +139,14 @@ extension MethodScriptGalvanostat {
     /// is not a number.
     func sample(from variables: [MethodScriptVariable], step: Step) -> InstrumentSample? {
         func value(_ type: String) -> Double? { variables.first { $0.type == type }?.value }
-        guard let time = value("eb"), time.isFinite, let potential = value("ab") else { return nil }
+        // Potentiostatic loops report the applied potential (`da`); the others the measured one (`ab`).
+        guard let time = value("eb"), time.isFinite, let potential = value("ab") ?? value("da") else { return nil }
         let current: Double
         switch step {
         case .openCircuit:
             current = 0
             if potential.isFinite { lastOpenCircuitPotential_V = potential }
-        case .constantCurrent:
+        case .constantCurrent, .potential:
             guard let measured = value("ba") else { return nil }
             current = measured * configuration.currentSign.factor
         case .impedance:
@@ -256,11 +265,18 @@ extension MethodScriptGalvanostat {
                 bothVoltages: bothVoltages)
         case .impedance:
             throw InstrumentError(.rejected, instrument: instrumentName, "a spectrum is not renewed")
+        case .potential(let program):
+            let range = min(limits.current_A, currentWindow(for: program.currentCompliance_A ?? limits.current_A))
+            script = MethodScriptScripts.potentiostatic(
+                program, interval_s: interval, duration_s: configuration.maximumScriptDuration_s,
+                currentRange_A: range, voltageLimit_V: limits.voltage_V,
+                mainsFrequency_Hz: configuration.mainsFrequency_Hz, bothVoltages: bothVoltages)
         }
         // The script's timer starts with it and its first package comes one interval later: the time origin is
         // the latest sample, so the first new sample follows it by one interval (ADR 0006).
         if let last = lastSampleTime_s { timeOrigin_s = last }
         voltageLimitReported = false
+        currentLimitReported = false
         packagesInCurrentScript = 0
         scriptStep = step
         do {

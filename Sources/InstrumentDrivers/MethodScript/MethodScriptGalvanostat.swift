@@ -29,7 +29,12 @@ public import Transport
 /// The driver measures the WE potential against the RE input (`ab`); wire RE to CE for a two-electrode cell,
 /// so `voltage_V` is WE minus CE. For a three-electrode cell (``measureBothVoltages(_:)``) `ab` is WE minus RE
 /// and a separate WE-CE reading (`ag`) after every point gives `voltage_V`.
-public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
+///
+/// As a ``Potentiostat`` it runs `meas_loop_ca` (a hold), `meas_loop_lsv` (a linear sweep) or `meas_loop_cv` (a
+/// cyclic voltammogram) in potentiostatic mode, the current autoranging from 1 nA up to a range a tenth above the
+/// step's current limit (within the rig's), which is also the script's current window. A sweep's script ends with
+/// the sweep; the driver then holds its last potential (`meas_loop_ca`), as the program says.
+public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat {
     /// EmStat4 and Nexus over USB or UART (EmStat4 firmware 1.1 and older: 230400).
     public static let defaultBaudRate = 921_600
     /// Replies end with LF; stray CR, NUL and XON/XOFF bytes are dropped.
@@ -44,6 +49,15 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
         case openCircuit
         /// An impedance spectrum; its packages are points, not samples.
         case impedance
+        /// A potential program: a hold, a linear sweep or a CV.
+        case potential(PotentialProgram)
+
+        /// The step a script that ended by itself continues with: a finished sweep holds its last potential.
+        var renewal: Step {
+            guard case .potential(let program) = self, program.rate_V_s != nil else { return self }
+            return .potential(
+                .hold(program.corners_V.last!, versus: program.versus, compliance_A: program.currentCompliance_A))
+        }
     }
 
     enum Activity: Sendable, Hashable {
@@ -64,6 +78,8 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
     var timeOrigin_s = 0.0
     var lastSampleTime_s: Double?
     var voltageLimitReported = false
+    /// The script reported that the current left its window (`ilimit`).
+    var currentLimitReported = false
     /// Three-electrode cell: packages carry WE-RE (`ab`) and WE-CE (`ag`).
     var bothVoltages = false
     /// The potential of the latest open-circuit sample: the DC level of a potentiostatic spectrum.
@@ -175,6 +191,31 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer {
             }
             try await ensureIdle()
             try await start(.constantCurrent(instrument_A: current_A * configuration.currentSign.factor))
+        }
+    }
+
+    /// Stops what runs (its packages queued) and starts the program's script; refuses, without touching the
+    /// instrument, potentials beyond the rig's limit and shapes MethodSCRIPT cannot run (see
+    /// `MethodScriptScripts.refusal(of:bothVoltages:)`).
+    public func applyPotential(_ program: PotentialProgram) async throws {
+        guard let limits, samplingInterval_s != nil else {
+            throw InstrumentError(.notConfigured, instrument: instrumentName, "configure before applying a potential")
+        }
+        if let outside = program.corners_V.first(where: { abs($0) > limits.voltage_V * (1 + 1e-9) }) {
+            throw InstrumentError(
+                .rejected, instrument: instrumentName,
+                "\(formatNumber(outside)) V exceeds the rig's voltage limit of \(formatNumber(limits.voltage_V)) V")
+        }
+        try await guarded {
+            if let refusal = MethodScriptScripts.refusal(of: program, bothVoltages: bothVoltages) {
+                throw InstrumentError(.rejected, instrument: instrumentName, refusal)
+            }
+            if let failure = deferredFailure {
+                deferredFailure = nil
+                throw failure
+            }
+            try await ensureIdle()
+            try await start(.potential(program))
         }
     }
 

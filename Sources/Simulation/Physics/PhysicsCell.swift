@@ -30,6 +30,8 @@ public struct PhysicsCell: CellModel {
     private var temperatureSetpoint_C: Double
     private var kinetics: TemperatureDependentConstants
     private var decay = IntervalDecayFactors()
+    /// Readings left in the present burst of disturbed readings.
+    private var burstLeft = 0
 
     public init(parameters: PhysicsCellParameters) {
         self.parameters = parameters
@@ -148,6 +150,7 @@ public struct PhysicsCell: CellModel {
             electrode.contact = max(electrode.contact, parameters.minimumContactFraction)
         } else if density < 0 {
             let plating_mA_cm2 = -density
+            if electrode.platingElapsed_s == nil { startNucleation(&electrode, density_mA_cm2: plating_mA_cm2) }
             electrode.platingElapsed_s = (electrode.platingElapsed_s ?? 0) + interval_s
             let fillRate = plating_mA_cm2 / (3600 * parameters.voidFillCharge_mAh_cm2)
             electrode.recover(rate_per_s: rates.creepRecovery_per_s + fillRate, interval_s: interval_s)
@@ -267,7 +270,7 @@ public struct PhysicsCell: CellModel {
             beta_per_V: kinetics.beta_per_V, exchangeCurrent_A_cm2: exchange_A_cm2,
             workingContact: effectiveContact(.working), counterContact: effectiveContact(.counter))
         let bulk = bulkResistance_Ohm_cm2
-        let fastShare = 1 - parameters.relaxationFraction
+        let fastShare = 1 - parameters.relaxationFraction - parameters.slowRelaxationFraction
 
         // The slow share of each interfacial overpotential relaxes towards its steady value.
         let estimate = applied * ionicFraction
@@ -275,9 +278,16 @@ public struct PhysicsCell: CellModel {
         let counterSteady = interfaces.counterOverpotential(-estimate)
         working.relaxSlowPolarisation(towards: parameters.relaxationFraction * workingSteady, decay: decay.relaxation)
         counter.relaxSlowPolarisation(towards: parameters.relaxationFraction * counterSteady, decay: decay.relaxation)
+        if parameters.slowRelaxationFraction > 0 {
+            let share = parameters.slowRelaxationFraction
+            working.relaxSlowerPolarisation(towards: share * workingSteady, decay: decay.slowRelaxation)
+            counter.relaxSlowerPolarisation(towards: share * counterSteady, decay: decay.slowRelaxation)
+        }
 
-        let workingOffset = working.slowPolarisation_V + nucleationOverpotential(working)
-        let counterOffset = counter.slowPolarisation_V + nucleationOverpotential(counter)
+        let workingOffset =
+            working.slowPolarisation_V + working.slowerPolarisation_V + nucleationOverpotential(working)
+        let counterOffset =
+            counter.slowPolarisation_V + counter.slowerPolarisation_V + nucleationOverpotential(counter)
         let offset = workingOffset - counterOffset
         let conductance = shortConductance_S_cm2
 
@@ -304,12 +314,29 @@ public struct PhysicsCell: CellModel {
         return CellVoltages(cell_V: cellVoltage, workingToReference_V: referenceVoltage)
     }
 
+    /// Sets the nucleation overpotential of an electrode that begins plating: larger at low current when
+    /// `nucleationCurrentExponent` is positive, and its own size and time on the electrode's first plating.
+    private func startNucleation(_ electrode: inout ElectrodeState, density_mA_cm2: Double) {
+        let first = !electrode.hasPlated && parameters.firstNucleationOverpotential_V > 0
+        let base = first ? parameters.firstNucleationOverpotential_V : parameters.nucleationOverpotential_V
+        let time =
+            first && parameters.firstNucleationTime_s > 0
+            ? parameters.firstNucleationTime_s : parameters.nucleationTime_s
+        var amplitude = base
+        if parameters.nucleationCurrentExponent != 0 {
+            amplitude = min(1, base * pow(max(density_mA_cm2, 1e-6), -parameters.nucleationCurrentExponent))
+        }
+        electrode.nucleationAmplitude_V = amplitude
+        electrode.nucleationTime_s = time
+        electrode.hasPlated = true
+    }
+
     /// The extra (negative) overpotential of an electrode that has just begun plating.
     private func nucleationOverpotential(_ electrode: ElectrodeState) -> Double {
-        guard let elapsed = electrode.platingElapsed_s, parameters.nucleationOverpotential_V > 0 else { return 0 }
-        let scaled = elapsed / parameters.nucleationTime_s
+        guard let elapsed = electrode.platingElapsed_s, electrode.nucleationAmplitude_V > 0 else { return 0 }
+        let scaled = elapsed / electrode.nucleationTime_s
         guard scaled < 40 else { return 0 }
-        return -parameters.nucleationOverpotential_V * exp(-scaled)
+        return -electrode.nucleationAmplitude_V * exp(-scaled)
     }
 
     /// Linear-regime resistances (bulk, WE interface, CE interface) now, Ohm cm2.
@@ -338,6 +365,16 @@ public struct PhysicsCell: CellModel {
         if parameters.voltageSpikeProbability > 0, random.nextUniform() < parameters.voltageSpikeProbability {
             let size = parameters.voltageSpikeAmplitude_V * (0.5 + 0.5 * random.nextUniform())
             disturbance += random.nextUniform() < 0.5 ? -size : size
+        }
+        if parameters.voltageBurstProbability > 0 {
+            if burstLeft == 0, random.nextUniform() < parameters.voltageBurstProbability {
+                burstLeft = 2 + Int(random.nextUniform() * 5)
+            }
+            if burstLeft > 0 {
+                burstLeft -= 1
+                let size = parameters.voltageSpikeAmplitude_V * random.nextUniform()
+                disturbance += random.nextUniform() < 0.5 ? -size : size
+            }
         }
         if shortCondition == .softConnected || shortCondition == .softBroken, parameters.softShortNoise_V > 0 {
             disturbance += parameters.softShortNoise_V * random.nextNormal()
@@ -387,8 +424,13 @@ private struct ElectrodeState: Sendable, Hashable {
     /// Charge stripped above the voiding current so far; grows the void-nucleation damage.
     var damageCharge_mAh_cm2 = 0.0
     var slowPolarisation_V = 0.0
+    var slowerPolarisation_V = 0.0
     /// Time since this electrode began plating; nil while it is not plating.
     var platingElapsed_s: Double?
+    /// Size and decay time of the nucleation overpotential of the present plating.
+    var nucleationAmplitude_V = 0.0
+    var nucleationTime_s = 1.0
+    var hasPlated = false
     /// Charge plated at or above the critical local density in the current over-critical spell.
     var incubationCharge_mAh_cm2 = 0.0
     var metalThickness_um: Double
@@ -405,6 +447,10 @@ private struct ElectrodeState: Sendable, Hashable {
 
     mutating func relaxSlowPolarisation(towards target: Double, decay: Double) {
         slowPolarisation_V = target + (slowPolarisation_V - target) * decay
+    }
+
+    mutating func relaxSlowerPolarisation(towards target: Double, decay: Double) {
+        slowerPolarisation_V = target + (slowerPolarisation_V - target) * decay
     }
 }
 
@@ -491,6 +537,7 @@ private struct PressureDependentRates {
 private struct IntervalDecayFactors: Sendable {
     var interval_s = -1.0
     var relaxation = 1.0
+    var slowRelaxation = 1.0
     var pressureRelaxation = 1.0
     var voltageDrift = 1.0
     var voltageDriftInnovation = 0.0
@@ -502,6 +549,7 @@ private struct IntervalDecayFactors: Sendable {
     init(interval_s: Double, parameters: PhysicsCellParameters) {
         self.interval_s = interval_s
         relaxation = exp(-interval_s / parameters.relaxationTime_s)
+        slowRelaxation = exp(-interval_s / parameters.slowRelaxationTime_s)
         pressureRelaxation = exp(-interval_s / parameters.pressureRelaxationTime_s)
         voltageDrift = exp(-interval_s / parameters.voltageDriftTime_s)
         voltageDriftInnovation = (1 - voltageDrift * voltageDrift).squareRoot()

@@ -236,11 +236,26 @@ extension PhysicsCellParameters {
             "nucleationTime_s", "s", positive, .real(\.nucleationTime_s),
             "decay time of the nucleation overpotential"),
         ParameterEntry(
+            "nucleationCurrentExponent", "1", 0...3, .real(\.nucleationCurrentExponent),
+            "n in nucleation overpotential proportional to (current density / 1 mA/cm2)^-n, capped at 1 V"),
+        ParameterEntry(
+            "firstNucleationOverpotential_V", "V", nonNegative, .real(\.firstNucleationOverpotential_V),
+            "nucleation overpotential of an electrode's first plating at 1 mA/cm2; 0 uses nucleationOverpotential_V"),
+        ParameterEntry(
+            "firstNucleationTime_s", "s", nonNegative, .real(\.firstNucleationTime_s),
+            "decay time of the first plating's nucleation overpotential; 0 uses nucleationTime_s"),
+        ParameterEntry(
             "relaxationFraction", "1", fraction, .real(\.relaxationFraction),
             "share of the interfacial overpotential that builds up slowly after a current change"),
         ParameterEntry(
             "relaxationTime_s", "s", positive, .real(\.relaxationTime_s),
             "time constant of the slow interfacial polarisation"),
+        ParameterEntry(
+            "slowRelaxationFraction", "1", fraction, .real(\.slowRelaxationFraction),
+            "a second, slower share of the interfacial overpotential (0 disables)"),
+        ParameterEntry(
+            "slowRelaxationTime_s", "s", positive, .real(\.slowRelaxationTime_s),
+            "time constant of the second, slower polarisation"),
         // Impedance
         ParameterEntry(
             "bulkCPE_F_cm2", "F s^(a-1)/cm2", positive, .real(\.bulkCPE_F_cm2),
@@ -266,6 +281,9 @@ extension PhysicsCellParameters {
         ParameterEntry(
             "voltageSpikeAmplitude_V", "V", nonNegative, .real(\.voltageSpikeAmplitude_V),
             "largest voltage spike amplitude"),
+        ParameterEntry(
+            "voltageBurstProbability", "1", fraction, .real(\.voltageBurstProbability),
+            "probability per reading that a burst of 2 to 6 disturbed readings begins"),
         ParameterEntry(
             "voltageResolution_V", "V", nonNegative, .real(\.voltageResolution_V),
             "voltage quantisation step of the instrument; 0 disables"),

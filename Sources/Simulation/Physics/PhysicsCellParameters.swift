@@ -91,12 +91,22 @@ public struct PhysicsCellParameters: Sendable, Hashable {
 
     // MARK: Transients
 
-    /// Extra plating overpotential at the start of plating on an electrode, V (magnitude).
+    /// Extra plating overpotential at the start of plating on an electrode, V (magnitude), at 1 mA/cm2.
     public var nucleationOverpotential_V: Double
     public var nucleationTime_s: Double
+    /// Exponent n in nucleation overpotential proportional to (current density / 1 mA/cm2)^-n (capped at 1 V):
+    /// positive makes nucleation at low current larger. 0 keeps it the same at every current.
+    public var nucleationCurrentExponent: Double = 0
+    /// Nucleation overpotential (at 1 mA/cm2) and decay time of an electrode's first plating, on a surface without
+    /// nuclei; 0 uses `nucleationOverpotential_V` and `nucleationTime_s` for it too.
+    public var firstNucleationOverpotential_V: Double = 0
+    public var firstNucleationTime_s: Double = 0
     /// Share of the interfacial overpotential that builds up slowly after a current change.
     public var relaxationFraction: Double
     public var relaxationTime_s: Double
+    /// A second, slower share of the interfacial overpotential (minutes: diffusion in the metal or the interphase).
+    public var slowRelaxationFraction: Double = 0
+    public var slowRelaxationTime_s: Double = 300
 
     // MARK: Impedance elements
 
@@ -116,6 +126,8 @@ public struct PhysicsCellParameters: Sendable, Hashable {
     /// Probability of a single-sample spike per reading.
     public var voltageSpikeProbability: Double
     public var voltageSpikeAmplitude_V: Double
+    /// Probability per reading that a burst of 2 to 6 disturbed readings begins (each off by up to a spike).
+    public var voltageBurstProbability: Double = 0
     /// Instrument voltage resolution (quantisation step), V; 0 disables.
     public var voltageResolution_V: Double
 
@@ -148,6 +160,7 @@ public struct PhysicsCellParameters: Sendable, Hashable {
         quiet.voltageNoise_V = 0
         quiet.voltageDrift_V = 0
         quiet.voltageSpikeProbability = 0
+        quiet.voltageBurstProbability = 0
         quiet.voltageResolution_V = 0
         quiet.softShortNoise_V = 0
         quiet.pressureNoise_MPa = 0
