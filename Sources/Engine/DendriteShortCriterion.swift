@@ -1,7 +1,7 @@
 import Domain
 import Foundation
 
-/// Dendrite short while plating, found by five tests on |V| of every watched step; any one stops the run.
+/// Dendrite short while plating, found by six tests on |V| of every watched step; any one stops the run.
 ///
 /// - **level**: a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time constants from
 ///   0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far in the run. The
@@ -57,6 +57,7 @@ public struct DendriteShortCriterion: StopCriterion {
         case totalFall = 3
         case drops = 4
         case oneSidedNoise = 5
+        case noiseJump = 6
     }
 
     public let name = "dendrite-short"
@@ -103,10 +104,13 @@ public struct DendriteShortCriterion: StopCriterion {
     private var oneSided = OneSidedNoise()
     private var totalFallRun = 0
     /// Settled |V| at the end of earlier watched steps, with their current density and direction.
-    private var settledEnds: [(density_mA_cm2: Double, platesWE: Bool, level_V: Double)] = []
+    private var settledEnds: [(density_mA_cm2: Double, platesWE: Bool, level_V: Double, whiteNoise_V: Double?)] = []
     private var stepDensity_mA_cm2 = 0.0
     private var stepPlatesWE = true
     private var crossReference_V: Double?
+    /// The white noise at the end of that step, and samples in a row the noise-jump test has held.
+    private var crossWhiteNoise_V: Double?
+    private var noiseJumpRun = 0
     private var stepElapsed_s = 0.0
     private var samplesSinceFarAbove = Int.max / 2
     private var warnedInStep = false
@@ -180,7 +184,7 @@ public struct DendriteShortCriterion: StopCriterion {
                 : stepElapsed_s >= tuning.minimumSettling_s && recent.count >= tuning.minimumStepSamples
                     ? median(recent.latest(tuning.levelWindow)) : nil
         {
-            settledEnds.append((stepDensity_mA_cm2, stepPlatesWE, end))
+            settledEnds.append((stepDensity_mA_cm2, stepPlatesWE, end, level.whiteNoise_V))
             if settledEnds.count > 8 { settledEnds.removeFirst() }
         }
         stepElapsed_s = 0
@@ -189,11 +193,13 @@ public struct DendriteShortCriterion: StopCriterion {
         // The latest settled end of a step at a similar current in the same direction: a step that starts already
         // collapsed (a short that began while it was not watched, or before it settled) is judged against it.
         let factor = tuning.referenceCurrentFactor
-        crossReference_V =
-            settledEnds.last {
-                $0.platesWE == stepPlatesWE && $0.density_mA_cm2 <= stepDensity_mA_cm2 * factor
-                    && $0.density_mA_cm2 * factor >= stepDensity_mA_cm2
-            }?.level_V
+        let similar = settledEnds.last {
+            $0.platesWE == stepPlatesWE && $0.density_mA_cm2 <= stepDensity_mA_cm2 * factor
+                && $0.density_mA_cm2 * factor >= stepDensity_mA_cm2
+        }
+        crossReference_V = similar?.level_V
+        crossWhiteNoise_V = similar?.whiteNoise_V
+        noiseJumpRun = 0
         watching = settings.during.watches(context.step)
         cusum = 0
         consecutiveBelow = 0
@@ -318,8 +324,22 @@ public struct DendriteShortCriterion: StopCriterion {
         }
         totalFallRun = totalFallNow ? totalFallRun + 1 : 0
         let totalFallTripped = totalFallRun >= 2
+        // Noise jump: a contact making and breaking makes |V| flicker from sample to sample far more than the same
+        // cell did at the end of an earlier step at a similar current, while |V| lies below that step's end.
+        var noiseJumpNow = false
+        if !judgesWindows, enoughSamples, context.elapsed_s >= tuning.noiseJumpSettle_s,
+            let reference = crossReference_V,
+            let before = crossWhiteNoise_V, let white = level.whiteNoise_V
+        {
+            let latestMean = mean(recent.latest(8))
+            noiseJumpNow =
+                white >= tuning.noiseJumpFactor * max(before, floor)
+                && reference - latestMean >= max(tuning.noiseJumpFall * reference, minimumFall_V)
+        }
+        noiseJumpRun = noiseJumpNow ? noiseJumpRun + 1 : 0
+        let noiseJumpTripped = noiseJumpRun >= tuning.oneSidedSamples
 
-        guard knownNoise != nil, determined || incrementTripped || totalFallTripped else {
+        guard knownNoise != nil, determined || incrementTripped || totalFallTripped || noiseJumpTripped else {
             // Not yet judged: the sum is zero here, so a fall found later began after this sample.
             if cusum == 0 {
                 anchor_V = prediction.value
@@ -412,6 +432,8 @@ public struct DendriteShortCriterion: StopCriterion {
             test = .drops
         } else if oneSidedTripped {
             test = .oneSidedNoise
+        } else if noiseJumpTripped {
+            test = .noiseJump
         } else {
             return windowVerdict
         }
@@ -599,6 +621,12 @@ public struct DendriteShortCriterion: StopCriterion {
             what =
                 "|V| keeps dropping below the expected \(millivolts(expected_V)) mV and never rises above it (lower "
                 + "tail \(millivolts(tails?.lower ?? 0)) mV against upper \(millivolts(tails?.upper ?? 0)) mV)"
+        case .noiseJump:
+            onset = sample.time_s - Double(noiseJumpRun) * interval_s
+            what =
+                "|V| flickers \(formatNumber((level.whiteNoise_V ?? 0) / max(crossWhiteNoise_V ?? 0, 1e-12), significantDigits: 3)) "
+                + "times as much from sample to sample as at the end of an earlier step at a similar current, and lies "
+                + "below that step's \(millivolts(crossReference_V ?? 0)) mV (now \(millivolts(observed)) mV)"
         case .drops:
             onset = drops.firstTime_s ?? context.startTime_s
             what =

@@ -130,6 +130,17 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     public var oneSidedRatio = 3.0
     public var oneSidedSamples = 5
 
+    // MARK: Noise-jump test (a contact making and breaking: |V| flickers far more than it did)
+
+    /// The white noise (of the sample-to-sample changes) must be this many times that at the end of an earlier step
+    /// at a similar current in the same direction, and the mean of the latest samples this share (and the smallest
+    /// fall that counts) below that step's end, for ``oneSidedSamples`` samples in a row.
+    public var noiseJumpFactor = 10.0
+    public var noiseJumpFall = 0.03
+    /// Step time before the noise-jump test judges (on samples only, not on window means): a step's first minutes,
+    /// when |V| still climbs from below the previous step's end and its changes follow the transient, are no jump.
+    public var noiseJumpSettle_s = 120.0
+
     // MARK: hard-short
 
     /// Share of the reference resistance below which a settled step counts as hard-shorted.
