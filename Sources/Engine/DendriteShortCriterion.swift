@@ -1,7 +1,7 @@
 import Domain
 import Foundation
 
-/// Dendrite short while plating, found by four tests on |V| of every watched step; any one stops the run.
+/// Dendrite short while plating, found by six tests on |V| of every watched step; any one stops the run.
 ///
 /// - **level**: a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time constants from
 ///   0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far in the run. The
@@ -17,7 +17,12 @@ import Foundation
 /// - **drops**: repeated drops far below the prediction with no upward excursion among them, after which |V| has not
 ///   come back to its level before the first (a soft short's drops and partial recoveries).
 ///
-/// No test judges a step before it has ``ShortDetectionTuning/minimumStepSamples`` samples. The onset is where the
+/// Sampled every ``ShortDetectionTuning/aggregationWindow_s``/4 or faster, a second instance of the criterion judges
+/// means over windows of ``ShortDetectionTuning/aggregationWindow_s`` (so 0.1 s sampling is judged as 1 s sampling is,
+/// besides its own samples); the drops and one-sided noise tests then judge only the means, and the level test on
+/// single samples needs a fall of ``ShortDetectionTuning/fineLevelFall``. The first watched step in each direction
+/// (the electrode's first nucleation) is judged only once it has settled. No test judges a step before it has
+/// ``ShortDetectionTuning/minimumStepSamples`` samples. The onset is where the
 /// tripping test's evidence began; the CCD is the step's current density. Constants are in
 /// ``ShortDetectionTuning``.
 public struct DendriteShortCriterion: StopCriterion {
@@ -52,6 +57,7 @@ public struct DendriteShortCriterion: StopCriterion {
         case totalFall = 3
         case drops = 4
         case oneSidedNoise = 5
+        case noiseJump = 6
     }
 
     public let name = "dendrite-short"
@@ -98,11 +104,30 @@ public struct DendriteShortCriterion: StopCriterion {
     private var oneSided = OneSidedNoise()
     private var totalFallRun = 0
     /// Settled |V| at the end of earlier watched steps, with their current density and direction.
-    private var settledEnds: [(density_mA_cm2: Double, platesWE: Bool, level_V: Double)] = []
+    private var settledEnds: [(density_mA_cm2: Double, platesWE: Bool, level_V: Double, whiteNoise_V: Double?)] = []
     private var stepDensity_mA_cm2 = 0.0
     private var stepPlatesWE = true
     private var crossReference_V: Double?
+    /// The white noise at the end of that step, and samples in a row the noise-jump test has held.
+    private var crossWhiteNoise_V: Double?
+    private var noiseJumpRun = 0
+    private var stepElapsed_s = 0.0
+    private var samplesSinceFarAbove = Int.max / 2
     private var warnedInStep = false
+    /// Watched steps seen so far in each direction (plating the WE, stripping it): the first in each direction is
+    /// where the electrode's first nucleation and the longest relaxations are.
+    private var stepsPlatingWE = 0
+    private var stepsStrippingWE = 0
+    private var firstInDirection = true
+    /// At fine sampling, the same tests judged on means over windows of about
+    /// ``ShortDetectionTuning/aggregationWindow_s`` (at most one element; empty in the windowed criterion itself).
+    private var windowed: [DendriteShortCriterion] = []
+    private var windowMean = WindowMean()
+    /// Whether this criterion judges window means for an outer one (it then keeps no windowed criterion itself).
+    private let judgesWindows: Bool
+    /// The outer criterion's reading resolution, which the windowed one assumes: a mean of readings a step apart is
+    /// not read finer than they are.
+    private var outerResolution_V: Double?
     /// What the criterion made of the latest watched sample, for status displays and diagnostics.
     public private(set) var latest: Diagnostics?
 
@@ -126,8 +151,13 @@ public struct DendriteShortCriterion: StopCriterion {
     }
 
     public init(settings: Settings, tuning: ShortDetectionTuning = .standard) {
+        self.init(settings: settings, tuning: tuning, judgesWindows: false)
+    }
+
+    private init(settings: Settings, tuning: ShortDetectionTuning, judgesWindows: Bool) {
         self.settings = settings
         self.tuning = tuning
+        self.judgesWindows = judgesWindows
         let models = TransientModelBank.pairs.count
         scores = [Double](repeating: 0, count: models)
         ranking = Array(0..<models)
@@ -140,23 +170,36 @@ public struct DendriteShortCriterion: StopCriterion {
         recentResiduals = RecentValues(capacity: tuning.levelWindow + 1)
         increments = IncrementTest(tuning: tuning)
         drops = DropTest(tuning: tuning)
+        if !judgesWindows {
+            windowed = [DendriteShortCriterion(settings: settings, tuning: tuning, judgesWindows: true)]
+        }
     }
 
     public mutating func stepStarted(_ context: StepContext) {
-        if watching, level.isSettled, let settled = level.reference_V {
-            settledEnds.append((stepDensity_mA_cm2, stepPlatesWE, settled))
+        // A step that did not settle (too short for its noise or resolution to show a rate) lends the median of its
+        // last samples, once it has run as long as a step must before it can settle.
+        if watching,
+            let end = level.isSettled
+                ? level.reference_V
+                : stepElapsed_s >= tuning.minimumSettling_s && recent.count >= tuning.minimumStepSamples
+                    ? median(recent.latest(tuning.levelWindow)) : nil
+        {
+            settledEnds.append((stepDensity_mA_cm2, stepPlatesWE, end, level.whiteNoise_V))
             if settledEnds.count > 8 { settledEnds.removeFirst() }
         }
+        stepElapsed_s = 0
         stepDensity_mA_cm2 = context.step.currentDensity_mA_cm2
         stepPlatesWE = context.step.current_A < 0
         // The latest settled end of a step at a similar current in the same direction: a step that starts already
         // collapsed (a short that began while it was not watched, or before it settled) is judged against it.
         let factor = tuning.referenceCurrentFactor
-        crossReference_V =
-            settledEnds.last {
-                $0.platesWE == stepPlatesWE && $0.density_mA_cm2 <= stepDensity_mA_cm2 * factor
-                    && $0.density_mA_cm2 * factor >= stepDensity_mA_cm2
-            }?.level_V
+        let similar = settledEnds.last {
+            $0.platesWE == stepPlatesWE && $0.density_mA_cm2 <= stepDensity_mA_cm2 * factor
+                && $0.density_mA_cm2 * factor >= stepDensity_mA_cm2
+        }
+        crossReference_V = similar?.level_V
+        crossWhiteNoise_V = similar?.whiteNoise_V
+        noiseJumpRun = 0
         watching = settings.during.watches(context.step)
         cusum = 0
         consecutiveBelow = 0
@@ -174,6 +217,7 @@ public struct DendriteShortCriterion: StopCriterion {
         oneSided.reset()
         totalFallRun = 0
         heldInARow = 0
+        samplesSinceFarAbove = Int.max / 2
         previousBelow_V = nil
         warnedInStep = false
         resolution.stepStarted()
@@ -181,7 +225,11 @@ public struct DendriteShortCriterion: StopCriterion {
         stepStart_s = context.startTime_s
         guard watching else { return }
         watchedSteps += 1
-        increments.pastFirstStep = watchedSteps > 1
+        if stepPlatesWE { stepsPlatingWE += 1 } else { stepsStrippingWE += 1 }
+        firstInDirection = (stepPlatesWE ? stepsPlatingWE : stepsStrippingWE) == 1
+        increments.pastFirstStep = !firstInDirection
+        windowMean.reset()
+        for index in windowed.indices { windowed[index].stepStarted(context) }
         bank.reset(stepStart_s: context.startTime_s, trendScale_s: effectiveMemory_s)
     }
 
@@ -195,15 +243,18 @@ public struct DendriteShortCriterion: StopCriterion {
         guard sample.voltage_V.isFinite, sample.time_s.isFinite else { return cannotJudge(sample, context: context) }
         if let previousTime_s, sample.time_s > previousTime_s { interval_s = sample.time_s - previousTime_s }
         previousTime_s = sample.time_s
+        stepElapsed_s = context.elapsed_s
         let observed = abs(sample.voltage_V)
         resolution.add(sample.voltage_V)
-        let step_V = resolution.value_V
+        let step_V = outerResolution_V ?? resolution.value_V
+        let fine = !judgesWindows && interval_s * 4 <= tuning.aggregationWindow_s
+        let windowVerdict = fine ? judgeWindow(sample, context: context, resolution_V: step_V) : nil
         let floor = max(settings.noiseFloor_V, tuning.resolutionNoiseShare * step_V)
         recent.add(observed)
         level.add(time_s: sample.time_s, magnitude: observed, interval_s: interval_s, resolution_V: step_V)
         let minimumFall_V = max(
             settings.minimumDrop_V, tuning.resolutionSteps * step_V,
-            tuning.relativeMinimumFall * (level.smoothed_V ?? observed))
+            (judgesWindows ? tuning.windowedMinimumFall : tuning.relativeMinimumFall) * (level.smoothed_V ?? observed))
         // The noise is the residuals' robust spread (a model's lag in a transient counts), but at most a few times
         // the white noise of the sample-to-sample changes: a steady fall that the models lag behind is a fall, not
         // noise.
@@ -220,7 +271,7 @@ public struct DendriteShortCriterion: StopCriterion {
         let (prediction, disagreement_V) = predictAndTeach(observed, at: sample.time_s, noiseLevel: teachingNoise)
         guard let prediction else {
             _ = increments.judge(observed, time_s: sample.time_s, context: context, floor: floor, recent: recent)
-            return nil
+            return windowVerdict
         }
         // Judge once the noise is known and the step's first seconds are past (the spread then carries the models'
         // own uncertainty): a current change's transient (nucleation of hundreds of mV, relaxation) cannot be told
@@ -228,9 +279,9 @@ public struct DendriteShortCriterion: StopCriterion {
         // not yet chosen, only once the model is determined and its first minute is over.
         let determined =
             enoughSamples
-            && (watchedSteps > 1
-                ? context.elapsed_s >= tuning.settle_s
-                : prediction.leverage <= 1 && context.elapsed_s >= tuning.firstStepSettle_s)
+            && (firstInDirection
+                ? prediction.leverage <= 1 && context.elapsed_s >= tuning.firstStepSettle_s && level.isSettled
+                : context.elapsed_s >= (judgesWindows ? tuning.windowedSettle_s : tuning.settle_s))
         let modelSpread = noiseLevel * (1 + prediction.leverage).squareRoot()
         let spread = (modelSpread * modelSpread + disagreement_V * disagreement_V).squareRoot()
         // Coloured noise keeps residuals on one side for many samples: the allowance covers the spread of their
@@ -273,14 +324,28 @@ public struct DendriteShortCriterion: StopCriterion {
         }
         totalFallRun = totalFallNow ? totalFallRun + 1 : 0
         let totalFallTripped = totalFallRun >= 2
+        // Noise jump: a contact making and breaking makes |V| flicker from sample to sample far more than the same
+        // cell did at the end of an earlier step at a similar current, while |V| lies below that step's end.
+        var noiseJumpNow = false
+        if !judgesWindows, enoughSamples, context.elapsed_s >= tuning.noiseJumpSettle_s,
+            let reference = crossReference_V,
+            let before = crossWhiteNoise_V, let white = level.whiteNoise_V
+        {
+            let latestMean = mean(recent.latest(8))
+            noiseJumpNow =
+                white >= tuning.noiseJumpFactor * max(before, floor)
+                && reference - latestMean >= max(tuning.noiseJumpFall * reference, minimumFall_V)
+        }
+        noiseJumpRun = noiseJumpNow ? noiseJumpRun + 1 : 0
+        let noiseJumpTripped = noiseJumpRun >= tuning.oneSidedSamples
 
-        guard knownNoise != nil, determined || incrementTripped || totalFallTripped else {
+        guard knownNoise != nil, determined || incrementTripped || totalFallTripped || noiseJumpTripped else {
             // Not yet judged: the sum is zero here, so a fall found later began after this sample.
             if cusum == 0 {
                 anchor_V = prediction.value
                 lastZeroTime_s = sample.time_s
             }
-            return nil
+            return windowVerdict
         }
 
         // An isolated outlier (far off, the next sample back within the teaching clip) once the step has settled
@@ -292,6 +357,9 @@ public struct DendriteShortCriterion: StopCriterion {
             spikesSeen += 1
         }
         previousStandardised = standardised
+        // A sample far above the prediction is a disturbance of the readings (a short only ever lowers |V|): a fall
+        // that began with or right after one is the same disturbance going the other way.
+        samplesSinceFarAbove = standardised > tuning.clip ? 0 : samplesSinceFarAbove + 1
 
         var levelTripped = false
         var dropsTripped = false
@@ -325,7 +393,8 @@ public struct DendriteShortCriterion: StopCriterion {
             latest?.judged = true
             levelTripped =
                 cusum >= tuning.threshold && consecutiveBelow >= confirmationsNeeded
-                && residualBeforeExcursion >= -tuning.allowance
+                && residualBeforeExcursion >= -tuning.allowance && samplesSinceFarAbove > levelExcursion + 1
+                && (!fine || expected_V - observed >= tuning.fineLevelFall * expected_V)
                 && fellBelowEarlierLevel(
                     before: beforeLevelExcursion, excursion: levelExcursion, by: max(allowance_V, minimumFall_V))
             // An excursion that has lasted this long without tripping is a slow bend of the relaxation (the models'
@@ -341,12 +410,13 @@ public struct DendriteShortCriterion: StopCriterion {
             // level, which follows a healthy relaxation down.
             drops.add(standardised: residual / spread, time_s: sample.time_s)
             dropsTripped =
-                drops.isTripped && level.isSettled
+                !fine && drops.isTripped && level.isSettled
                 && level.fall_V >= max(allowance_V, minimumFall_V, tuning.dropFallSignificance * wander)
             // Flicker pulls the mean of the latest samples below the settled level; a trend the models overshoot
             // (a rise that levels off) does not.
             oneSidedTripped =
-                oneSided.add(
+                !fine
+                && oneSided.add(
                     residual, time_s: sample.time_s, ratio: tuning.oneSidedRatio,
                     minimum: max(allowance_V, minimumFall_V), samplesNeeded: tuning.oneSidedSamples)
                 && level.isSettled && (level.reference_V ?? 0) - mean(recent.latest(8)) >= minimumFall_V / 2
@@ -362,12 +432,38 @@ public struct DendriteShortCriterion: StopCriterion {
             test = .drops
         } else if oneSidedTripped {
             test = .oneSidedNoise
+        } else if noiseJumpTripped {
+            test = .noiseJump
         } else {
-            return nil
+            return windowVerdict
         }
         return verdict(
             test, sample: sample, context: context, observed: observed, expected_V: expected_V, prediction: prediction,
             noiseLevel: noiseLevel, allowance_V: allowance_V, resolution_V: step_V)
+    }
+
+    /// At fine sampling: adds the sample to the present window and, once it holds
+    /// ``ShortDetectionTuning/aggregationWindow_s`` worth of samples, lets the windowed criterion judge their mean.
+    /// A 0.1 s run is thereby judged like a 1 s one as well (a slow fall a fraction of the noise per sample stands out
+    /// of means; a burst of a few disturbed readings is one low mean, not a tail of low samples). Its stop is this
+    /// criterion's, at this sample.
+    private mutating func judgeWindow(
+        _ sample: InstrumentSample, context: StepContext, resolution_V: Double
+    ) -> Verdict? {
+        guard !windowed.isEmpty else { return nil }
+        let needed = max(2, Int((tuning.aggregationWindow_s / interval_s).rounded()))
+        guard let mean = windowMean.add(sample, needed: needed) else { return nil }
+        var windowContext = context
+        windowContext.elapsed_s = mean.time_s - context.startTime_s
+        windowContext.sampleCount = windowMean.windowsInStep
+        windowed[0].outerResolution_V = resolution_V
+        guard var verdict = windowed[0].evaluate(mean, context: windowContext), verdict.action == .stop else {
+            return nil
+        }
+        verdict.time_s = sample.time_s
+        verdict.reason = "on means of \(needed) samples: " + verdict.reason
+        verdict.evidence["window_samples"] = Double(needed)
+        return verdict
     }
 
     /// Every live model predicts and learns (a clipped amount when the sample is far off); while the whole bank is
@@ -525,6 +621,12 @@ public struct DendriteShortCriterion: StopCriterion {
             what =
                 "|V| keeps dropping below the expected \(millivolts(expected_V)) mV and never rises above it (lower "
                 + "tail \(millivolts(tails?.lower ?? 0)) mV against upper \(millivolts(tails?.upper ?? 0)) mV)"
+        case .noiseJump:
+            onset = sample.time_s - Double(noiseJumpRun) * interval_s
+            what =
+                "|V| flickers \(formatNumber((level.whiteNoise_V ?? 0) / max(crossWhiteNoise_V ?? 0, 1e-12), significantDigits: 3)) "
+                + "times as much from sample to sample as at the end of an earlier step at a similar current, and lies "
+                + "below that step's \(millivolts(crossReference_V ?? 0)) mV (now \(millivolts(observed)) mV)"
         case .drops:
             onset = drops.firstTime_s ?? context.startTime_s
             what =

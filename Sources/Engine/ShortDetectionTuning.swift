@@ -3,8 +3,9 @@
 /// the criteria tell a short from what a healthy cell does.
 ///
 /// ``standard`` was set while scoring all three benchmark families (`TraceFamilies` and the physics simulator); to see
-/// how much a tuning depends on the family it was set on, `make bench-criteria` chooses a sensitivity
-/// (``scaled(by:)``) on each family and reports it on the others (docs/adr/0010-criteria-benchmark-families.md). Units:
+/// how much a tuning depends on the family it was set on, `make bench-criteria` chooses the level test's ``threshold``
+/// and ``allowance`` from a small grid on each family and reports that choice on the others
+/// (docs/adr/0010-criteria-benchmark-families.md). Units:
 /// "spread" is the standardised residual (residual over its own noise and model uncertainty); times are cell seconds.
 public struct ShortDetectionTuning: Sendable, Hashable {
     // MARK: Level test (CUSUM on the shortfall below the model's prediction)
@@ -54,6 +55,22 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// Samples a level-test excursion may last before its sum starts afresh: a fall that takes longer to show is
     /// slow, and the total-fall test's.
     public var levelExcursionLimit = 50
+
+    // MARK: Fine sampling
+
+    /// At sampling intervals of a quarter of this or less, every test is also judged on means over windows this long
+    /// (the drop and one-sided noise tests only there): fine sampling is then judged as 1 s sampling is, and a burst
+    /// of a few disturbed readings is one low mean rather than a tail of low samples.
+    public var aggregationWindow_s = 1.0
+    /// Step time before the window means are judged: they are far quieter than the samples, so the models' misfit of
+    /// a step's first relaxation stands out more in them; the samples' own tests cover a step's first minutes.
+    public var windowedSettle_s = 120.0
+    /// At fine sampling the level test on single samples stops only for a fall of at least this share of |V| (an
+    /// abrupt short); smaller falls are left to the window means, where a burst of disturbed readings averages out.
+    public var fineLevelFall = 0.05
+    /// The smallest fall that counts on window means, as a share of |V| (``relativeMinimumFall`` on samples): means
+    /// are quiet enough to show the slow wander of coloured noise, which a short's fall far exceeds.
+    public var windowedMinimumFall = 0.02
 
     // MARK: Increment test (fine sampling: a run of falls far beyond the sample-to-sample noise)
 
@@ -113,6 +130,17 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     public var oneSidedRatio = 3.0
     public var oneSidedSamples = 5
 
+    // MARK: Noise-jump test (a contact making and breaking: |V| flickers far more than it did)
+
+    /// The white noise (of the sample-to-sample changes) must be this many times that at the end of an earlier step
+    /// at a similar current in the same direction, and the mean of the latest samples this share (and the smallest
+    /// fall that counts) below that step's end, for ``oneSidedSamples`` samples in a row.
+    public var noiseJumpFactor = 10.0
+    public var noiseJumpFall = 0.03
+    /// Step time before the noise-jump test judges (on samples only, not on window means): a step's first minutes,
+    /// when |V| still climbs from below the previous step's end and its changes follow the transient, are no jump.
+    public var noiseJumpSettle_s = 120.0
+
     // MARK: hard-short
 
     /// Share of the reference resistance below which a settled step counts as hard-shorted.
@@ -127,19 +155,4 @@ public struct ShortDetectionTuning: Sendable, Hashable {
 
     /// The tuning shipped with cellrig.
     public static let standard = ShortDetectionTuning()
-
-    /// This tuning made more (factor below 1) or less (above 1) sensitive: thresholds, allowances, significances and
-    /// confirmations scaled together. The benchmark calibrates the factor on one family and reports it on the others.
-    public func scaled(by factor: Double) -> ShortDetectionTuning {
-        var tuning = self
-        tuning.allowance *= factor
-        tuning.threshold *= factor
-        tuning.incrementAllowance *= factor
-        tuning.incrementThreshold *= factor
-        tuning.totalFall = min(0.9, totalFall * factor)
-        tuning.totalFallSignificance *= factor
-        tuning.dropSize *= factor
-        tuning.settledFallRate_per_s /= factor
-        return tuning
-    }
 }

@@ -2,15 +2,23 @@ import Domain
 import Engine
 import Foundation
 
-/// Sensitivities the cross-family table calibrates over: ``ShortDetectionTuning/scaled(by:)`` factors (below 1 more
-/// sensitive, above 1 less). 1 is the shipped tuning.
-let tuningFactors: [Double] = [0.7, 1.0, 1.4]
+/// The grid the cross-family table tunes over: three values each of two of ``ShortDetectionTuning``'s constants, the
+/// level test's CUSUM threshold and its allowance (the shortfall, in spreads, that adds nothing), the shipped values
+/// in the middle. Every other constant keeps its shipped value.
+let tuningGrid: [(threshold: Double, allowance: Double)] = [12.0, 16.0, 22.0].flatMap { threshold in
+    [1.2, 1.5, 2.0].map { (threshold: threshold, allowance: $0) }
+}
+
+let tunedPrefix = "short criteria, tuned "
 
 /// The short criteria as the shipped protocols declare them (`dendrite-short` and `hard-short`, defaults), with the
-/// tuning scaled by `factor`.
-func tunedCandidate(_ factor: Double) -> Candidate {
-    Candidate(label: "short criteria, tuning x\(formatNumber(factor))", judged: false) { scenario, _ in
-        let tuning = ShortDetectionTuning.standard.scaled(by: factor)
+/// level test's threshold and allowance set to one point of the grid.
+func tunedCandidate(_ point: (threshold: Double, allowance: Double)) -> Candidate {
+    let label = tunedPrefix + "threshold \(formatNumber(point.threshold)), allowance \(formatNumber(point.allowance))"
+    return Candidate(label: label, judged: false) { scenario, _ in
+        var tuning = ShortDetectionTuning.standard
+        tuning.threshold = point.threshold
+        tuning.allowance = point.allowance
         let watch = PlatingWatch(rawValue: scenario.schedule.watch) ?? .plate
         let dendrite = try CriterionFactory.make(
             try declaration("dendrite-short: {during: \(scenario.schedule.watch)}"))
@@ -29,19 +37,20 @@ func badness(_ tally: Tally) -> (Int, Double) {
     (tally.shorted - tally.detected + tally.falseAlarms, percentile(tally.samples, 0.5) ?? .infinity)
 }
 
-/// For each family: the tuning factor that scores best on it, and that tuning's figures on every family (the others
+/// For each family: the grid point that scores best on it, and that tuning's figures on every family (the others
 /// held out: it was not chosen on them).
 func printCrossFamily(_ scores: [RunScore], candidates: [Candidate], families: [BenchFamily]) {
-    let tuned = candidates.indices.filter { candidates[$0].label.hasPrefix("short criteria, tuning x") }
+    let tuned = candidates.indices.filter { candidates[$0].label.hasPrefix(tunedPrefix) }
     guard !tuned.isEmpty, families.count > 1 else { return }
-    print("Cross-family: tune on one family (the factor of ShortDetectionTuning.scaled(by:) among ")
     print(
-        "  \(tuningFactors.map { formatNumber($0) }.joined(separator: ", ")) with the fewest misses, early stops and "
-            + "false alarms, then the lowest median latency), report it on the others")
+        "Cross-family: tune on one family (ShortDetectionTuning's level-test threshold in 12, 16, 22 and allowance in "
+            + "1.2, 1.5, 2 spreads: the point with the fewest misses, early stops and false alarms, then the lowest "
+            + "median latency), report it on the held-out families")
     print(
-        pad("tuned on", 11) + pad("factor", 8) + pad("scored on", 12) + pad("detected", 14) + pad("before onset", 13)
+        pad("tuned on", 11) + pad("threshold/allowance", 21) + pad("scored on", 12) + pad("detected", 14)
+            + pad("before onset", 13)
             + pad("false alarms", 13) + pad("samples med/p95", 17) + pad("seconds med/p95", 18)
-            + pad("uAh/cm2 med/p95", 18) + "meets")
+            + pad("uAh/cm2 med/p95", 18) + "meets (samples / windows)")
     for tuningFamily in families {
         let own = scores.filter { $0.scenario.family == tuningFamily }
         guard
@@ -53,16 +62,16 @@ func printCrossFamily(_ scores: [RunScore], candidates: [Candidate], families: [
             print(
                 pad(tuningFamily.rawValue, 11)
                     + pad(
-                        candidates[best].label.replacingOccurrences(
-                            of: "short criteria, tuning ", with: ""), 8)
+                        "\(formatNumber(tuningGrid[best - tuned[0]].threshold)) / "
+                            + "\(formatNumber(tuningGrid[best - tuned[0]].allowance))", 21)
                     + pad(family == tuningFamily ? family.rawValue : "\(family.rawValue)*", 12)
                     + pad("\(tally.detected)/\(tally.shorted)\(rate)", 14) + pad("\(tally.early)", 13)
                     + pad("\(tally.falseAlarms)/\(tally.shortFree)", 13)
                     + pad("\(cell(percentile(tally.samples, 0.5))) / \(cell(percentile(tally.samples, 0.95)))", 17)
                     + pad("\(cell(percentile(tally.seconds, 0.5))) / \(cell(percentile(tally.seconds, 0.95)))", 18)
                     + pad("\(cell(percentile(tally.charges, 0.5))) / \(cell(percentile(tally.charges, 0.95)))", 18)
-                    + (tally.meetsAcceptance ? "yes" : "NO"))
+                    + meets(tally))
         }
     }
-    print("  * held out: the factor was not chosen on this family")
+    print("  * held out: the grid point was not chosen on this family")
 }

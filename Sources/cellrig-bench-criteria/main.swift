@@ -52,7 +52,7 @@ if let wanted = arguments.first(where: { $0.hasPrefix("dump=") }).map({ String($
     exit(0)
 }
 
-let candidates = baseCandidates + (arguments.contains("no-cross") ? [] : tuningFactors.map(tunedCandidate))
+let candidates = baseCandidates + (arguments.contains("no-cross") ? [] : tuningGrid.map(tunedCandidate))
 let clock = ContinuousClock()
 let started = clock.now
 let scores = runAll(list, candidates: candidates, progress: verbose)
@@ -67,6 +67,10 @@ print(
     "detected: first stop at or after the true onset; before onset: a shorted cell stopped before its short began; "
         + "false alarms: short-free cells stopped; latency from the onset in samples (the tripping one counted), "
         + "seconds and charge passed. `meets`: >= 95 % detected, 0 before onset, 0 false alarms, median <= 3 samples")
+print(
+    "windows: the latency counted in judged windows instead of samples; the same as samples at 1 s and 10 s "
+        + "sampling, 1 s windows of ten samples at 0.1 s (dendrite-short judges 1 s means there besides the samples). "
+        + "`meets (samples / windows)` gives the verdict with the latency counted both ways")
 for family in families {
     let familyScores = scores.filter { $0.scenario.family == family }
     guard !familyScores.isEmpty else { continue }
