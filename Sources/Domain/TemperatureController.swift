@@ -29,7 +29,7 @@ public struct TemperatureControllerConfiguration: Sendable, Hashable, Codable {
     /// What the heater does when a run ends (completed, stopped, aborted, faulted, interrupted by a shutdown).
     public enum AtRunEnd: String, Sendable, Hashable, Codable, CaseIterable {
         /// The setpoint and output stay as the run left them: the cell is at open circuit, but a cell conditioned at
-        /// 80 C stays at 80 C (the default; see ADR 0009).
+        /// 80 C stays at 80 C (the default; see ADR 0014).
         case keep
         /// The controller's output is switched off (the cell cools to ambient).
         case outputOff = "output-off"
@@ -95,7 +95,7 @@ public struct TemperatureControllerConfiguration: Sendable, Hashable, Codable {
         case .eurotherm3200:
             // HA028651 §15.5: PV.IN at 1, TG.SP (target setpoint) at 2; values are scaled integers with the
             // display's decimal point. A-M (loop mode) at 273: 0 automatic, 2 off (not in the pages we could read;
-            // check it against the instrument's own manual revision, ADR 0009).
+            // check it against the instrument's own manual revision, ADR 0014).
             self.init(
                 line: line, preset: preset, model: "Eurotherm 3200", processValueRegister: 1, setpointRegister: 2,
                 outputEnable: OutputEnable(register: 273, enabledValue: 0, disabledValue: 2), decimalPlaces: 1)
