@@ -123,16 +123,5 @@ bench-sync: deps test-deps
 	$(SWIFT) run -c release cellrig-bench-sync
 
 PREFIX ?= /usr/local
-install: deps
-	$(SWIFT) build -c release --product cellrigd
-	$(SWIFT) build -c release --product cellrig
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 .build/release/cellrigd .build/release/cellrig $(DESTDIR)$(PREFIX)/bin/
-	install -D -m 0644 systemd/cellrigd.service $(DESTDIR)/etc/systemd/system/cellrigd.service
-	install -D -m 0644 systemd/cellrig.sysusers $(DESTDIR)/usr/lib/sysusers.d/cellrig.conf
-	install -D -m 0644 systemd/cellrig.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/cellrig.conf
-	install -d $(DESTDIR)/etc/cellrig/rigs
-	test -e $(DESTDIR)/etc/cellrig/rigs/sim.yaml || install -m 0644 rigs/sim.yaml $(DESTDIR)/etc/cellrig/rigs/
-
 clean:
 	rm -rf .build .demo
