@@ -19,9 +19,17 @@ public protocol CellModel: Sendable {
     /// The cell's small-signal impedance now, in ohms, at each frequency (Hz); negative imaginary parts are
     /// capacitive.
     func impedance(atFrequencies frequencies_Hz: [Double]) -> [Complex]
+
+    /// One impedance reading at `frequency_Hz` as an analyser would give it, measurement noise included.
+    mutating func measureImpedance(atFrequency frequency_Hz: Double) -> Complex
 }
 
 extension CellModel {
+    /// An exact reading, for cells that model no analyser noise.
+    public mutating func measureImpedance(atFrequency frequency_Hz: Double) -> Complex {
+        impedance(atFrequencies: [frequency_Hz])[0]
+    }
+
     /// Measures a spectrum as an instrument would: point by point, each taking
     /// ``ImpedanceSettings/pointDuration_s(atFrequency:)`` of cell time at zero DC current, the cell's state
     /// moving on between points. Point times count from `startTime_s`.
@@ -31,7 +39,7 @@ extension CellModel {
             let duration = ImpedanceSettings.pointDuration_s(atFrequency: frequency)
             _ = advance(by: duration, current_A: 0)
             time_s += duration
-            let value = impedance(atFrequencies: [frequency])[0]
+            let value = measureImpedance(atFrequency: frequency)
             return ImpedancePoint(
                 time_s: time_s, frequency_Hz: frequency, real_Ohm: value.real, imaginary_Ohm: value.imaginary)
         }

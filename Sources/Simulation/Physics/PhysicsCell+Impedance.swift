@@ -31,6 +31,17 @@ extension PhysicsCell {
         }
     }
 
+    /// One impedance reading as an analyser gives it: the cell's impedance at `frequency_Hz` with independent
+    /// Gaussian noise on its real and imaginary parts of `impedanceNoiseFraction` of its magnitude.
+    public mutating func measureImpedance(atFrequency frequency_Hz: Double) -> Complex {
+        let exact = impedance(atFrequencies: [frequency_Hz])[0]
+        let spread = parameters.impedanceNoiseFraction * exact.magnitude
+        guard spread > 0 else { return exact }
+        return Complex(
+            real: exact.real + spread * impedanceRandom.nextNormal(),
+            imaginary: exact.imaginary + spread * impedanceRandom.nextNormal())
+    }
+
     /// R / (1 + R Q (i omega)^a): a resistor in parallel with a constant-phase element (area-specific).
     static func resistorParallelCPE(
         _ resistance: Double, coefficient: Double, exponent: Double, angularFrequency: Double

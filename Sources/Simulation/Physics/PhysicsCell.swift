@@ -23,6 +23,8 @@ public struct PhysicsCell: CellModel {
     /// Share of the applied current that passed through the electrolyte in the last interval.
     private var ionicFraction = 1.0
     private var random: SeededRandomSource
+    /// The impedance analyser's own noise, apart from `random` so a spectrum leaves the DC readings' noise as it was.
+    var impedanceRandom: SeededRandomSource
     private var voltageDrift_V = 0.0
     private var pressureDrift_MPa = 0.0
     private var truePressure_MPa: Double
@@ -39,6 +41,7 @@ public struct PhysicsCell: CellModel {
         counter = ElectrodeState(metalThickness_um: parameters.metalThickness_um)
         softShortResistance_Ohm_cm2 = parameters.softShortResistance_Ohm_cm2
         random = SeededRandomSource(seed: parameters.seed)
+        impedanceRandom = SeededRandomSource(seed: parameters.seed ^ 0x5A17_C0DE_1A5E_ED00)
         truePressure_MPa = parameters.stackPressure_MPa
         pressureSetpoint_MPa = parameters.stackPressure_MPa
         temperatureSetpoint_C = parameters.temperature_C

@@ -287,6 +287,9 @@ extension PhysicsCellParameters {
         ParameterEntry(
             "voltageResolution_V", "V", nonNegative, .real(\.voltageResolution_V),
             "voltage quantisation step of the instrument; 0 disables"),
+        ParameterEntry(
+            "impedanceNoiseFraction", "1", fraction, .real(\.impedanceNoiseFraction),
+            "noise of each impedance reading's real and imaginary parts, as a fraction of |Z|; 0 gives exact spectra"),
         // Environment
         ParameterEntry(
             "pressureNoise_MPa", "MPa", nonNegative, .real(\.pressureNoise_MPa), "white noise of the pressure sensor"),

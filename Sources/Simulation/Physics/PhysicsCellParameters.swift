@@ -130,6 +130,9 @@ public struct PhysicsCellParameters: Sendable, Hashable {
     public var voltageBurstProbability: Double = 0
     /// Instrument voltage resolution (quantisation step), V; 0 disables.
     public var voltageResolution_V: Double
+    /// Standard deviation of each impedance reading's real and imaginary parts as a fraction of |Z| (an impedance
+    /// analyser is accurate to a few tenths of a percent); 0 gives exact spectra.
+    public var impedanceNoiseFraction: Double = 0.003
 
     // MARK: Environment
 
@@ -162,6 +165,7 @@ public struct PhysicsCellParameters: Sendable, Hashable {
         quiet.voltageSpikeProbability = 0
         quiet.voltageBurstProbability = 0
         quiet.voltageResolution_V = 0
+        quiet.impedanceNoiseFraction = 0
         quiet.softShortNoise_V = 0
         quiet.pressureNoise_MPa = 0
         quiet.pressureDrift_MPa = 0
