@@ -61,6 +61,7 @@ struct FleetOptions: ParsableArguments {
     }
 
     /// Runs `body` with a reader of the central database, turning PostgreSQL's errors into words.
+    @discardableResult
     func withReader<T: Sendable>(_ body: @Sendable (FleetReader) async throws -> T) async throws -> T {
         let (endpoint, passwordSource) = try connection()
         let password: String?
