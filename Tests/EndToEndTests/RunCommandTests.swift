@@ -174,7 +174,7 @@ extension DaemonCLITests {
             sampling_interval: 60 s
             steps:
               - rest: {duration: 2 h}
-              - plate: {current: 0.1 mA/cm2, duration: 2 h}
+              - plate: {current: 20 uA, duration: 2 h}
               - rest: {duration: 2 h}
 
             """.write(to: hours, atomically: true, encoding: .utf8)
