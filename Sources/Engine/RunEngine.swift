@@ -97,7 +97,8 @@ public struct RunEngine: Sendable {
     private var latestPlacement: (stepIndex: Int, cycle: Int)?
     private var stepSampleCount = 0
     private var started = false
-    /// Cell time the current step has spent paused so far.
+    /// Cell time the current step has spent paused so far, or waiting for its output to take effect (the late
+    /// samples of the previous output that came before its first own sample): not counted as the step's time.
     private var stepPaused_s = 0.0
     /// Watches for overload and non-finite samples, which the criteria cannot judge.
     private var sampleQuality = SampleQualityWatch()
@@ -292,6 +293,10 @@ public struct RunEngine: Sendable {
     /// The sample is recorded with ``SampleFlags/late`` in the step of the latest sample (under whose output it was
     /// measured), after it in sequence. It is not judged by the criteria and adds nothing to the current step's charge: it was measured
     /// under the previous output. Works before and after the run's end.
+    ///
+    /// Late samples that come before the current step's first own sample push that step's start back: the
+    /// instrument began its output only after measuring them, so their time does not count towards the step's
+    /// duration. A sweep timed from its start thus runs to its end however long the previous output took to stop.
     public mutating func recordLate(_ sample: InstrumentSample) -> EngineOutput {
         precondition(started, "start the engine before feeding it samples")
         var output = EngineOutput()
@@ -307,6 +312,7 @@ public struct RunEngine: Sendable {
         output.recorded = RecordedSample(
             seq: sampleCount, sample: late, stepIndex: placement.stepIndex, cycle: placement.cycle)
         sampleCount += 1
+        if currentStep != nil, stepSampleCount == 0, !isPaused { stepPaused_s += max(0, late.time_s - latestTime_s) }
         latestTime_s = max(latestTime_s, late.time_s)
         return output
     }

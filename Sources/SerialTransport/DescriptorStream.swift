@@ -38,6 +38,14 @@ actor DescriptorStream {
         return try await descriptor.read(maxCount: maxCount, timeouts: timeouts, port: portDescription)
     }
 
+    /// Bytes waiting to be read on the descriptor (FIONREAD); 0 once closed or when the query fails.
+    func pendingInputByteCount() -> Int {
+        guard let descriptor else { return 0 }
+        var count: Int32 = 0
+        guard ioctl(descriptor.fd, UInt(FIONREAD), &count) == 0 else { return 0 }
+        return Int(count)
+    }
+
     func close() async {
         guard let descriptor else { return }
         self.descriptor = nil

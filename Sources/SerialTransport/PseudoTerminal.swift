@@ -59,6 +59,11 @@ public actor PseudoTerminal: OutputBacklogReporting {
         return Int(count)
     }
 
+    /// Bytes the host wrote that the instrument side has not received yet (FIONREAD on the master).
+    public func unreceivedInputByteCount() async -> Int {
+        await stream.pendingInputByteCount()
+    }
+
     /// Closes both sides: the host sees a hang-up and the slave path disappears.
     public func close() async {
         await stream.close()

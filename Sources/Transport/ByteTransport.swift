@@ -39,4 +39,10 @@ public struct ReceiveTimeouts: Sendable, Hashable {
 public protocol OutputBacklogReporting: ByteTransport {
     /// Bytes sent but not yet read by the other end.
     func unreadOutputByteCount() async -> Int
+    /// Bytes the other end sent that this end has not received yet.
+    ///
+    /// A simulator running as fast as possible waits for these too before its next reading: a real instrument
+    /// acts on a command (an abort) within the interval it arrives in, so the host's command must not wait while
+    /// the simulated clock runs on.
+    func unreceivedInputByteCount() async -> Int
 }

@@ -77,6 +77,10 @@ public actor InMemoryTransport: OutputBacklogReporting {
         await peer?.unreadCount ?? 0
     }
 
+    public func unreceivedInputByteCount() -> Int {
+        inbox.count
+    }
+
     private var unreadCount: Int { inbox.count }
 
     private func deliver(_ bytes: [UInt8]) {

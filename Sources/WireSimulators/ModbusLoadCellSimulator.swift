@@ -98,56 +98,30 @@ public actor ModbusLoadCellSimulator: WireSimulator {
     }
 
     public func serve(on transport: any ByteTransport) async {
-        var framer = ModbusRTUFramer(role: .server)
-        while !Task.isCancelled {
-            let chunk: [UInt8]
-            do {
-                chunk = try await transport.receive(maxCount: 256, timeouts: ReceiveTimeouts(reply: .seconds(1)))
-            } catch let error as TransportError where error.kind == .timeout {
-                framer.reset()
-                continue
-            } catch {
-                return
+        await ModbusResponder.serve(on: transport, station: layout.stationAddress) { request in
+            requests += 1
+            if let n = faults.ignoreEveryNthRequest, requests % n == 0 { return nil }
+            if ModbusResponder.isRead(request) {
+                // The force register(s) are refreshed from the force source on every read.
+                let forceWords = layout.encode(await force())
+                for (offset, word) in forceWords.enumerated() { registers[layout.register + UInt16(offset)] = word }
             }
-            for output in framer.push(chunk) {
-                guard case .frame(let request) = output, request.address == layout.stationAddress else { continue }
-                requests += 1
-                if let n = faults.ignoreEveryNthRequest, requests % n == 0 { continue }
-                guard var reply = await answer(request)?.bytes else { continue }
-                replies += 1
-                if let n = faults.corruptEveryNthReply, replies % n == 0 { reply[reply.count - 1] ^= 0xFF }
-                try? await transport.send(reply)
-            }
+            var reply = answer(request).bytes
+            replies += 1
+            if let n = faults.corruptEveryNthReply, replies % n == 0 { reply[reply.count - 1] ^= 0xFF }
+            return reply
         }
     }
 
-    private func answer(_ request: ModbusRTUFrame) async -> ModbusRTUFrame? {
-        func exception(_ code: ModbusExceptionCode) -> ModbusRTUFrame {
-            ModbusRTUFrame(
-                address: request.address, functionCode: request.functionCode | 0x80, payload: [code.rawValue])
-        }
-        let payload = request.payload
-        guard payload.count >= 4 else { return exception(.illegalDataValue) }
-        let first = UInt16(payload[0]) << 8 | UInt16(payload[1])
-        let second = UInt16(payload[2]) << 8 | UInt16(payload[3])
-        switch request.functionCode {
-        case ModbusFunction.readHoldingRegisters.rawValue, ModbusFunction.readInputRegisters.rawValue:
-            guard second >= 1, second <= 125 else { return exception(.illegalDataValue) }
-            let forceWords = layout.encode(await force())
-            for (offset, word) in forceWords.enumerated() { registers[layout.register + UInt16(offset)] = word }
-            var data: [UInt8] = [UInt8(second * 2)]
-            for address in first..<(first + second) {
-                guard let value = registers[address] else { return exception(.illegalDataAddress) }
-                data += ModbusRTU.bigEndian(value)
-            }
-            return ModbusRTUFrame(address: request.address, functionCode: request.functionCode, payload: data)
-        case ModbusFunction.writeSingleRegister.rawValue:
-            guard registers[first] != nil else { return exception(.illegalDataAddress) }
-            registers[first] = second
-            writes[first] = second
-            return request
-        default:
-            return exception(.illegalFunction)
-        }
+    private func answer(_ request: ModbusRTUFrame) -> ModbusRTUFrame {
+        ModbusResponder.answer(
+            request, read: { registers[UInt16(clamping: $0)] },
+            write: { address, value in
+                let register = UInt16(clamping: address)
+                guard registers[register] != nil else { return .illegalDataAddress }
+                registers[register] = value
+                writes[register] = value
+                return nil
+            })
     }
 }

@@ -66,22 +66,9 @@ public actor TemperatureControllerSimulator: WireSimulator {
     public var trueTemperature_C: Double { temperature_C }
 
     public func serve(on transport: any ByteTransport) async {
-        var framer = ModbusRTUFramer(role: .server)
-        while !Task.isCancelled {
-            let chunk: [UInt8]
-            do {
-                chunk = try await transport.receive(maxCount: 256, timeouts: ReceiveTimeouts(reply: .seconds(1)))
-            } catch let error as TransportError where error.kind == .timeout {
-                framer.reset()
-                continue
-            } catch {
-                return
-            }
-            for output in framer.push(chunk) {
-                guard case .frame(let request) = output, request.address == UInt8(map.stationAddress) else { continue }
-                await advance()
-                try? await transport.send(answer(request).bytes)
-            }
+        await ModbusResponder.serve(on: transport, station: UInt8(map.stationAddress)) { request in
+            await advance()
+            return answer(request).bytes
         }
     }
 
@@ -119,38 +106,19 @@ public actor TemperatureControllerSimulator: WireSimulator {
     }
 
     private func answer(_ request: ModbusRTUFrame) -> ModbusRTUFrame {
-        func exception(_ code: ModbusExceptionCode) -> ModbusRTUFrame {
-            ModbusRTUFrame(
-                address: request.address, functionCode: request.functionCode | 0x80, payload: [code.rawValue])
-        }
-        let payload = request.payload
-        guard payload.count >= 4 else { return exception(.illegalDataValue) }
-        let first = Int(payload[0]) << 8 | Int(payload[1])
-        let second = UInt16(payload[2]) << 8 | UInt16(payload[3])
-        switch request.functionCode {
-        case ModbusFunction.readHoldingRegisters.rawValue, ModbusFunction.readInputRegisters.rawValue:
-            guard second >= 1, second <= 125 else { return exception(.illegalDataValue) }
-            var data: [UInt8] = [UInt8(second * 2)]
-            for address in first..<(first + Int(second)) {
-                guard let value = register(address) else { return exception(.illegalDataAddress) }
-                data += ModbusRTU.bigEndian(value)
-            }
-            return ModbusRTUFrame(address: request.address, functionCode: request.functionCode, payload: data)
-        case ModbusFunction.writeSingleRegister.rawValue:
-            if first == map.setpointRegister {
-                setpoint_C = map.temperature_C(register: second)
+        ModbusResponder.answer(request, read: { register($0) }) { address, value in
+            if address == map.setpointRegister {
+                setpoint_C = map.temperature_C(register: value)
                 setpointWrites.append(setpoint_C)
-            } else if let enable = map.outputEnable, first == enable.register {
-                guard Int(second) == enable.enabledValue || Int(second) == enable.disabledValue else {
-                    return exception(.illegalDataValue)
+            } else if let enable = map.outputEnable, address == enable.register {
+                guard Int(value) == enable.enabledValue || Int(value) == enable.disabledValue else {
+                    return .illegalDataValue
                 }
-                outputEnabled = Int(second) == enable.enabledValue
+                outputEnabled = Int(value) == enable.enabledValue
             } else {
-                return exception(.illegalDataAddress)
+                return .illegalDataAddress
             }
-            return request
-        default:
-            return exception(.illegalFunction)
+            return nil
         }
     }
 }

@@ -31,6 +31,35 @@ private func ohmicCell() -> OhmicCell {
     return OhmicCell(configuration: configuration, area_cm2: 0.196, stackPressure_MPa: 2.5, temperature_C: 20)
 }
 
+/// The hold's mean current is 100 mV / 724.5 Ohm and the sweep's peak 200 mV / 724.5 Ohm, each within 10 %, on the
+/// samples measured under each step's own output (a late sample was measured under the output before); the sweep
+/// runs to its end (back to 0 V) within its 2 s on the instrument's clock, however late the hold's script stopped
+/// and however long a reading takes.
+private func expectCurrentsFollowTheOhmicCell(
+    _ store: RunStore, runID: Int64, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+    var holdCurrents: [Double] = []
+    var sweepPeak = 0.0
+    var sweepPoints = 0
+    var sweepEnd_V = Double.nan
+    try store.forEachSample(runID: runID) { recorded in
+        guard !recorded.sample.flags.contains(.late) else { return }
+        if recorded.stepIndex == 0 { holdCurrents.append(recorded.sample.current_A) }
+        if recorded.stepIndex == 1 {
+            sweepPeak = max(sweepPeak, recorded.sample.current_A)
+            sweepPoints += 1
+            sweepEnd_V = recorded.sample.voltage_V
+        }
+    }
+    let hold = holdCurrents.reduce(0, +) / Double(max(holdCurrents.count, 1))
+    #expect(holdCurrents.count >= 25, sourceLocation: sourceLocation)
+    #expect(sweepPoints >= 15, "\(sweepPoints) sweep points", sourceLocation: sourceLocation)
+    #expect(abs(sweepEnd_V) <= 0.021, "the sweep ended at \(sweepEnd_V) V", sourceLocation: sourceLocation)
+    #expect(abs(hold - 0.1 / 724.5) < 0.1 * 0.1 / 724.5, "hold current \(hold) A", sourceLocation: sourceLocation)
+    #expect(
+        abs(sweepPeak - 0.2 / 724.5) < 0.1 * 0.2 / 724.5, "sweep peak \(sweepPeak) A", sourceLocation: sourceLocation)
+}
+
 @Suite("Potentiostatic runs on serial instruments (Keithley 2400, MethodSCRIPT) over pseudo-terminals", .serialized)
 struct SerialPotentiostaticRunTests {
     @Test("a potentiostatic run that completes leaves the output off; the current follows the cell")
@@ -45,21 +74,7 @@ struct SerialPotentiostaticRunTests {
         #expect(await simulator.isOutputOn == false, "the voltage source must be off after the run")
         #expect(await simulator.outputOffMode == "HIMP")
         // The ohmic cell (100 + 2 x 21 Ohm cm2 on 0.196 cm2, about 724 Ohm) draws about 138 uA at 100 mV.
-        var holdCurrents: [Double] = []
-        var sweepPeak = 0.0
-        try running.store.forEachSample(runID: started.id) { recorded in
-            if recorded.stepIndex == 0 { holdCurrents.append(recorded.sample.current_A) }
-            if recorded.stepIndex == 1 { sweepPeak = max(sweepPeak, recorded.sample.current_A) }
-        }
-        let hold = holdCurrents.reduce(0, +) / Double(max(holdCurrents.count, 1))
-        #expect(holdCurrents.count >= 25)
-        #expect(abs(hold - 0.1 / 724.5) < 0.1 * 0.1 / 724.5, "hold current \(hold) A")
-        // Open bug: inside the full suite (a loaded test process) the sweep's peak reads about 525 uA, as if the
-        // potential went past its 0.2 V vertex; alone it reads 276 uA. Suspect the simulator or driver placing the
-        // sweep by wall time. Recorded as a known issue so the suite stays meaningful; fix it, then remove this.
-        withKnownIssue("MethodSCRIPT sweep overshoots its vertex under load", isIntermittent: true) {
-            #expect(abs(sweepPeak - 0.2 / 724.5) < 0.1 * 0.2 / 724.5, "sweep peak \(sweepPeak) A")
-        }
+        try expectCurrentsFollowTheOhmicCell(running.store, runID: started.id)
         await running.stop()
         await port.stop()
     }
@@ -120,22 +135,7 @@ struct SerialPotentiostaticRunTests {
         let final = try await running.waitForEnd(started.id)
         #expect(final.state == "completed", "\(final.reason ?? "")")
         #expect(await simulator.isCellOn == false, "the cell must be off after the run")
-        var holdCurrents: [Double] = []
-        var sweepPeak = 0.0
-        try running.store.forEachSample(runID: started.id) { recorded in
-            guard !recorded.sample.flags.contains(.late) else { return }
-            if recorded.stepIndex == 0 { holdCurrents.append(recorded.sample.current_A) }
-            if recorded.stepIndex == 1 { sweepPeak = max(sweepPeak, recorded.sample.current_A) }
-        }
-        let hold = holdCurrents.reduce(0, +) / Double(max(holdCurrents.count, 1))
-        #expect(holdCurrents.count >= 25)
-        #expect(abs(hold - 0.1 / 724.5) < 0.1 * 0.1 / 724.5, "hold current \(hold) A")
-        // Open bug: inside the full suite (a loaded test process) the sweep's peak reads about 525 uA, as if the
-        // potential went past its 0.2 V vertex; alone it reads 276 uA. Suspect the simulator or driver placing the
-        // sweep by wall time. Recorded as a known issue so the suite stays meaningful; fix it, then remove this.
-        withKnownIssue("MethodSCRIPT sweep overshoots its vertex under load", isIntermittent: true) {
-            #expect(abs(sweepPeak - 0.2 / 724.5) < 0.1 * 0.2 / 724.5, "sweep peak \(sweepPeak) A")
-        }
+        try expectCurrentsFollowTheOhmicCell(running.store, runID: started.id)
         await running.stop()
         await port.stop()
     }

@@ -9,7 +9,7 @@ import Testing
     import Glibc
 #endif
 
-@Suite("cellrig offline commands, run as built")
+@Suite("cellrig offline commands, run as built", .offCooperativePool)
 struct OfflineCommandTests {
     @Test("validate accepts every shipped protocol")
     func validateShipped() throws {

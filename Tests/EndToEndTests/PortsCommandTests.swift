@@ -2,7 +2,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite("cellrig ports, run as built")
+@Suite("cellrig ports, run as built", .offCooperativePool)
 struct PortsCommandTests {
     private struct Port: Decodable {
         var path: String

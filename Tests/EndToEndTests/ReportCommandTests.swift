@@ -98,7 +98,7 @@ struct SeedRuns: Sendable {
     }
 }
 
-@Suite("cellrig report, fit and export on the seed runs", .serialized)
+@Suite("cellrig report, fit and export on the seed runs", .serialized, .offCooperativePool)
 struct ReportCommandTests {
     /// Opens a page in headless Chromium and returns the DOM it built and what it logged.
     func openInChromium(_ file: URL) throws -> (dom: String, log: String) {

@@ -20,7 +20,7 @@ func simAndSlowRigs() throws -> [String: String] {
 
 /// The tests that run `cellrig` against a daemon of their own, one at a time: each starts a daemon and runs cells
 /// at full speed, and together they would crowd the two cores the suite shares.
-@Suite("cellrig against a running cellrigd", .serialized)
+@Suite("cellrig against a running cellrigd", .serialized, .offCooperativePool)
 struct DaemonCLITests {}
 
 extension DaemonProcess {
@@ -164,9 +164,21 @@ extension DaemonCLITests {
             struct End: Decodable { var end: RunStatus }
             #expect(try JSONDecoder().decode(End.self, from: Data(last.utf8)).end.state == "aborted")
 
-            let stopped = try daemon.startRun([
-                try TestSupport.writeQuickCCDProtocol(into: daemon.directory), "--rig", "sim",
-            ])
+            // Six cell hours on the rig slowed to 3600 cell seconds per wall second: about 6 s of wall time, so the
+            // run is still going when watch attaches however loaded the machine (a full-speed CCD run could end
+            // first, and watch then prints only its end).
+            let hours = daemon.directory.appendingPathComponent("hours.yaml")
+            try """
+            schema: 1
+            name: six-hours
+            sampling_interval: 60 s
+            steps:
+              - rest: {duration: 2 h}
+              - plate: {current: 20 uA, duration: 2 h}
+              - rest: {duration: 2 h}
+
+            """.write(to: hours, atomically: true, encoding: .utf8)
+            let stopped = try daemon.startRun([hours.path, "--rig", "slow"])
             let live = try daemon.cellrig(["watch", "\(stopped)", "--json", "--every", "0"])
             expectJSON(live, lines: true, "watch of a live run")
             #expect(live.standardOutput.contains(#"{"event":{"#) && live.standardOutput.contains(#"{"end":{"#))

@@ -235,4 +235,34 @@ struct PotentiostaticRunTests {
         #expect(run.steps.filter { $0.step.kind == .rest }.allSatisfy { $0.endReason == .relaxed })
         #expect(run.steps.last?.step.kind == .potentiostatic)
     }
+    @Test("late samples of the previous output push a sweep's start back: the sweep runs its whole length after them")
+    func lateSamplesDelayTheSweep() throws {
+        let text = """
+            schema: 1
+            name: hold-then-sweep
+            sampling_interval: 0.1 s
+            steps:
+              - potentiostatic: {potential: 100 mV, duration: 1 s}
+              - sweep: {from: 0 mV, vertices: [200 mV], to: 0 mV, rate: 200 mV/s}
+            """
+        var engine = try RunEngine(protocol: try ProtocolFile.parse(text, file: "test.yaml"), area_cm2: 1)
+        _ = engine.start(at: 0)
+        var tick = 0
+        func sample() -> InstrumentSample {
+            tick += 1
+            return InstrumentSample(time_s: Double(tick) / 10, current_A: 1e-4, voltage_V: 0.1)
+        }
+        var commands: [InstrumentCommand] = []
+        for _ in 0..<10 { commands += engine.ingest(sample()).commands }
+        #expect(commands.count == 1 && engine.currentStep?.step.kind == .sweep, "the hold ended on its duration")
+        // The driver stopped the hold's script 3 s of instrument time later (a host that stalled): 30 late samples.
+        for _ in 0..<30 { _ = engine.recordLate(sample()) }
+        var sweepSamples = 0
+        while !engine.isFinished, sweepSamples < 100 {
+            sweepSamples += 1
+            _ = engine.ingest(sample())
+        }
+        #expect(engine.outcome?.state == .completed)
+        #expect(sweepSamples == 20, "the 2 s sweep got its 20 points after the late ones, not 1")
+    }
 }

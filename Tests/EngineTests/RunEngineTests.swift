@@ -241,13 +241,16 @@ struct RunEngineLateSampleTests {
         #expect(recorded.seq == 2)
         #expect(recorded.stepIndex == 0 && recorded.cycle == 1)
         #expect(late.commands.isEmpty && late.events.isEmpty && late.steps.isEmpty)
+        // The plating current flowed only after the late point, so its 3 s count from there: three intervals.
         harness.step()
+        harness.step()
+        #expect(harness.engine.outcome == nil, "the late second does not count towards the plating step's 3 s")
         harness.step()
         #expect(!harness.events.contains { $0.kind == .verdict }, "the strip point is not the plating step's extreme")
         #expect(harness.engine.outcome?.state == .completed)
         let plating = try #require(harness.endedSteps.last)
-        #expect(abs(plating.charge_C - 0.002) < 1e-12, "two plating intervals; the late interval was stripping")
-        #expect(harness.engine.sampleCount == 5)
+        #expect(abs(plating.charge_C - 0.003) < 1e-12, "three plating intervals; the late interval was stripping")
+        #expect(harness.engine.sampleCount == 6)
     }
 
     @Test("after the run's end, a late sample goes to the step of the latest sample, not to the plan's last step")

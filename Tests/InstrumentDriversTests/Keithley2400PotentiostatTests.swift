@@ -41,6 +41,31 @@ private let limits = HardwareLimits(voltage_V: 2, current_A: 10e-3)
         try await transport.verifyFinished()
     }
 
+    @Test("a sweep's level follows the instrument's clock: readings 1.5 s apart at a 1 s interval")
+    func sweepFollowsTheInstrumentsClock() async throws {
+        // 0 -> 1 V at 0.125 V/s. A reading takes its 1 s trigger delay plus the integration and the exchange: here
+        // 1.5 s. The second level is for the first reading's time plus the interval (no period known yet), the
+        // third for the second reading's time plus the measured period: 2.5 s and 4.5 s, not 2 s and 3 s.
+        let transport = ScriptedTransport(
+            configured + voltageSource + [
+                .expect(":OUTP:SMOD HIMP\r:SOUR:VOLT:LEV 0.125\r:OUTP ON\r:SYST:ERR?\r"), .reply("0,\"No error\"\r"),
+                .expect(":READ?\r"), .reply("+1.250000E-01,+1.700000E-04,+1.500000E+00,+2.124800E+04\r"),
+                .expect(":SOUR:VOLT:LEV 0.3125\r:READ?\r"),
+                .reply("+3.125000E-01,+4.300000E-04,+3.000000E+00,+2.124800E+04\r"),
+                .expect(":SOUR:VOLT:LEV 0.5625\r:READ?\r"),
+                .reply("+5.625000E-01,+7.700000E-04,+4.500000E+00,+2.124800E+04\r"),
+            ] + outputOff)
+        let smu = keithley(transport)
+        try await smu.configure(samplingInterval_s: 1, limits: limits)
+        try await smu.applyPotential(
+            PotentialProgram(versus: .counter, corners_V: [0, 1], rate_V_s: 0.125, currentCompliance_A: 1e-3))
+        #expect(try await smu.nextSample().voltage_V == 0.125)
+        #expect(try await smu.nextSample().voltage_V == 0.3125)
+        #expect(try await smu.nextSample().voltage_V == 0.5625)
+        try await smu.finishRun()
+        try await transport.verifyFinished()
+    }
+
     @Test func sweepsAsAStaircaseSetBeforeEachReading() async throws {
         // 0 -> 0.2 V at 0.1 V/s, read every second: 0.1 V for the first reading, 0.2 V for the second.
         let transport = ScriptedTransport(

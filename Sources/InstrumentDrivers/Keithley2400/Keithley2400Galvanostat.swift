@@ -31,7 +31,8 @@ public import Transport
 /// tenth above the step's current limit, within the rig's, so the engine sees the limit reached before the
 /// instrument clamps; reaching the compliance ends the step like a voltage compliance does in current mode. The
 /// potential is the one the wiring senses (WE-RE with sense LO on the reference, else WE-CE). A sweep is a
-/// staircase: before each `:READ?` the level is set to the programmed potential at that reading's time. Changing
+/// staircase: before each `:READ?` the level is set to the programmed potential at that reading's time on the
+/// instrument's clock (the latest reading's TIME plus the period between the latest two). Changing
 /// between current and voltage sourcing passes through the output off; the end of a run is the same output off.
 public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
     /// Factory RS-232 speed.
@@ -49,7 +50,7 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
     /// Undecodable replies to `:READ?` in a row before the reading is given up as a fault.
     static let readAttempts = 3
 
-    private enum Output: Sendable, Hashable {
+    enum Output: Sendable, Hashable {
         case unknown
         case off
         case current(Double)
@@ -57,34 +58,41 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
     }
 
     /// What the source is set up to drive (the output may be off).
-    private enum SourceFunction: Sendable, Hashable {
+    enum SourceFunction: Sendable, Hashable {
         case current
         case voltage(compliance_A: Double)
     }
 
-    private let channel: LineChannel
-    private let conversation = ConversationLock()
-    private let configuration: Keithley2400Configuration
-    private let replyTimeout: Duration
-    private var output = Output.unknown
-    private var sourceFunction = SourceFunction.current
-    /// The running potential program and the readings taken under it (a sweep's level follows the reading count).
-    private var program: (program: PotentialProgram, readings: Int)?
-    private var identity: InstrumentIdentity?
-    private var samplingInterval_s: Double?
-    private var limits: HardwareLimits?
-    private var lastInstrumentTime_s: Double?
-    private var wrapOffset_s = 0.0
-    private var discardedReadings = 0
+    let channel: LineChannel
+    let conversation = ConversationLock()
+    let configuration: Keithley2400Configuration
+    let replyTimeout: Duration
+    var output = Output.unknown
+    var sourceFunction = SourceFunction.current
+    /// The running potential program, the instrument time it started at (that of the latest reading before it, 0
+    /// after `configure` reset the clock) and the readings taken under it. A sweep's level follows the instrument's
+    /// clock, not the reading count: a reading takes the trigger delay plus the integration time, more than the
+    /// sampling interval.
+    var program: (program: PotentialProgram, start_s: Double, readings: Int)?
+    /// The instrument time of the latest reading, its wraps unfolded.
+    var latestReadingTime_s: Double?
+    /// The instrument time between the latest two readings: when the next reading will be taken.
+    var readingPeriod_s: Double?
+    var identity: InstrumentIdentity?
+    var samplingInterval_s: Double?
+    var limits: HardwareLimits?
+    var lastInstrumentTime_s: Double?
+    var wrapOffset_s = 0.0
+    var discardedReadings = 0
     /// The rejection a compliance reading causes, reported by the call after the one that returned that reading
     /// (`nextSample()`, or `applyCurrent(_:)`, which then leaves the output off).
-    private var complianceRejection: InstrumentError?
+    var complianceRejection: InstrumentError?
     /// The interlock subsystem the firmware answered to: `:OUTP:INT` (manual revisions calling it interlock) or
     /// `:OUTP:ENAB` (older ones calling it output enable); nil until `configure` enabled it.
-    private var interlockHeader: String?
+    var interlockHeader: String?
     /// Set after a failed exchange: the error queue may hold what went wrong (e.g. 803 after the interlock
     /// switched the output off), so the next output change clears it first.
-    private var clearErrorsFirst = false
+    var clearErrorsFirst = false
 
     /// `configuration` is the rig file's `galvanostat:` entry; its `line` was used to open `transport`.
     public init(transport: any ByteTransport, configuration: Keithley2400Configuration) {
@@ -94,9 +102,9 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
         self.replyTimeout = .seconds(configuration.replyTimeout_s)
     }
 
-    private nonisolated var instrumentName: String { "Keithley 2400 on \(channel.portDescription)" }
+    nonisolated var instrumentName: String { "Keithley 2400 on \(channel.portDescription)" }
 
-    private var sign: Double { configuration.wiring == .highToWorkingElectrode ? 1 : -1 }
+    var sign: Double { configuration.wiring == .highToWorkingElectrode ? 1 : -1 }
 
     public func identify() async throws -> InstrumentIdentity {
         try await conversing {
@@ -170,6 +178,8 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
             sourceFunction = .current
             program = nil
             lastInstrumentTime_s = nil
+            latestReadingTime_s = nil
+            readingPeriod_s = nil
             wrapOffset_s = 0
             try await checkErrorQueue()
             if configuration.outputInterlock != nil { try await enableInterlock() }
@@ -213,8 +223,9 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
                 throw complianceRejection
             }
             try await sourceVoltage(
-                program.potential(atElapsed: interval) * sign, compliance_A: compliance_A, limits: limits)
-            self.program = (program, 0)
+                program.potential(atElapsed: readingPeriod_s ?? interval) * sign, compliance_A: compliance_A,
+                limits: limits)
+            self.program = (program, latestReadingTime_s ?? 0, 0)
         }
     }
 
@@ -295,217 +306,6 @@ public actor Keithley2400Galvanostat: Galvanostat, Potentiostat {
     /// Closes the port. Does not touch the output: call `finishRun()` first.
     public func close() async {
         await channel.close()
-    }
-
-    // MARK: - Conversation
-
-    /// `:READ?` and its reply; a timeout with the interlock in use says what it most likely means.
-    private func read(timeout: Duration) async throws -> String {
-        do {
-            return try await query(":READ?", timeout: timeout)
-        } catch let error as TransportError where error.kind == .timeout && interlockHeader != nil {
-            output = .unknown
-            clearErrorsFirst = true
-            throw InstrumentError(
-                .timeout, instrument: instrumentName,
-                "no reply to :READ?; with the output interlock in use this is what a released interlock "
-                    + "looks like (the output went off and the reading was abandoned): \(error.description)")
-        }
-    }
-
-    /// The sample a `VOLT,CURR,TIME,STAT` reply holds, flagged as the instrument said; nil when the reply has not
-    /// four numbers or no finite time and status. Switches the output off when the reading is in compliance; the
-    /// rejection (or the failure to switch off) is reported by the next call, after this reading.
-    private func sample(from reply: String) async throws -> InstrumentSample? {
-        let values = reply.split(separator: ",", omittingEmptySubsequences: false).map { SCPINumber.parse($0) }
-        guard values.count == 4, let voltage = values[0], let current = values[1], let time = values[2],
-            let statusValue = values[3], time.isFinite, statusValue.isFinite
-        else { return nil }
-        let status = Int(statusValue)
-        var sample = InstrumentSample(
-            time_s: continuousTime(time), current_A: current * sign, voltage_V: voltage * sign
-        ).flaggingNonFiniteValues()
-        if status & (Self.overRangeBit | Self.complianceBit) != 0 || voltage.isInfinite || current.isInfinite {
-            sample.flags.insert(.overload)
-        }
-        guard status & Self.complianceBit != 0 else { return sample }
-        let what =
-            if case .voltage(let compliance_A) = sourceFunction {
-                "current compliance (\(formatNumber(compliance_A)) A) reached at \(formatNumber(current)) A"
-            } else {
-                "voltage compliance (\(formatNumber(limits?.voltage_V ?? 0)) V) reached at \(formatNumber(voltage)) V"
-            }
-        do {
-            try await switchOutputOff()
-            complianceRejection = InstrumentError(
-                .rejected, instrument: instrumentName, "\(what); output switched off")
-        } catch let error as TransportError {
-            // The reading stays the run's; the failure to switch off is reported by the next call.
-            output = .unknown
-            clearErrorsFirst = true
-            complianceRejection = InstrumentError(error, instrument: instrumentName)
-        }
-        return sample
-    }
-
-    /// Before a reading under a sweep: sets the level to the programmed potential at that reading's time (a hold
-    /// sends nothing).
-    private func stepSweepLevel(interval_s: Double) async throws {
-        guard let (running, readings) = program else { return }
-        program = (running, readings + 1)
-        guard running.rate_V_s != nil, readings > 0 else { return }
-        let level = running.potential(atElapsed: Double(readings + 1) * interval_s) * sign
-        guard case .voltage(let present) = output, level != present else { return }
-        try await command(":SOUR:VOLT:LEV \(SCPINumber.format(level))")
-        output = .voltage(level)
-    }
-
-    /// Sources `instrument_V` with a current compliance, switching the source to voltage first (through the output
-    /// off) when it drove current.
-    private func sourceVoltage(_ instrument_V: Double, compliance_A: Double, limits: HardwareLimits) async throws {
-        try await clearErrorsIfNeeded()
-        try await checkInterlock()
-        if sourceFunction != .voltage(compliance_A: compliance_A) {
-            if output != .off { try await switchOutputOff() }
-            try await command(
-                ":SOUR:FUNC VOLT",
-                ":SOUR:VOLT:MODE FIX",
-                ":SOUR:VOLT:RANG \(SCPINumber.format(limits.voltage_V))",
-                ":SENS:FUNC \"CURR\"",
-                ":SENS:CURR:PROT \(SCPINumber.format(compliance_A))",
-                ":SENS:CURR:RANG \(SCPINumber.format(compliance_A))")
-            sourceFunction = .voltage(compliance_A: compliance_A)
-        }
-        try await command(":OUTP:SMOD HIMP", ":SOUR:VOLT:LEV \(SCPINumber.format(instrument_V))", ":OUTP ON")
-        try await checkErrorQueue()
-        output = .voltage(instrument_V)
-    }
-
-    /// Refuses to switch the output on while the interlock line is released.
-    private func checkInterlock() async throws {
-        guard let interlockHeader else { return }
-        // `TRIP?` answers 1 when the line is low, i.e. the output may be switched on.
-        let state = try await query("\(interlockHeader):TRIP?")
-        guard SCPINumber.parse(state) == 1 else {
-            throw InstrumentError(
-                .rejected, instrument: instrumentName,
-                "the output interlock is open (\(interlockHeader):TRIP? answered \(state)): nothing holds "
-                    + "Digital I/O pin 8 low, so the output cannot be switched on; check the watchdog and "
-                    + "its wiring")
-        }
-    }
-
-    private func source(_ instrument_A: Double, limits: HardwareLimits) async throws {
-        try await clearErrorsIfNeeded()
-        program = nil
-        if sourceFunction != .current {
-            if output != .off { try await switchOutputOff() }
-            try await command(
-                ":SOUR:FUNC CURR",
-                ":SOUR:CURR:MODE FIX",
-                ":SOUR:CURR:RANG \(SCPINumber.format(limits.current_A))",
-                ":SENS:FUNC \"VOLT\"",
-                ":SENS:VOLT:RANG \(SCPINumber.format(limits.voltage_V))")
-            sourceFunction = .current
-        }
-        try await checkInterlock()
-        try await command(
-            ":OUTP:SMOD HIMP",
-            ":SENS:VOLT:PROT \(SCPINumber.format(limits.voltage_V))",
-            ":SOUR:CURR:LEV \(SCPINumber.format(instrument_A))",
-            ":OUTP ON")
-        try await checkErrorQueue()
-        output = .current(instrument_A)
-    }
-
-    /// Output off in the high-impedance state, confirmed by reading the output state back.
-    private func switchOutputOff() async throws {
-        try await clearErrorsIfNeeded()
-        try await command(":OUTP:SMOD HIMP", ":OUTP OFF")
-        let state = try await query(":OUTP?")
-        guard SCPINumber.parse(state) == 0 else {
-            throw InstrumentError(.rejected, instrument: instrumentName, "output still on after :OUTP OFF (\(state))")
-        }
-        output = .off
-        program = nil
-    }
-
-    /// After a failed exchange: drops a late reply still on its way, then clears the error queue.
-    private func clearErrorsIfNeeded() async throws {
-        guard clearErrorsFirst else { return }
-        try await channel.drain(quietPeriod: .milliseconds(100))
-        try await command("*CLS")
-        clearErrorsFirst = false
-    }
-
-    /// Enables the interlock under whichever name the firmware knows, confirmed by reading the state back.
-    private func enableInterlock() async throws {
-        var refusals: [String] = []
-        for header in [":OUTP:INT", ":OUTP:ENAB"] {
-            try await command("\(header):STAT ON")
-            do {
-                try await checkErrorQueue()
-            } catch let error as InstrumentError where error.message.hasPrefix("-113") {
-                refusals.append("\(header):STAT ON: \(error.message)")
-                continue
-            }
-            let state = try await query("\(header):STAT?")
-            guard SCPINumber.parse(state) == 1 else {
-                throw InstrumentError(
-                    .rejected, instrument: instrumentName,
-                    "the output interlock is still disabled after \(header):STAT ON (\(header):STAT? answered \(state))"
-                )
-            }
-            interlockHeader = header
-            return
-        }
-        throw InstrumentError(
-            .rejected, instrument: instrumentName,
-            "the instrument knows neither name of the output interlock: \(refusals.joined(separator: "; "))")
-    }
-
-    private func command(_ lines: String...) async throws {
-        for line in lines { try await channel.send(line: line) }
-    }
-
-    private func query(_ line: String, timeout: Duration? = nil) async throws -> String {
-        try await channel.send(line: line)
-        return try await channel.readLine(timeout: timeout ?? replyTimeout)
-    }
-
-    /// Reads `:SYST:ERR?` until it reports no error; throws `rejected` naming every queued error.
-    private func checkErrorQueue() async throws {
-        var errors: [String] = []
-        for _ in 0..<32 {
-            let reply = try await query(":SYST:ERR?")
-            guard let code = Int(String(reply.prefix { $0 != "," }).trimmingSpaces()) else {
-                throw InstrumentError(
-                    .invalidReply, instrument: instrumentName, "unexpected :SYST:ERR? reply \"\(reply)\"")
-            }
-            if code == 0 { break }
-            errors.append(reply)
-        }
-        if !errors.isEmpty {
-            throw InstrumentError(.rejected, instrument: instrumentName, errors.joined(separator: "; "))
-        }
-    }
-
-    /// The instrument's TIME with its wraps at 99 999.999 s unfolded.
-    private func continuousTime(_ instrumentTime_s: Double) -> Double {
-        if let last = lastInstrumentTime_s, instrumentTime_s + 1 < last { wrapOffset_s += Self.timeWrap_s }
-        lastInstrumentTime_s = instrumentTime_s
-        return instrumentTime_s + wrapOffset_s
-    }
-
-    /// Runs `body` holding the conversation lock; after a transport failure the output state is unknown and the
-    /// next output change clears the error queue first.
-    private func conversing<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
-        try await exclusively(
-            conversation, instrument: instrumentName,
-            afterTransportFailure: {
-                output = .unknown
-                clearErrorsFirst = true
-            }, body)
     }
 }
 

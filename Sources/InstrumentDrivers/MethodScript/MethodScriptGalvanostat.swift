@@ -43,6 +43,11 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiost
     public static let defaultErrorHoldOff = Duration.milliseconds(150)
     /// Lines in a row that cannot be decoded before the stream is given up as broken.
     static let undecodableLinesInARow = 10
+    /// The most samples one `nextSamples()` hands over. A real instrument sends a package per interval, so a batch
+    /// is what piled up while the host was busy; a simulator at unlimited speed sends the next package as soon as
+    /// the host has read the last, and without a bound a busy host would drain one batch for ever, every sample
+    /// after a step change in it recorded late (hours of cell time on a loaded machine).
+    static let largestBatch = 64
 
     enum Step: Sendable, Hashable {
         case constantCurrent(instrument_A: Double)
@@ -255,7 +260,9 @@ public actor MethodScriptGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiost
             }
             guard deferredFailure == nil else { return batch }
             do {
-                while let sample = try await readBufferedSample() { batch.append(sample) }
+                while batch.count < Self.largestBatch, let sample = try await readBufferedSample() {
+                    batch.append(sample)
+                }
             } catch let error as TransportError {
                 activity = .unsynchronised
                 deferredFailure = InstrumentError(error, instrument: instrumentName)
