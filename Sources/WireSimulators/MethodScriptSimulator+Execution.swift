@@ -213,7 +213,7 @@ extension MethodScriptSimulator {
             if abortRequested || Task.isCancelled { break }
             _ = cell.advance(by: duration, current_A: 0)
             cellTime_s += duration
-            store(frequency, cell.impedance(atFrequencies: [frequency])[0], &variables)
+            store(frequency, cell.measureImpedance(atFrequency: frequency), &variables)
             let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
             if case .completed = result { continue }
             if case .broken = result { break }
