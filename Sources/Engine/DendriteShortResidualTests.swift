@@ -210,36 +210,3 @@ struct OneSidedNoise: Sendable {
         return earliest
     }
 }
-
-/// Means of consecutive windows of samples within a step, for judging fine sampling as coarse sampling is judged:
-/// a window's mean time and mean voltage (signed), with the current of its latest sample.
-struct WindowMean: Sendable {
-    private var sumTime = 0.0
-    private var sumVoltage = 0.0
-    private var count = 0
-    /// Windows completed in the present step.
-    private(set) var windowsInStep = 0
-
-    mutating func reset() {
-        sumTime = 0
-        sumVoltage = 0
-        count = 0
-        windowsInStep = 0
-    }
-
-    /// Adds a sample; returns the window's mean once it holds `needed` samples (and starts the next).
-    mutating func add(_ sample: InstrumentSample, needed: Int) -> InstrumentSample? {
-        guard sample.time_s.isFinite, sample.voltage_V.isFinite else { return nil }
-        sumTime += sample.time_s
-        sumVoltage += sample.voltage_V
-        count += 1
-        guard count >= needed else { return nil }
-        let mean = InstrumentSample(
-            time_s: sumTime / Double(count), current_A: sample.current_A, voltage_V: sumVoltage / Double(count))
-        sumTime = 0
-        sumVoltage = 0
-        count = 0
-        windowsInStep += 1
-        return mean
-    }
-}
