@@ -63,6 +63,8 @@ public struct DendriteShortCriterion: StopCriterion {
         case drops = 4
         case oneSidedNoise = 5
         case noiseJump = 6
+        case noiseRise = 7
+        case fastFall = 8
     }
 
     public let name = "dendrite-short"
@@ -91,6 +93,9 @@ public struct DendriteShortCriterion: StopCriterion {
     /// fallen below where it was before, not only below an extrapolated trend.
     var recent: RecentValues
     var beforeLevelExcursion: [Double] = []
+    /// Samples of the step the level test has judged, in all and before its present excursion began.
+    var judgedInStep = 0
+    var judgedBeforeExcursion = 0
     /// The latest standardised residuals against the active model (judged or not), and their median over the
     /// ``ShortDetectionTuning/levelWindow`` samples before the level test's excursion began: a level-test stop needs
     /// the models to have followed |V| before it (a model lagging a slow relaxation misses on one side all along).
@@ -111,6 +116,13 @@ public struct DendriteShortCriterion: StopCriterion {
     /// The white noise at the end of that step, and samples in a row the noise-jump test has held.
     var crossWhiteNoise_V: Double?
     var noiseJumpRun = 0
+    /// The step's white noise and |V| once it had been judged for a while, samples judged so far, and samples in a
+    /// row the noise-rise test has held.
+    var quietWhiteNoise_V: Double?
+    var quietLevel_V: Double?
+    var determinedInStep = 0
+    var noiseRiseRun = 0
+    var fastFall: FastFallTest
     var stepElapsed_s = 0.0
     var samplesSinceFarAbove = Int.max / 2
     /// |V| of the latest sample below the allowance, while such samples come in a row.
@@ -167,6 +179,7 @@ public struct DendriteShortCriterion: StopCriterion {
         recentResiduals = RecentValues(capacity: tuning.levelWindow + 1)
         increments = IncrementTest(tuning: tuning)
         drops = DropTest(tuning: tuning)
+        fastFall = FastFallTest(tuning: tuning)
         if !judgesWindows {
             windowed = [DendriteShortCriterion(settings: settings, tuning: tuning, judgesWindows: true)]
         }
@@ -197,6 +210,11 @@ public struct DendriteShortCriterion: StopCriterion {
         crossReference_V = similar?.level_V
         crossWhiteNoise_V = similar?.whiteNoise_V
         noiseJumpRun = 0
+        quietWhiteNoise_V = nil
+        quietLevel_V = nil
+        determinedInStep = 0
+        noiseRiseRun = 0
+        fastFall.reset()
         watching = settings.during.watches(context.step)
         cusum = 0
         consecutiveBelow = 0
@@ -205,6 +223,8 @@ public struct DendriteShortCriterion: StopCriterion {
         previousStandardised = nil
         recent.removeAll()
         beforeLevelExcursion.removeAll()
+        judgedInStep = 0
+        judgedBeforeExcursion = 0
         recentResiduals.removeAll()
         residualBeforeExcursion = 0
         levelExcursion = 0
@@ -307,8 +327,11 @@ public struct DendriteShortCriterion: StopCriterion {
         let (totalFallTripped, noiseJumpTripped) = judgeFallFromEarlierLevels(
             context: context, enoughSamples: enoughSamples, wander_V: wander, floor_V: floor,
             minimumFall_V: minimumFall_V)
+        let noiseRiseTripped = judgeNoiseRise(determined: determined, floor_V: floor, minimumFall_V: minimumFall_V)
 
-        guard knownNoise != nil, determined || incrementTripped || totalFallTripped || noiseJumpTripped else {
+        guard knownNoise != nil,
+            determined || incrementTripped || totalFallTripped || noiseJumpTripped || noiseRiseTripped
+        else {
             // Not yet judged: the sum is zero here, so a fall found later began after this sample.
             if cusum == 0 {
                 anchor_V = prediction.value
@@ -333,7 +356,14 @@ public struct DendriteShortCriterion: StopCriterion {
         var levelTripped = false
         var dropsTripped = false
         var oneSidedTripped = false
+        var fastFallTripped = false
         if determined {
+            fastFallTripped =
+                fine
+                && fastFall.judge(
+                    observed, time_s: sample.time_s, recent: recent,
+                    minimumFall_V: max(minimumFall_V, tuning.fastFallNoise * noiseLevel))
+                && samplesSinceFarAbove > fastFall.run + 1
             levelTripped = judgeLevel(
                 observed: observed, time_s: sample.time_s, residual: residual, expected_V: expected_V,
                 prediction_V: prediction.value, spread: spread, allowance_V: allowance_V, minimumFall_V: minimumFall_V,
@@ -350,11 +380,14 @@ public struct DendriteShortCriterion: StopCriterion {
                 !fine
                 && oneSided.add(
                     residual, time_s: sample.time_s, ratio: tuning.oneSidedRatio,
-                    minimum: max(allowance_V, minimumFall_V), samplesNeeded: tuning.oneSidedSamples)
+                    minimum: max(allowance_V, minimumFall_V),
+                    upperFloor: tuning.oneSidedUpperFloor * noiseLevel, samplesNeeded: tuning.oneSidedSamples)
                 && level.isSettled && (level.reference_V ?? 0) - mean(recent.latest(8)) >= minimumFall_V / 2
         }
         let test: Test
-        if levelTripped {
+        if fastFallTripped {
+            test = .fastFall
+        } else if levelTripped {
             test = .level
         } else if incrementTripped {
             test = .increment
@@ -366,6 +399,8 @@ public struct DendriteShortCriterion: StopCriterion {
             test = .oneSidedNoise
         } else if noiseJumpTripped {
             test = .noiseJump
+        } else if noiseRiseTripped {
+            test = .noiseRise
         } else {
             return windowVerdict
         }

@@ -35,4 +35,29 @@ extension DendriteShortCriterion {
         noiseJumpRun = noiseJumpNow ? noiseJumpRun + 1 : 0
         return (totalFallRun >= 2, noiseJumpRun >= tuning.oneSidedSamples)
     }
+
+    /// The noise-rise test: a contact making and breaking makes |V| flicker from sample to sample far more than it
+    /// did earlier in the same step (its white noise once the step had been judged for a while), while the mean of
+    /// the latest samples lies below the step's level then. Glitches and bursts touch too few of the changes to move
+    /// their robust spread; a trend or a relaxation moves the changes' median, not their spread.
+    mutating func judgeNoiseRise(determined: Bool, floor_V: Double, minimumFall_V: Double) -> Bool {
+        guard tuning.noiseRiseFactor > 0, !judgesWindows, determined, let white = level.whiteNoise_V else {
+            noiseRiseRun = 0
+            return false
+        }
+        determinedInStep += 1
+        guard let quiet = quietWhiteNoise_V, let quietLevel = quietLevel_V else {
+            if determinedInStep >= tuning.noiseRiseQuietSamples {
+                quietWhiteNoise_V = white
+                quietLevel_V = median(recent.latest(tuning.noiseRiseQuietSamples))
+            }
+            return false
+        }
+        let latestMean = mean(recent.latest(8))
+        let risen =
+            white >= tuning.noiseRiseFactor * max(quiet, floor_V)
+            && quietLevel - latestMean >= max(tuning.noiseJumpFall * quietLevel, minimumFall_V)
+        noiseRiseRun = risen ? noiseRiseRun + 1 : 0
+        return noiseRiseRun >= tuning.oneSidedSamples
+    }
 }

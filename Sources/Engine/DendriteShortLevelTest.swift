@@ -12,6 +12,7 @@ extension DendriteShortCriterion {
         observed: Double, time_s: Double, residual: Double, expected_V: Double, prediction_V: Double, spread: Double,
         allowance_V: Double, minimumFall_V: Double, fine: Bool
     ) -> Bool {
+        judgedInStep += 1
         let shortfall = -residual - allowance_V
         // The samples confirming a fall must show |V| staying down or going further down: a short's fall is
         // steady or deepens, a burst of glitches jumps about.
@@ -31,6 +32,7 @@ extension DendriteShortCriterion {
         } else {
             if wasZero {
                 beforeLevelExcursion = recent.latest(tuning.levelWindow, skipping: 1)
+                judgedBeforeExcursion = judgedInStep - 1
                 let prior = recentResiduals.latest(tuning.levelWindow, skipping: 1)
                 residualBeforeExcursion = prior.count >= tuning.minimumStepSamples ? median(prior) : 0
             }
@@ -44,6 +46,7 @@ extension DendriteShortCriterion {
             && (!fine || expected_V - observed >= tuning.fineLevelFall * expected_V)
             && fellBelowEarlierLevel(
                 before: beforeLevelExcursion, excursion: levelExcursion, by: max(allowance_V, minimumFall_V))
+            && !mayBeOvershoot(margin: max(allowance_V, minimumFall_V))
         // An excursion that has lasted this long without tripping is a slow bend of the relaxation (the models'
         // straight-line extrapolation overshooting a turn), not a sudden fall; slow falls are the total-fall
         // test's. The sum starts afresh from here.
@@ -64,5 +67,20 @@ extension DendriteShortCriterion {
         let count = min(before.count, excursion, tuning.levelWindow)
         guard count > 0 else { return true }
         return median(before.suffix(count)) - median(recent.latest(count)) > margin
+    }
+
+    /// Whether a level-test fall may be a relaxation falling back after an overshoot: the step has not settled, the
+    /// judged samples before the excursion rose (their newer half above their older half by more than `margin`), and
+    /// |V| has not gone below the lowest of them. A short falls below where the step has been; a contact's flicker,
+    /// whose dips are among the samples before, shows no rise.
+    func mayBeOvershoot(margin: Double) -> Bool {
+        guard !level.isSettled else { return false }
+        let judged = beforeLevelExcursion.suffix(
+            min(beforeLevelExcursion.count, judgedBeforeExcursion, tuning.unsettledLowSamples))
+        guard judged.count >= 2 * tuning.minimumStepSamples, let lowest = judged.min() else { return false }
+        let half = judged.count / 2
+        let rise = median(judged.suffix(half)) - median(judged.prefix(half))
+        let count = min(levelExcursion, tuning.levelWindow)
+        return rise > margin && median(recent.latest(max(count, 1))) >= lowest
     }
 }

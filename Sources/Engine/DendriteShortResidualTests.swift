@@ -182,15 +182,18 @@ struct OneSidedNoise: Sendable {
 
     /// Adds a residual; true when the lower tail has been `ratio` times the upper one (and at least `minimum`) for
     /// `samplesNeeded` samples in a row.
-    mutating func add(_ residual_V: Double, time_s: Double, ratio: Double, minimum: Double, samplesNeeded: Int) -> Bool
-    {
+    /// The upper tail counts as at least `upperFloor`: stuck or quantised readings can shrink it below what the noise
+    /// makes.
+    mutating func add(
+        _ residual_V: Double, time_s: Double, ratio: Double, minimum: Double, upperFloor: Double, samplesNeeded: Int
+    ) -> Bool {
         guard residual_V.isFinite else { return false }
         residuals.add(residual_V)
         times[next] = time_s
         next = (next + 1) % OneSidedNoise.window
         // Flicker leaves most samples where they were (the median residual near zero); a trend the models overshoot
         // moves them all.
-        guard let tails, tails.lower >= minimum, tails.lower >= ratio * tails.upper,
+        guard let tails, tails.lower >= minimum, tails.lower >= ratio * max(tails.upper, upperFloor),
             abs(tails.median) <= tails.lower / 2
         else {
             run = 0

@@ -51,6 +51,17 @@ extension DendriteShortCriterion {
                 "|V| flickers \(formatNumber((level.whiteNoise_V ?? 0) / max(crossWhiteNoise_V ?? 0, 1e-12), significantDigits: 3)) "
                 + "times as much from sample to sample as at the end of an earlier step at a similar current, and lies "
                 + "below that step's \(millivolts(crossReference_V ?? 0)) mV (now \(millivolts(observed)) mV)"
+        case .noiseRise:
+            onset = sample.time_s - Double(noiseRiseRun) * interval_s
+            what =
+                "|V| flickers \(formatNumber((level.whiteNoise_V ?? 0) / max(quietWhiteNoise_V ?? 0, 1e-12), significantDigits: 3)) "
+                + "times as much from sample to sample as earlier in the step, and lies below the step's "
+                + "\(millivolts(quietLevel_V ?? 0)) mV then (now \(millivolts(observed)) mV)"
+        case .fastFall:
+            onset = fastFall.startTime_s ?? context.startTime_s
+            what =
+                "|V| fell from \(millivolts(fastFall.reference_V ?? 0)) mV to \(millivolts(observed)) mV and stayed "
+                + "down for \(fastFall.run) samples"
         case .drops:
             onset = drops.firstTime_s ?? context.startTime_s
             what =
