@@ -37,7 +37,7 @@ extension DendriteShortCriterion {
     }
 
     /// The noise-rise test: a contact making and breaking makes |V| flicker from sample to sample far more than it
-    /// did earlier in the same step (its white noise once the step had been judged for a while), while the mean of
+    /// did earlier in the same step (its largest white noise over its first judged samples), while the mean of
     /// the latest samples lies below the step's level then. Glitches and bursts touch too few of the changes to move
     /// their robust spread; a trend or a relaxation moves the changes' median, not their spread.
     mutating func judgeNoiseRise(determined: Bool, floor_V: Double, minimumFall_V: Double) -> Bool {
@@ -46,13 +46,16 @@ extension DendriteShortCriterion {
             return false
         }
         determinedInStep += 1
-        guard let quiet = quietWhiteNoise_V, let quietLevel = quietLevel_V else {
-            if determinedInStep >= tuning.noiseRiseQuietSamples {
-                quietWhiteNoise_V = white
-                quietLevel_V = median(recent.latest(tuning.noiseRiseQuietSamples))
+        // The quiet noise is the largest estimate over the step's first judged samples: one estimate from 31 changes
+        // can come out low by a fifth or more, and a rise is judged only against the whole quiet stretch.
+        if determinedInStep <= tuning.noiseRiseQuietSamples {
+            if determinedInStep >= tuning.noiseRiseQuietSamples / 3 {
+                quietWhiteNoise_V = max(quietWhiteNoise_V ?? 0, white)
+                quietLevel_V = median(recent.latest(16))
             }
             return false
         }
+        guard let quiet = quietWhiteNoise_V, let quietLevel = quietLevel_V else { return false }
         let latestMean = mean(recent.latest(8))
         let risen =
             white >= tuning.noiseRiseFactor * max(quiet, floor_V)

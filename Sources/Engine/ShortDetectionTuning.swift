@@ -159,11 +159,12 @@ public struct ShortDetectionTuning: Sendable, Hashable {
 
     // MARK: Noise-rise test (a contact making and breaking: |V| flickers far more than earlier in the step)
 
-    /// The white noise must be this many times the step's own once it had been judged for
-    /// ``noiseRiseQuietSamples`` samples, and the mean of the latest samples ``noiseJumpFall`` (and the smallest fall
-    /// that counts) below the step's |V| then, for ``oneSidedSamples`` samples in a row. 0 turns the test off.
+    /// The white noise must be this many times the largest the step showed over its first ``noiseRiseQuietSamples``
+    /// judged samples (from a third of them on), and the mean of the latest samples ``noiseJumpFall`` (and the
+    /// smallest fall that counts) below the step's |V| then, for ``oneSidedSamples`` samples in a row. Judged from the
+    /// end of that stretch; 0 turns the test off.
     public var noiseRiseFactor = 4.0
-    public var noiseRiseQuietSamples = 16
+    public var noiseRiseQuietSamples = 48
 
     // MARK: hard-short
 
