@@ -1,7 +1,7 @@
 import Domain
 import Foundation
 
-/// Dendrite short while plating, found by six tests on |V| of every watched step; any one stops the run.
+/// Dendrite short while plating, found by eight tests on |V| of every watched step; any one stops the run.
 ///
 /// - **level**: a bank of ``TransientTrendModel``s (level, trend and two decaying transients with time constants from
 ///   0.5 s to 32 s) predicts the next |V|; the model in use is the one that has predicted best so far in the run. The
@@ -16,6 +16,11 @@ import Foundation
 ///   of the settled level and far more than its wander, so a collapse towards 0 V is found however slowly it comes.
 /// - **drops**: repeated drops far below the prediction with no upward excursion among them, after which |V| has not
 ///   come back to its level before the first (a soft short's drops and partial recoveries).
+/// - **one-sided noise**, **noise jump** and **noise rise**: a contact making and breaking makes the residuals' lower
+///   tail long and the upper one short, or the sample-to-sample noise far larger than at an earlier step's end or
+///   earlier in the same step, with |V| below where it was.
+/// - **fast fall** (fine sampling): three samples in a row far below the median of the samples just before them,
+///   holding together (``FastFallTest``): an abrupt or soft short found in two or three samples.
 ///
 /// Sampled every ``ShortDetectionTuning/aggregationWindow_s``/4 or faster, a second instance of the criterion judges
 /// means over windows of ``ShortDetectionTuning/aggregationWindow_s`` (so 0.1 s sampling is judged as 1 s sampling is,
