@@ -33,33 +33,10 @@ import Foundation
 ///
 /// This file holds the state and the order of the tests per sample; the prediction is ``TransientPredictor``
 /// (DendriteShortPrediction.swift), the level test DendriteShortLevelTest.swift, the total-fall and noise-jump tests
-/// DendriteShortEarlierLevels.swift, the increment, drop and noise tests DendriteShortResidualTests.swift, the window
-/// means DendriteShortWindows.swift and the stop's wording and evidence DendriteShortVerdict.swift.
+/// DendriteShortEarlierLevels.swift, the increment, drop and noise tests DendriteShortResidualTests.swift, the
+/// fast-fall test DendriteShortFastFall.swift, the window means DendriteShortWindows.swift, the settings and
+/// diagnostics DendriteShortSettings.swift and the stop's wording and evidence DendriteShortVerdict.swift.
 public struct DendriteShortCriterion: StopCriterion {
-    /// The parameters a protocol gives.
-    public struct Settings: Sendable, Hashable {
-        public var during: PlatingWatch
-        /// Smallest sustained fall below the prediction that counts, volts.
-        public var minimumDrop_V: Double
-        /// Forgetting time of the models, seconds (at least 20 sampling intervals are kept).
-        public var memory_s: Double
-        /// Lowest noise assumed, volts.
-        public var noiseFloor_V: Double
-        /// The galvanostat's reading resolution, volts, when the driver knows it; inferred from the data otherwise.
-        public var voltageResolution_V: Double?
-
-        public init(
-            during: PlatingWatch, minimumDrop_V: Double, memory_s: Double, noiseFloor_V: Double,
-            voltageResolution_V: Double? = nil
-        ) {
-            self.during = during
-            self.minimumDrop_V = minimumDrop_V
-            self.memory_s = memory_s
-            self.noiseFloor_V = noiseFloor_V
-            self.voltageResolution_V = voltageResolution_V
-        }
-    }
-
     /// Which test stopped the run, as stored in the evidence (`test`).
     public enum Test: Int, Sendable {
         case level = 1
@@ -149,25 +126,6 @@ public struct DendriteShortCriterion: StopCriterion {
     var outerResolution_V: Double?
     /// What the criterion made of the latest watched sample, for status displays and diagnostics.
     public internal(set) var latest: Diagnostics?
-
-    /// The criterion's view of one sample: prediction, spread, allowance and the tests' sums.
-    public struct Diagnostics: Sendable, Hashable {
-        public var time_s: Double
-        public var observed_V: Double
-        public var expected_V: Double
-        public var spread_V: Double
-        public var allowance_V: Double
-        public var cusum: Double
-        public var incrementSum: Double
-        public var judged: Bool
-        /// The noise estimate and the bank's disagreement about this sample, the two parts of the spread.
-        public var noise_V = 0.0
-        public var disagreement_V = 0.0
-        public var resolution_V = 0.0
-        /// The settled level and the share of it lost, once the step has settled.
-        public var settled_V: Double?
-        public var fall = 0.0
-    }
 
     public init(settings: Settings, tuning: ShortDetectionTuning = .standard) {
         self.init(settings: settings, tuning: tuning, judgesWindows: false)

@@ -196,6 +196,9 @@ struct DendriteShortTests {
     @Test("an abrupt fall at 0.1 s sampling is stopped by the fast-fall test within three samples")
     func abruptFallAtFineSampling() throws {
         var signal = SyntheticPlating()
+        // An isolated spike earlier makes the level test wait for a third sample too; the fast-fall test is then the
+        // one that stops (without it the level test stops on the second fallen sample).
+        signal.spikes[500] = -0.05
         for index in 1000..<1500 { signal.spikes[index] = -0.06 }
         let (verdict, step) = try #require(runSteps(signal, steps: 2, interval_s: 0.1, count: 1500))
         #expect(step == 1)
