@@ -147,16 +147,18 @@ public enum CriterionCatalogue {
             meaning: "a dendrite short found by the model-based detector",
             help: "Dendrite short, model-based: each watched plating step's polarisation is predicted by a local model "
                 + "(level and trend with the decaying transients after the current change and nucleation); any of "
-                + "six tests stops the run: a CUSUM on the noise-standardised shortfall below the prediction (|V| "
+                + "eight tests stops the run: a CUSUM on the noise-standardised shortfall below the prediction (|V| "
                 + "must also fall below where it was, after the model had followed it), a run of falls far beyond the "
                 + "sample-to-sample noise, half the step's settled level (or of an earlier step's end at a similar "
                 + "current) lost however slowly, repeated drops with partial recovery, and noise with a long lower "
-                + "tail only, and sample-to-sample noise ten times that at an earlier step's end with |V| below it. "
+                + "tail only, sample-to-sample noise ten times that at an earlier step's end or four times the "
+                + "step's own earlier with |V| below it, and (sampled every 0.25 s or faster) three samples in a row "
+                + "10 % below the step's level just before. "
                 + "The noise is floored at the reading's resolution. Sampled faster than every 0.25 s, the tests also "
                 + "judge means over 1 s windows. The first step in each direction is judged only once it "
                 + "has settled (nucleation). Detection figures hold on the benchmark's trace families only (make "
-                + "bench-criteria, shipped CCD protocols: 72/72, 68/72 and 68/72 shorts found on its three families, "
-                + "one stop before the onset and one false alarm in 216 runs; "
+                + "bench-criteria, shipped CCD protocols: 72/72, 68/72 and 70/72 shorts found on its three families, "
+                + "no stop before the onset and no false alarm in 432 runs; "
                 + "the phenomena tested are listed in docs/protocol-files.md), not on cells in general. The CCD is "
                 + "the step's current density.",
             parameters: [

@@ -55,6 +55,10 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// Samples a level-test excursion may last before its sum starts afresh: a fall that takes longer to show is
     /// slow, and the total-fall test's.
     public var levelExcursionLimit = 50
+    /// Before the step has settled, a level-test fall must also take |V| below the lowest of the latest judged samples
+    /// before the excursion, this many at most (0: not asked): a relaxation that overshoots falls back by more than
+    /// the noise, a short falls below where the step has been.
+    public var unsettledLowSamples = 32
 
     // MARK: Fine sampling
 
@@ -71,6 +75,15 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// The smallest fall that counts on window means, as a share of |V| (``relativeMinimumFall`` on samples): means
     /// are quiet enough to show the slow wander of coloured noise, which a short's fall far exceeds.
     public var windowedMinimumFall = 0.02
+
+    /// The fast-fall test (fine sampling only): this many samples in a row at least ``fastFall`` of |V| (and the
+    /// smallest fall that counts, and ``fastFallNoise`` noise) below the median of the ``fastFallWindow`` samples
+    /// before the first of them, their range within ``fastFallAgreement`` of their smallest fall. 0 turns it off.
+    public var fastFall = 0.1
+    public var fastFallNoise = 8.0
+    public var fastFallWindow = 16
+    public var fastFallSamples = 3
+    public var fastFallAgreement = 0.5
 
     // MARK: Increment test (fine sampling: a run of falls far beyond the sample-to-sample noise)
 
@@ -129,6 +142,9 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// and at least the smallest fall that counts, for this many samples in a row.
     public var oneSidedRatio = 3.0
     public var oneSidedSamples = 5
+    /// The upper tail counts as at least this share of the noise estimate (white noise makes it 1.3 noise): stuck or
+    /// quantised readings can shrink it to nothing, and any small lower tail is then many times it.
+    public var oneSidedUpperFloor = 0.6
 
     // MARK: Noise-jump test (a contact making and breaking: |V| flickers far more than it did)
 
@@ -140,6 +156,15 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// Step time before the noise-jump test judges (on samples only, not on window means): a step's first minutes,
     /// when |V| still climbs from below the previous step's end and its changes follow the transient, are no jump.
     public var noiseJumpSettle_s = 120.0
+
+    // MARK: Noise-rise test (a contact making and breaking: |V| flickers far more than earlier in the step)
+
+    /// The white noise must be this many times the largest the step showed over its first ``noiseRiseQuietSamples``
+    /// judged samples (from a third of them on), and the mean of the latest samples ``noiseJumpFall`` (and the
+    /// smallest fall that counts) below the step's |V| then, for ``oneSidedSamples`` samples in a row. Judged from the
+    /// end of that stretch; 0 turns the test off.
+    public var noiseRiseFactor = 4.0
+    public var noiseRiseQuietSamples = 48
 
     // MARK: hard-short
 

@@ -73,7 +73,7 @@ public struct EmpiricalTraceCell: TraceCell {
     public let options: TraceCellOptions
     public let draw: Draw
     public private(set) var time_s = 0.0
-    public private(set) var shortOnset_s: Double?
+    public var shortOnset_s: Double? { schedule.onset_s }
     /// The electrolyte's share of |V| at 1 mA/cm2, as an area resistance.
     public var electrolyteResistance_Ohm_cm2: Double { draw.electrolyteShare * draw.levelAtOne_V * 1000 }
 
@@ -83,7 +83,7 @@ public struct EmpiricalTraceCell: TraceCell {
     private var platingElectrode: Int?
     private var hasPlated = [false, false]
     private var nucleationAmplitude_V = 0.0
-    private var shortableCharge_mAh_cm2 = 0.0
+    private var schedule: ShortSchedule
     private var logWander = 0.0
     private var lagged = (0.0, 0.0)
     private var previousReading_V = 0.0
@@ -93,6 +93,7 @@ public struct EmpiricalTraceCell: TraceCell {
 
     public init(options: TraceCellOptions) {
         self.options = options
+        schedule = ShortSchedule(options: options)
         var random = TraceRandom(seed: options.seed, stream: 0x656D_7069_7269_6361)
         draw = Draw(random: &random, options: options)
         self.random = random
@@ -152,7 +153,7 @@ public struct EmpiricalTraceCell: TraceCell {
     private mutating func beginStep(current_A: Double, at time: Double) {
         stepCurrent_A = current_A
         stepStart_s = time
-        shortableCharge_mAh_cm2 = 0
+        schedule.stepStarted()
         let plating: Int? = current_A < 0 ? 0 : current_A > 0 ? 1 : nil
         defer { platingElectrode = plating }
         guard let plating else {
@@ -171,16 +172,10 @@ public struct EmpiricalTraceCell: TraceCell {
     // MARK: - Short
 
     private mutating func startShortIfDue(density: Double, current_A: Double, interval_s: Double) {
-        guard shortOnset_s == nil, let critical = options.criticalCurrentDensity_mA_cm2,
-            density >= critical * (1 - 1e-9)
+        guard
+            let onset = schedule.beginsDuring(
+                interval_s: interval_s, endingAt: time_s, density: density, current_A: current_A)
         else { return }
-        if options.shortsOnlyWhilePlatingWE, current_A >= 0 { return }
-        let before = shortableCharge_mAh_cm2
-        shortableCharge_mAh_cm2 += density * interval_s / 3600
-        guard shortableCharge_mAh_cm2 >= options.onsetCharge_mAh_cm2 else { return }
-        let needed = (options.onsetCharge_mAh_cm2 - before) / (density / 3600)
-        let onset = time_s - interval_s + min(max(needed, 0), interval_s)
-        shortOnset_s = onset
         short = EmpiricalShort(shape: options.shortShape, onset_s: onset, random: &random)
     }
 

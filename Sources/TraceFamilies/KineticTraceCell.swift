@@ -87,7 +87,7 @@ public struct KineticTraceCell: TraceCell {
     public let options: TraceCellOptions
     public let draw: Draw
     public private(set) var time_s = 0.0
-    public private(set) var shortOnset_s: Double?
+    public var shortOnset_s: Double? { schedule.onset_s }
     public var electrolyteResistance_Ohm_cm2: Double { draw.bulkResistance_Ohm_cm2 }
 
     private var random: TraceRandom
@@ -103,7 +103,7 @@ public struct KineticTraceCell: TraceCell {
     private var platingElectrode: Int?
     private var hasPlated = [false, false]
     private var nucleation: (amplitude_V: Double, time_s: Double)?
-    private var shortableCharge_mAh_cm2 = 0.0
+    private var schedule: ShortSchedule
 
     // Noise.
     private var pinkRows = [Double](repeating: 0, count: 12)
@@ -117,6 +117,7 @@ public struct KineticTraceCell: TraceCell {
 
     public init(options: TraceCellOptions) {
         self.options = options
+        schedule = ShortSchedule(options: options)
         var random = TraceRandom(seed: options.seed, stream: 0x6B69_6E65_7469_63)
         draw = Draw(random: &random, options: options)
         thermalVoltage_V = 8.314_462 * draw.temperature_K / 96_485.332
@@ -175,7 +176,7 @@ public struct KineticTraceCell: TraceCell {
         leftDiffusion_V = latestDiffusion_V
         stepCurrent_A = current_A
         stepStart_s = time
-        shortableCharge_mAh_cm2 = 0
+        schedule.stepStarted()
         let plating: Int? = current_A < 0 ? 0 : current_A > 0 ? 1 : nil
         defer { platingElectrode = plating }
         guard let plating, plating != platingElectrode else {
@@ -277,16 +278,10 @@ public struct KineticTraceCell: TraceCell {
     // MARK: - Short
 
     private mutating func startShortIfDue(density: Double, current_A: Double, interval_s: Double) {
-        guard shortOnset_s == nil, let critical = options.criticalCurrentDensity_mA_cm2,
-            density >= critical * (1 - 1e-9)
+        guard
+            let onset = schedule.beginsDuring(
+                interval_s: interval_s, endingAt: time_s, density: density, current_A: current_A)
         else { return }
-        if options.shortsOnlyWhilePlatingWE, current_A >= 0 { return }
-        let before = shortableCharge_mAh_cm2
-        shortableCharge_mAh_cm2 += density * interval_s / 3600
-        guard shortableCharge_mAh_cm2 >= options.onsetCharge_mAh_cm2 else { return }
-        let needed = (options.onsetCharge_mAh_cm2 - before) / (density / 3600)
-        let onset = time_s - interval_s + min(max(needed, 0), interval_s)
-        shortOnset_s = onset
         short = KineticShort(
             shape: options.shortShape, onset_s: onset,
             level_V: healthyMagnitude(ionicDensity: density, since: onset - stepStart_s), random: &random)

@@ -81,3 +81,40 @@ public enum TraceFamily: String, Sendable, Hashable, CaseIterable {
 func quantised(_ value: Double, resolution: Double) -> Double {
     resolution > 0 ? (value / resolution).rounded() * resolution : value
 }
+
+/// When a trace cell's short begins: once the charge passed in one step at or above the critical current density
+/// (plating the working electrode, where only that can short) reaches the onset charge. Bookkeeping every family
+/// shares; how the short then changes |V| is each family's own.
+struct ShortSchedule: Sendable {
+    let options: TraceCellOptions
+    /// Cell time at which the short began, once it has.
+    private(set) var onset_s: Double?
+    private var shortableCharge_mAh_cm2 = 0.0
+
+    init(options: TraceCellOptions) {
+        self.options = options
+    }
+
+    /// A new step: the charge towards the onset starts from zero.
+    mutating func stepStarted() {
+        shortableCharge_mAh_cm2 = 0
+    }
+
+    /// Counts the interval ending at `time_s`; returns the onset time (within the interval) when the short begins in
+    /// it, nil otherwise (and once it has begun).
+    mutating func beginsDuring(interval_s: Double, endingAt time_s: Double, density: Double, current_A: Double)
+        -> Double?
+    {
+        guard onset_s == nil, let critical = options.criticalCurrentDensity_mA_cm2,
+            density >= critical * (1 - 1e-9)
+        else { return nil }
+        if options.shortsOnlyWhilePlatingWE, current_A >= 0 { return nil }
+        let before = shortableCharge_mAh_cm2
+        shortableCharge_mAh_cm2 += density * interval_s / 3600
+        guard shortableCharge_mAh_cm2 >= options.onsetCharge_mAh_cm2 else { return nil }
+        let needed = (options.onsetCharge_mAh_cm2 - before) / (density / 3600)
+        let onset = time_s - interval_s + min(max(needed, 0), interval_s)
+        onset_s = onset
+        return onset
+    }
+}

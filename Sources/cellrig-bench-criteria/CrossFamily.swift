@@ -75,3 +75,59 @@ func printCrossFamily(_ scores: [RunScore], candidates: [Candidate], families: [
     }
     print("  * held out: the grid point was not chosen on this family")
 }
+
+/// `set=NAME=VALUE` (repeatable): an extra candidate, the short criteria with these of ``ShortDetectionTuning``'s
+/// constants changed, for trying a change on every family without a rebuild. Unknown names stop the benchmark.
+func tuningOverride(_ name: String) -> WritableKeyPath<ShortDetectionTuning, Double>? {
+    switch name {
+    case "threshold": \.threshold
+    case "allowance": \.allowance
+    case "fineLevelFall": \.fineLevelFall
+    case "oneSidedRatio": \.oneSidedRatio
+    case "oneSidedUpperFloor": \.oneSidedUpperFloor
+    case "noiseRiseFactor": \.noiseRiseFactor
+    case "noiseJumpFactor": \.noiseJumpFactor
+    case "noiseJumpFall": \.noiseJumpFall
+    case "totalFall": \.totalFall
+    case "crossStepFall": \.crossStepFall
+    case "dropSize": \.dropSize
+    case "fastFall": \.fastFall
+    case "fastFallNoise": \.fastFallNoise
+    case "fastFallAgreement": \.fastFallAgreement
+    default: nil
+    }
+}
+
+func tuningCountOverride(_ name: String) -> WritableKeyPath<ShortDetectionTuning, Int>? {
+    switch name {
+    case "unsettledLowSamples": \.unsettledLowSamples
+    case "noiseRiseQuietSamples": \.noiseRiseQuietSamples
+    case "fastFallSamples": \.fastFallSamples
+    case "oneSidedSamples": \.oneSidedSamples
+    case "confirmations": \.confirmations
+    default: nil
+    }
+}
+
+func overriddenCandidate(_ settings: [String]) -> Candidate? {
+    guard !settings.isEmpty else { return nil }
+    var tuning = ShortDetectionTuning.standard
+    for setting in settings {
+        let parts = setting.split(separator: "=")
+        if parts.count == 2, let keyPath = tuningCountOverride(String(parts[0])), let value = Int(parts[1]) {
+            tuning[keyPath: keyPath] = value
+            continue
+        }
+        guard parts.count == 2, let keyPath = tuningOverride(String(parts[0])), let value = Double(parts[1]) else {
+            fatalError("set=\(setting): expected NAME=NUMBER, NAME a Double constant of ShortDetectionTuning")
+        }
+        tuning[keyPath: keyPath] = value
+    }
+    let fixed = tuning
+    return Candidate(label: "dendrite-short, set " + settings.joined(separator: " "), judged: false) { scenario, _ in
+        let dendrite = try CriterionFactory.make(
+            try declaration("dendrite-short: {during: \(scenario.schedule.watch)}"))
+        guard let shipped = dendrite as? DendriteShortCriterion else { return [dendrite] }
+        return [DendriteShortCriterion(settings: shipped.settings, tuning: fixed)]
+    }
+}

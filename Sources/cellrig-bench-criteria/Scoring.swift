@@ -28,8 +28,12 @@ let shippedStopLists: [Schedule: TestProtocol] = {
     return lists
 }()
 
+/// Parses one criterion's declaration, wrapped in a protocol with a step of every kind it may judge (the parser
+/// refuses a criterion that judges none of a protocol's steps).
 func declaration(_ text: String) throws -> CriterionDeclaration {
-    let protocolText = "schema: 1\nname: c\nsteps:\n  - rest: {duration: 1 s}\nstop:\n  - \(text)\n"
+    let protocolText =
+        "schema: 1\nname: c\nsteps:\n  - plate: {current_density: 1 mA/cm2, duration: 1 s}\n"
+        + "  - strip: {current_density: 1 mA/cm2, duration: 1 s}\nstop:\n  - \(text)\n"
     return try ProtocolFile.parse(protocolText, file: "candidate").stopCriteria[0]
 }
 

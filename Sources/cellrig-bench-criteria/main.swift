@@ -4,7 +4,8 @@
 //   cellrig-bench-criteria quick             one scenario in three
 //   options: family=NAME (physics, kinetic, empirical), only=TEXT (labels containing TEXT), verbose (one line per
 //   run), explain=LABEL (every wrong stop or miss of the candidates whose label starts with LABEL), no-timing,
-//   no-cross (no tuned candidates, no cross-family table)
+//   no-cross (no tuned candidates, no cross-family table), set=NAME=VALUE (an extra candidate with that tuning constant
+//   changed; repeatable)
 //
 // Each family's cells run two CCD schedules (a symmetric step-current test and a three-electrode plating-step test)
 // at 0.1, 1 and 10 s sampling and three reading resolutions, shorted (in each of the family's ways) or short-free.
@@ -52,7 +53,10 @@ if let wanted = arguments.first(where: { $0.hasPrefix("dump=") }).map({ String($
     exit(0)
 }
 
-let candidates = baseCandidates + (arguments.contains("no-cross") ? [] : tuningGrid.map(tunedCandidate))
+let overrides = arguments.filter { $0.hasPrefix("set=") }.map { String($0.dropFirst(4)) }
+let candidates =
+    baseCandidates + (overriddenCandidate(overrides).map { [$0] } ?? [])
+    + (arguments.contains("no-cross") ? [] : tuningGrid.map(tunedCandidate))
 let clock = ContinuousClock()
 let started = clock.now
 let scores = runAll(list, candidates: candidates, progress: verbose)

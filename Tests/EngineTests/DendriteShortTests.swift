@@ -193,6 +193,30 @@ struct DendriteShortTests {
         }
     }
 
+    @Test("an abrupt fall at 0.1 s sampling is stopped by the fast-fall test within three samples")
+    func abruptFallAtFineSampling() throws {
+        var signal = SyntheticPlating()
+        // An isolated spike earlier makes the level test wait for a third sample too; the fast-fall test is then the
+        // one that stops (without it the level test stops on the second fallen sample).
+        signal.spikes[500] = -0.05
+        for index in 1000..<1500 { signal.spikes[index] = -0.06 }
+        let (verdict, step) = try #require(runSteps(signal, steps: 2, interval_s: 0.1, count: 1500))
+        #expect(step == 1)
+        #expect(verdict.evidence["test"] == Double(DendriteShortCriterion.Test.fastFall.rawValue))
+        // The fall is in the sample at index 1000 of the second step; the third fallen sample is index 1002.
+        let firstFallen = 150.1 + 100.0
+        #expect(verdict.time_s >= firstFallen + 0.15 && verdict.time_s <= firstFallen + 0.25, "at \(verdict.time_s)")
+        let onset = try #require(verdict.onsetTime_s)
+        #expect(onset >= firstFallen - 0.15 && onset < firstFallen)
+    }
+
+    @Test("a burst of readings that jump about at 0.1 s sampling does not stop the run")
+    func jumpingBurstAtFineSampling() {
+        var signal = SyntheticPlating()
+        signal.spikes = [500: -0.05, 1000: -0.06, 1001: -0.01, 1002: -0.07, 1003: -0.005]
+        #expect(runSteps(signal, steps: 2, interval_s: 0.1, count: 1500) == nil)
+    }
+
     @Test("a nucleation spike and relaxation at the step start, noise and slow drift do not trip it")
     func quietStep() {
         var signal = SyntheticPlating()

@@ -182,15 +182,18 @@ struct OneSidedNoise: Sendable {
 
     /// Adds a residual; true when the lower tail has been `ratio` times the upper one (and at least `minimum`) for
     /// `samplesNeeded` samples in a row.
-    mutating func add(_ residual_V: Double, time_s: Double, ratio: Double, minimum: Double, samplesNeeded: Int) -> Bool
-    {
+    /// The upper tail counts as at least `upperFloor`: stuck or quantised readings can shrink it below what the noise
+    /// makes.
+    mutating func add(
+        _ residual_V: Double, time_s: Double, ratio: Double, minimum: Double, upperFloor: Double, samplesNeeded: Int
+    ) -> Bool {
         guard residual_V.isFinite else { return false }
         residuals.add(residual_V)
         times[next] = time_s
         next = (next + 1) % OneSidedNoise.window
         // Flicker leaves most samples where they were (the median residual near zero); a trend the models overshoot
         // moves them all.
-        guard let tails, tails.lower >= minimum, tails.lower >= ratio * tails.upper,
+        guard let tails, tails.lower >= minimum, tails.lower >= ratio * max(tails.upper, upperFloor),
             abs(tails.median) <= tails.lower / 2
         else {
             run = 0
@@ -208,38 +211,5 @@ struct OneSidedNoise: Sendable {
             earliest = min(earliest ?? times[index], times[index])
         }
         return earliest
-    }
-}
-
-/// Means of consecutive windows of samples within a step, for judging fine sampling as coarse sampling is judged:
-/// a window's mean time and mean voltage (signed), with the current of its latest sample.
-struct WindowMean: Sendable {
-    private var sumTime = 0.0
-    private var sumVoltage = 0.0
-    private var count = 0
-    /// Windows completed in the present step.
-    private(set) var windowsInStep = 0
-
-    mutating func reset() {
-        sumTime = 0
-        sumVoltage = 0
-        count = 0
-        windowsInStep = 0
-    }
-
-    /// Adds a sample; returns the window's mean once it holds `needed` samples (and starts the next).
-    mutating func add(_ sample: InstrumentSample, needed: Int) -> InstrumentSample? {
-        guard sample.time_s.isFinite, sample.voltage_V.isFinite else { return nil }
-        sumTime += sample.time_s
-        sumVoltage += sample.voltage_V
-        count += 1
-        guard count >= needed else { return nil }
-        let mean = InstrumentSample(
-            time_s: sumTime / Double(count), current_A: sample.current_A, voltage_V: sumVoltage / Double(count))
-        sumTime = 0
-        sumVoltage = 0
-        count = 0
-        windowsInStep += 1
-        return mean
     }
 }
