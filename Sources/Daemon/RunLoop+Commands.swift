@@ -10,9 +10,9 @@ extension RunLoop {
     /// Feeds a batch to the engine, sample by sample, until the engine commands the instrument or the batch ends.
     func ingest(_ batch: [InstrumentSample]) async {
         var index = batch.startIndex
-        while index < batch.endIndex, !engine.isFinishedInPlace {
+        while index < batch.endIndex, !engine.isFinished {
             let sample = clock.place(batch[index], now: batchArrival)
-            let wasPaused = engine.isPausedInPlace
+            let wasPaused = engine.isPaused
             // After a restart, the first sample under current is compared with the level before the gap before the
             // criteria see it: a cell that shorted meanwhile ends the run as not resumed, not as a short found now.
             if shortCheck != nil, let refusal = judgeAfterRestart(sample) {
@@ -106,13 +106,4 @@ extension RunLoop {
             record(engine.recordLate(clock.place(sample, now: ContinuousClock.now)))
         }
     }
-}
-
-extension RunEngine {
-    // The loop asks these before every sample. Read in place: a plain read of the engine (a large struct stored in
-    // the actor) copies all of it for each question.
-
-    var isFinishedInPlace: Bool { mutating get { isFinished } }
-
-    var isPausedInPlace: Bool { mutating get { isPaused } }
 }

@@ -77,14 +77,33 @@ struct RunningOrder: Sendable {
     /// The first index of the sorted values whose value is not below `value` (`count` when all are below).
     private func firstIndex(notBelow value: Double) -> Int {
         sorted.withUnsafeBufferPointer { values in
-            var low = 0
-            var high = count
-            while low < high {
-                let middle = (low + high) >> 1
-                if values[middle] < value { low = middle + 1 } else { high = middle }
-            }
-            return low
+            leadingCount(among: count) { values[$0] < value }
         }
+    }
+
+    /// How many of the indices `0..<candidates`, from the first, satisfy `isBefore`, which holds for a leading run
+    /// of them and for none after: a binary search.
+    ///
+    /// Whatever each comparison says, the window halves, and the comparison only chooses where (the processor
+    /// selects rather than guesses, which on noisy values it would guess wrong half the time). Up to 128
+    /// candidates the steps are a fixed seven, which the compiler writes out without a loop; a loop of selects
+    /// would be turned back into jumps.
+    @inline(__always)
+    private func leadingCount(among candidates: Int, _ isBefore: (Int) -> Bool) -> Int {
+        guard candidates > 0 else { return 0 }
+        var base = 0
+        var length = candidates
+        @inline(__always) func halve() {
+            let half = length >> 1
+            base &+= isBefore(base &+ half) ? half : 0
+            length &-= half
+        }
+        if candidates <= 128 {
+            for _ in 0..<7 { halve() }
+        } else {
+            while length > 1 { halve() }
+        }
+        return base &+ (isBefore(base) ? 1 : 0)
     }
 
     /// The median of the values held; nil while empty.
@@ -114,13 +133,10 @@ struct RunningOrder: Sendable {
     /// value just past its end. The distance asked for is the farther of the run's two ends.
     private func distance(rank k: Int, from centre: Double) -> Double {
         sorted.withUnsafeBufferPointer { values in
-            var low = 0
-            var high = count - (k + 1)
-            while low < high {
-                let start = (low + high) >> 1
-                if centre - values[start] > values[start + k + 1] - centre { low = start + 1 } else { high = start }
-            }
-            return max(centre - values[low], values[low + k] - centre)
+            // Runs starting at 0..<(count - k - 1) can be compared with the value past their end; the last cannot
+            // be too far left.
+            let start = leadingCount(among: count - k - 1) { centre - values[$0] > values[$0 + k + 1] - centre }
+            return max(centre - values[start], values[start + k] - centre)
         }
     }
 
