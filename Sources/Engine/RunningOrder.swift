@@ -31,11 +31,11 @@ struct RunningOrder: Sendable {
     /// Adds a value, dropping the oldest when full. Non-finite values are ignored.
     mutating func add(_ value: Double) {
         guard value.isFinite else { return }
-        let place = firstIndex(notBelow: value)
         if count == ring.count {
-            replace(at: firstIndex(notBelow: ring[next]), with: value, place: place)
+            let (removed, place) = firstIndices(notBelow: ring[next], value)
+            replace(at: removed, with: value, place: place)
         } else {
-            insert(value, at: place)
+            insert(value, at: firstIndices(notBelow: value, value).1)
             count += 1
         }
         ring[next] = value
@@ -74,36 +74,34 @@ struct RunningOrder: Sendable {
         }
     }
 
-    /// The first index of the sorted values whose value is not below `value` (`count` when all are below).
-    private func firstIndex(notBelow value: Double) -> Int {
-        sorted.withUnsafeBufferPointer { values in
-            leadingCount(among: count) { values[$0] < value }
-        }
-    }
-
-    /// How many of the indices `0..<candidates`, from the first, satisfy `isBefore`, which holds for a leading run
-    /// of them and for none after: a binary search.
+    /// The first index of the sorted values not below `first`, and the same for `second` (`count` when all are
+    /// below): two binary searches side by side.
     ///
-    /// Whatever each comparison says, the window halves, and the comparison only chooses where (the processor
-    /// selects rather than guesses, which on noisy values it would guess wrong half the time). Up to 128
-    /// candidates the steps are a fixed seven, which the compiler writes out without a loop; a loop of selects
-    /// would be turned back into jumps.
-    @inline(__always)
-    private func leadingCount(among candidates: Int, _ isBefore: (Int) -> Bool) -> Int {
-        guard candidates > 0 else { return 0 }
-        var base = 0
-        var length = candidates
-        @inline(__always) func halve() {
-            let half = length >> 1
-            base &+= isBefore(base &+ half) ? half : 0
-            length &-= half
+    /// Each search halves its window whatever a comparison says; the comparison only chooses where, by a select
+    /// rather than a jump (on noisy values a jump is mispredicted half the time). Up to 128 values the steps are a
+    /// fixed seven, which the compiler writes out without a loop (it turns a loop of selects back into jumps). The
+    /// two searches do not depend on each other, so the processor runs their steps together.
+    private func firstIndices(notBelow first: Double, _ second: Double) -> (Int, Int) {
+        sorted.withUnsafeBufferPointer { values in
+            guard count > 0 else { return (0, 0) }
+            var firstBase = 0
+            var secondBase = 0
+            var length = count
+            @inline(__always) func halve() {
+                let half = length >> 1
+                firstBase &+= values[firstBase &+ half] < first ? half : 0
+                secondBase &+= values[secondBase &+ half] < second ? half : 0
+                length &-= half
+            }
+            if count <= 128 {
+                for _ in 0..<7 { halve() }
+            } else {
+                while length > 1 { halve() }
+            }
+            return (
+                firstBase &+ (values[firstBase] < first ? 1 : 0), secondBase &+ (values[secondBase] < second ? 1 : 0)
+            )
         }
-        if candidates <= 128 {
-            for _ in 0..<7 { halve() }
-        } else {
-            while length > 1 { halve() }
-        }
-        return base &+ (isBefore(base) ? 1 : 0)
     }
 
     /// The median of the values held; nil while empty.
@@ -126,17 +124,29 @@ struct RunningOrder: Sendable {
     /// The values held in arrival order's storage (the oldest may be anywhere), for a scan on a rare event.
     var stored: ArraySlice<Double> { ring.prefix(count) }
 
-    /// The k-th smallest absolute distance from `centre` (k from 0, below `count`), in O(log n).
+    /// The k-th smallest absolute distance from `centre` (k from 0, below `count`), and the (k - 1)-th (k when k is
+    /// 0), in O(log n).
     ///
     /// The k + 1 values nearest the centre are consecutive in sorted order, so the search is for where that run
     /// starts: a run starting at `start` is too far left while its first value is farther from the centre than the
-    /// value just past its end. The distance asked for is the farther of the run's two ends.
-    private func distance(rank k: Int, from centre: Double) -> Double {
+    /// value just past its end. The k-th distance is the farther of the run's two ends; without that end, the run
+    /// holds the k nearest values, and the farther of its new ends is the (k - 1)-th. (This search keeps its jumps:
+    /// the run starts near the same place question after question, so they are well predicted.)
+    private func distances(rank k: Int, from centre: Double) -> (kth: Double, previous: Double) {
         sorted.withUnsafeBufferPointer { values in
-            // Runs starting at 0..<(count - k - 1) can be compared with the value past their end; the last cannot
-            // be too far left.
-            let start = leadingCount(among: count - k - 1) { centre - values[$0] > values[$0 + k + 1] - centre }
-            return max(centre - values[start], values[start + k] - centre)
+            var low = 0
+            var high = count - (k + 1)
+            while low < high {
+                let start = (low + high) >> 1
+                if centre - values[start] > values[start + k + 1] - centre { low = start + 1 } else { high = start }
+            }
+            let below = centre - values[low]
+            let above = values[low + k] - centre
+            guard k > 0 else { return (max(below, above), max(below, above)) }
+            let previous =
+                below >= above
+                ? max(centre - values[low + 1], above) : max(below, values[low + k - 1] - centre)
+            return (max(below, above), previous)
         }
     }
 
@@ -144,8 +154,8 @@ struct RunningOrder: Sendable {
     func medianAbsoluteDeviation(from centre: Double? = nil) -> Double? {
         guard count > 0, let centre = centre ?? median else { return nil }
         let middle = count / 2
-        if count % 2 == 1 { return distance(rank: middle, from: centre) }
-        return (distance(rank: middle - 1, from: centre) + distance(rank: middle, from: centre)) / 2
+        let found = distances(rank: middle, from: centre)
+        return count % 2 == 1 ? found.kth : (found.previous + found.kth) / 2
     }
 }
 
