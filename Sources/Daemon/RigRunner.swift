@@ -8,16 +8,6 @@ import ProtocolFiles
 import Simulation
 import Storage
 
-/// What every run of the daemon uses: the database, the outcome journal beside it, the live hub, the log.
-struct RunServices: Sendable {
-    let store: RunStore
-    let journal: OutcomeJournal
-    /// Outcomes the database did not take, reported by the API until they are recorded.
-    let pendingOutcomes: PendingOutcomes
-    let hub: RunHub
-    var logger: Logger
-}
-
 /// Owns one rig and at most one run on it at a time. A fault in one rig never touches another.
 ///
 /// Starting a run takes three steps with one job each: ``RunStartValidator`` checks the request against the rig

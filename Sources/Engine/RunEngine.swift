@@ -76,9 +76,18 @@ public struct RunEngine: Sendable {
     public let threeElectrode: Bool
     /// Cell data the guards use (metal, thickness, setpoints).
     public let context: RunContext
-    public private(set) var outcome: RunOutcome?
+    public private(set) var outcome: RunOutcome? {
+        didSet { isFinished = outcome != nil }
+    }
     /// The verdict that paused the run, while it is paused.
-    public private(set) var pause: Verdict?
+    public private(set) var pause: Verdict? {
+        didSet { isPaused = pause != nil }
+    }
+    /// Whether the run has ended. Kept beside ``outcome`` (and ``isPaused`` beside ``pause``) because they are asked
+    /// several times per sample, and testing the optional struct itself copies it (its strings and verdict).
+    public private(set) var isFinished = false
+    /// Whether the run is paused at open circuit (a ``pause`` verdict stands).
+    public private(set) var isPaused = false
     public private(set) var currentStep: StepRecord?
     public private(set) var sampleCount = 0
     /// Cell time of the latest sample (or of the start).
@@ -143,14 +152,10 @@ public struct RunEngine: Sendable {
         self.init(plan: plan, threeElectrode: testProtocol.threeElectrode, criteria: criteria, context: context)
     }
 
-    public var isFinished: Bool { outcome != nil }
-
     /// Cell time the current step has run, not counting its pauses; nil when no step runs.
     public var currentStepElapsed_s: Double? {
         currentStep.map { max(0, latestTime_s - $0.startTime_s - stepPaused_s) }
     }
-
-    public var isPaused: Bool { pause != nil }
 
     /// Starts the first step at cell time `time_s`.
     public mutating func start(at time_s: Double = 0) -> EngineOutput {
