@@ -172,7 +172,7 @@ struct ReloadService: Service {
 
     func run() async throws {
         let hangUps = await UnixSignalsSequence(trapping: .sighup)
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in hangUps {
                 await daemon.reload()
                 await daemon.queue.advanceAll()  // a new rig may have entries waiting

@@ -125,7 +125,7 @@ final class Notifier: Sendable {
 
     /// Delivers notifications until cancelled; on graceful shutdown, what is queued gets `drainDeadline` more.
     func run(drainDeadline: Duration = .seconds(3)) async {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await _ in self.wakeUp {
                 await self.deliverQueued()
             }

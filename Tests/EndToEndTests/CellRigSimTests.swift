@@ -131,7 +131,7 @@ struct CellRigSimTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let linkDirectory = directory.appendingPathComponent("links").path
         let simulatorOutput = directory.appendingPathComponent("cellrig-sim.out")
-        FileManager.default.createFile(atPath: simulatorOutput.path, contents: nil)
+        try #require(FileManager.default.createFile(atPath: simulatorOutput.path, contents: nil))
         let simulator = Process()
         simulator.executableURL = TestSupport.productsDirectory.appendingPathComponent("cellrig-sim")
         simulator.arguments = ["--link-dir", linkDirectory, "--speed", "10", "--keithley-watchdog", "30"]

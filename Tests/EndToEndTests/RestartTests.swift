@@ -35,7 +35,7 @@ struct RestartTests {
             // would keep the test runner waiting.
             let log = directory.appendingPathComponent("cellrigd.log")
             if !FileManager.default.fileExists(atPath: log.path) {
-                FileManager.default.createFile(atPath: log.path, contents: nil)
+                try Data().write(to: log)
             }
             let handle = try FileHandle(forWritingTo: log)
             handle.seekToEndOfFile()

@@ -64,7 +64,9 @@ enum FuzzPipeline {
 
     static func readCSV(_ fuzz: FuzzCase, scratch: URL) -> FuzzOutcome {
         let path = scratch.appendingPathComponent("\(fuzz.index).csv").path
-        FileManager.default.createFile(atPath: path, contents: Data(fuzz.bytes))
+        guard FileManager.default.createFile(atPath: path, contents: Data(fuzz.bytes)) else {
+            return FuzzOutcome(error: "the fuzz case could not be written to \(path)", positioned: false)
+        }
         defer { try? FileManager.default.removeItem(atPath: path) }
         var held = 0
         do {

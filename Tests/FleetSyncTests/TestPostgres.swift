@@ -42,7 +42,7 @@ enum TestPostgres {
         let admin = try adminEndpoint
         let name = "cellrig_test_\(UUID().uuidString.prefix(8).lowercased())"
         do {
-            try await withClient(admin) { client in
+            _ = try await withClient(admin) { client in
                 try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
             }
         } catch {
@@ -56,7 +56,7 @@ enum TestPostgres {
         } catch {
             result = .failure(error)
         }
-        try await withClient(admin) { client in
+        _ = try await withClient(admin) { client in
             try await client.query(
                 PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
