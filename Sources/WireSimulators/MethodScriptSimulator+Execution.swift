@@ -131,33 +131,23 @@ extension MethodScriptSimulator {
         return .completed
     }
 
+    /// One iteration per point of a galvanostatic (or open-circuit) loop: the cell carries the loop's current over
+    /// the interval, or none while the cell is off, and the reading at its end is what the point reports.
     func measurementLoop(
         technique: String, interval_s: Double, duration_s: Double, current_A: Double,
         body: [MethodScriptProgram.Statement], variables: inout [String: (type: String, value: Double)],
         timerStart: inout Double, package: inout [String]?,
         store: (CellReading, inout [String: (type: String, value: Double)]) -> Void
     ) async -> Outcome {
-        await emit("M" + technique)
         appliedCurrent_A = cellIsOn ? current_A : 0
-        var elapsed = 0.0
-        var outcome = Outcome.completed
-        while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested, !portGone {
-            await pace(cellSeconds: interval_s)
-            if abortRequested || Task.isCancelled { break }
-            let reading = cell.advance(by: interval_s, current_A: cellIsOn ? current_A : 0)
-            cellTime_s += interval_s
-            elapsed += interval_s
+        return await pointLoop(
+            technique: technique, pointDurations_s: Self.points(every: interval_s, for: duration_s), body: body,
+            variables: &variables, timerStart: &timerStart, package: &package
+        ) { duration_s, variables in
+            let reading = cell.advance(by: duration_s, current_A: cellIsOn ? current_A : 0)
+            cellTime_s += duration_s
             store(reading, &variables)
-            let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
-            if case .completed = result { continue }
-            if case .broken = result { break }
-            outcome = result
-            break
         }
-        leaveLoopRequested = false
-        if case .runtimeError = outcome { return outcome }
-        await emit("*")
-        return abortRequested ? .aborted : .completed
     }
 
     /// One iteration per point of a potentiostatic loop: the cell is held at the programmed potential over the
@@ -169,30 +159,20 @@ extension MethodScriptSimulator {
         timerStart: inout Double, package: inout [String]?,
         store: (Double, CellReading, inout [String: (type: String, value: Double)]) -> Void
     ) async -> Outcome {
-        await emit("M" + technique)
         var elapsed = 0.0
-        var outcome = Outcome.completed
-        while elapsed + interval_s <= duration_s * (1 + 1e-12), !abortRequested, !leaveLoopRequested, !portGone {
-            await pace(cellSeconds: interval_s)
-            if abortRequested || Task.isCancelled { break }
-            let target = program.potential(atElapsed: elapsed + interval_s)
+        return await pointLoop(
+            technique: technique, pointDurations_s: Self.points(every: interval_s, for: duration_s), body: body,
+            variables: &variables, timerStart: &timerStart, package: &package
+        ) { duration_s, variables in
+            let target = program.potential(atElapsed: elapsed + duration_s)
             let reading = cell.advance(
-                by: interval_s, holding: target, versus: .reference, compliance_A: Self.largestCurrent_A,
+                by: duration_s, holding: target, versus: .reference, compliance_A: Self.largestCurrent_A,
                 guess_A: appliedCurrent_A)
             appliedCurrent_A = reading.current_A
-            cellTime_s += interval_s
-            elapsed += interval_s
+            cellTime_s += duration_s
+            elapsed += duration_s
             store(target, reading, &variables)
-            let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
-            if case .completed = result { continue }
-            if case .broken = result { break }
-            outcome = result
-            break
         }
-        leaveLoopRequested = false
-        if case .runtimeError = outcome { return outcome }
-        await emit("*")
-        return abortRequested ? .aborted : .completed
     }
 
     /// The largest current the simulated instrument drives under potential control (the EmStat4 HR's top range).
@@ -205,15 +185,32 @@ extension MethodScriptSimulator {
         variables: inout [String: (type: String, value: Double)], timerStart: inout Double, package: inout [String]?,
         store: (Double, Complex, inout [String: (type: String, value: Double)]) -> Void
     ) async -> Outcome {
+        var remaining = frequencies_Hz[...]
+        return await pointLoop(
+            technique: technique, pointDurations_s: frequencies_Hz.map(ImpedanceSettings.pointDuration_s(atFrequency:)),
+            body: body, variables: &variables, timerStart: &timerStart, package: &package
+        ) { duration_s, variables in
+            let frequency = remaining.removeFirst()
+            _ = cell.advance(by: duration_s, current_A: 0)
+            cellTime_s += duration_s
+            store(frequency, cell.measureImpedance(atFrequency: frequency), &variables)
+        }
+    }
+
+    /// The frame of every measurement loop: announces the technique, then for each point waits its cell time, lets
+    /// `takePoint` advance the cell and store the point's values, and runs the loop's body, until the points run
+    /// out, the host aborts or leaves the loop, the body breaks or fails, or the port goes.
+    func pointLoop(
+        technique: String, pointDurations_s: some Sequence<Double>, body: [MethodScriptProgram.Statement],
+        variables: inout [String: (type: String, value: Double)], timerStart: inout Double, package: inout [String]?,
+        takePoint: (Double, inout [String: (type: String, value: Double)]) -> Void
+    ) async -> Outcome {
         await emit("M" + technique)
         var outcome = Outcome.completed
-        for frequency in frequencies_Hz where !abortRequested && !leaveLoopRequested && !portGone {
-            let duration = ImpedanceSettings.pointDuration_s(atFrequency: frequency)
-            await pace(cellSeconds: duration)
+        for duration_s in pointDurations_s where !abortRequested && !leaveLoopRequested && !portGone {
+            await pace(cellSeconds: duration_s)
             if abortRequested || Task.isCancelled { break }
-            _ = cell.advance(by: duration, current_A: 0)
-            cellTime_s += duration
-            store(frequency, cell.measureImpedance(atFrequency: frequency), &variables)
+            takePoint(duration_s, &variables)
             let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
             if case .completed = result { continue }
             if case .broken = result { break }
@@ -224,6 +221,15 @@ extension MethodScriptSimulator {
         if case .runtimeError = outcome { return outcome }
         await emit("*")
         return abortRequested ? .aborted : .completed
+    }
+
+    /// The points of a timed loop, lazily: `interval_s` each, as many as fit in `duration_s`.
+    static func points(every interval_s: Double, for duration_s: Double) -> some Sequence<Double> {
+        sequence(state: 0.0) { elapsed in
+            guard elapsed + interval_s <= duration_s * (1 + 1e-12) else { return nil }
+            elapsed += interval_s
+            return interval_s
+        }
     }
 
     /// `count` log-spaced frequencies from `start` to `end`, both included.
