@@ -217,7 +217,7 @@ enum FitText {
         let check = fit.kramersKronig
         lines.append(
             "  reduced chi-square \(formatNumber(fit.reducedChiSquare, significantDigits: 3)) over \(fit.degreesOfFreedom)"
-                + " degrees of freedom; \(fit.converged ? "converged" : "not converged") in \(fit.iterations) iterations"
+                + " degrees of freedom; \(fit.converged ? "converged" : "not converged") in \(fit.iterations) iteration\(fit.iterations == 1 ? "" : "s")"
         )
         lines.append(
             "  lin-KK: \(check.elementCount) RC elements, residuals \(formatNumber(check.residualRMS * 100, significantDigits: 3)) % RMS, "
