@@ -44,6 +44,7 @@ enum EmbeddedRigs {
     static let seedRigs: [(file: String, text: String)] = [
         ("rigs/sim-li-3e.yaml", simLi3E),
         ("rigs/sim-li-microelectrode.yaml", simLiMicroelectrode),
+        ("rigs/sim-li-conditioning.yaml", simLiConditioning),
     ]
 
     /// Every built-in rig: `sim` first, then ``seedRigs``.
@@ -78,6 +79,40 @@ enum EmbeddedRigs {
           model: physics
           preset: li-lpscl
           seed: 4
+
+        """
+
+    static let simLiConditioning = """
+        # Seed 004's rig with its heated clamp, simulated in process: the Li|Li6PS5Cl|Li three-electrode cell of
+        # rigs/sim-li-3e.yaml (10 mm electrodes, 7 MPa, 25 C, the physics model's li-lpscl preset) with a heater that
+        # `set_temperature` steps drive. The cell's temperature follows the setpoint as a first-order lag of 5 min, and the
+        # kinetics and conductivity follow the temperature (Arrhenius). protocols/conditioned-ccd-3e.yaml is written for
+        # it; rigs/sim-serial-li-conditioning.yaml runs the same procedure on the serial drivers and wire simulators.
+        schema: 1
+        id: sim-li-conditioning
+        name: Simulated Li|Li6PS5Cl|Li three-electrode cell at 7 MPa with a heated clamp (physics model)
+        cell:
+          label: sim-Li-LPSCl-3E-2
+          metal: Li
+          electrolyte: Li6PS5Cl
+          electrolyte_thickness: 0.6 mm
+          electrode_area: 0.785 cm2
+          metal_thickness: 100 um
+          pretreatment: none (the protocol conditions it at 80 C and 7 MPa)
+          stack_pressure: 7 MPa
+          temperature: 25 C
+        limits:
+          voltage: 5 V
+          current: 50 mA
+        galvanostat:
+          driver: simulated
+          speed: max
+          model: physics
+          preset: li-lpscl
+          seed: 5
+          heater:
+            max_setpoint: 120 C
+            time_constant: 300 s
 
         """
 

@@ -34,7 +34,8 @@ actor InstrumentSession {
         case .simulated(let configuration):
             let model = try SimulatedCells.model(
                 configuration, cell: cell, threeElectrode: testProtocol.threeElectrode, rigFile: "rig '\(rig.id)'")
-            let simulated = SimulatedGalvanostat(name: rig.id, model: model, speed: configuration.speed)
+            let simulated = SimulatedGalvanostat(
+                name: rig.id, model: model, speed: configuration.speed, heater: configuration.heater)
             return InstrumentSession(rig: rig, galvanostat: simulated, simulated: simulated)
         case .methodScript, .keithley2400:
             return InstrumentSession(rig: rig, galvanostat: try await InstrumentFactory.open(rig), simulated: nil)

@@ -91,10 +91,10 @@ extension RunLoop {
             }
             return try await analyzer.measureImpedance(settings)
         case .setTemperature(let setpoint_C):
-            guard let rig = galvanostat as? SerialRigInstruments, rig.controlsTemperature else {
+            guard let heater = galvanostat as? any TemperatureSetting, heater.controlsTemperature else {
                 throw InstrumentError(.rejected, instrument: session.rig.id, "the rig has no temperature controller")
             }
-            try await rig.setTemperature(setpoint_C)
+            try await heater.setTemperature(setpoint_C)
         }
         return nil
     }

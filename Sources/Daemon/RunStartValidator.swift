@@ -12,7 +12,7 @@ struct RigCapabilities: Sendable, Hashable {
     var measuresImpedance: Bool
     /// Whether its galvanostat can set a potential (potentiostatic holds, sweeps).
     var setsPotential: Bool
-    /// Whether it has a temperature controller that `set_temperature` steps can set.
+    /// Whether it has a temperature controller (or a simulated heater) that `set_temperature` steps can set.
     var controlsTemperature: Bool
 
     init(_ rig: RigDescription) {
@@ -33,7 +33,7 @@ struct RigCapabilities: Sendable, Hashable {
         }
         // A temperature controller's process value fills every sample's temperature.
         if rig.temperatureController != nil { measures.insert(.temperature) }
-        controlsTemperature = rig.temperatureController != nil
+        controlsTemperature = rig.maximumTemperatureSetpoint_C != nil
     }
 }
 
@@ -146,15 +146,15 @@ struct RunStartValidator {
         func place(_ step: PlannedStep) -> String { "step \(step.index) (\(step.kind.rawValue))" }
         for step in plan.steps {
             if let setpoint = step.temperatureSetpoint_C {
-                guard capabilities.controlsTemperature, let controller = rig.temperatureController else {
+                guard capabilities.controlsTemperature, let maximumSetpoint_C = rig.maximumTemperatureSetpoint_C else {
                     throw .badRequest(
                         "\(file): \(place(step)) sets the temperature, but rig '\(rig.id)' has no temperature "
                             + "controller (temperature_controller: in its rig file)")
                 }
-                guard setpoint <= controller.maximumSetpoint_C else {
+                guard setpoint <= maximumSetpoint_C else {
                     throw .badRequest(
                         "\(file): \(place(step)) asks for \(formatNumber(setpoint)) C, above rig '\(rig.id)''s "
-                            + "max_setpoint of \(formatNumber(controller.maximumSetpoint_C)) C")
+                            + "max_setpoint of \(formatNumber(maximumSetpoint_C)) C")
                 }
                 let limit = cell.metal.meltingPoint_C - 10
                 guard setpoint <= limit else {

@@ -17,7 +17,7 @@ import Transport
 /// as read and flagged ``SampleFlags/pressureImplausible``, and one at the run's start refuses the run. A sensor
 /// whose port went away is lost like the galvanostat. The temperature controller, when the rig has one, is read the
 /// same way into every sample's `temperature_C` (`SerialRigInstruments+Temperature.swift`).
-actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer, Potentiostat {
+actor SerialRigInstruments: Galvanostat, ImpedanceAnalyzer, Potentiostat, TemperatureSetting {
     /// The force sensor and how its readings become pressures.
     struct PressureSensor: Sendable {
         let sensor: any ForceSensor

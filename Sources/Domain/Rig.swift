@@ -142,9 +142,25 @@ public struct SimulatedCellParameter: Sendable, Hashable, Codable {
     }
 }
 
+/// The heater of a simulated rig (its oven or heated clamp): `set_temperature` steps move the cell's temperature
+/// toward their setpoint as a first-order lag, as a controlled oven does once its controller has settled.
+public struct SimulatedHeater: Sendable, Hashable, Codable {
+    /// The highest setpoint a protocol may ask for, C.
+    public var maximumSetpoint_C: Double
+    /// The time constant of the cell's temperature following the setpoint, s.
+    public var timeConstant_s: Double
+
+    public init(maximumSetpoint_C: Double = 120, timeConstant_s: Double = 300) {
+        self.maximumSetpoint_C = maximumSetpoint_C
+        self.timeConstant_s = timeConstant_s
+    }
+}
+
 /// Parameters of a simulated cell; every value has a default so a rig file may give only what it changes.
 public struct SimulatedCellConfiguration: Sendable, Hashable, Codable {
     public var speed: SimulationSpeed
+    /// The rig's heater, if it has one (`heater:` in the rig file); without one `set_temperature` is refused.
+    public var heater: SimulatedHeater?
     public var seed: UInt64
     public var model: SimulatedCellModel = .ohmic
     /// Overrides of the physics model's parameters (names from its catalogue, numbers in the unit the name says).
@@ -203,6 +219,18 @@ public struct RigDescription: Sendable, Hashable, Codable {
         self.limits = limits
         self.galvanostat = galvanostat
         self.pressureSensor = pressureSensor
+    }
+}
+
+extension RigDescription {
+    /// The highest temperature setpoint the rig accepts, from its temperature controller or its simulated heater;
+    /// nil when the rig cannot set the temperature.
+    public var maximumTemperatureSetpoint_C: Double? {
+        if let temperatureController { return temperatureController.maximumSetpoint_C }
+        if case .simulated(let simulated) = galvanostat, let heater = simulated.heater {
+            return heater.maximumSetpoint_C
+        }
+        return nil
     }
 }
 

@@ -18,3 +18,13 @@ public protocol TemperatureController: Actor {
     /// Holds the controller's output (the heater) off; the setpoint stays as it was.
     func disableOutput() async throws
 }
+
+/// A rig's instrument that can set the cell's temperature for a `set_temperature` step: a serial rig with a
+/// temperature controller, or a simulated rig with a heater. The run loop asks this of the rig's main instrument.
+public protocol TemperatureSetting: Sendable {
+    /// Whether this instrument has a heater to set (a rig without one refuses `set_temperature`).
+    var controlsTemperature: Bool { get }
+
+    /// Sets the temperature the cell is brought to; it does not wait for the cell to reach it.
+    func setTemperature(_ setpoint_C: Double) async throws
+}

@@ -13,7 +13,7 @@ public enum RigFile {
     static let simulatedKeys = [
         "driver", "speed", "seed", "model", "preset", "parameters", "bulk_resistance", "interfacial_resistance",
         "critical_current_density",
-        "short_delay", "short_resistance", "noise",
+        "short_delay", "short_resistance", "noise", "heater",
     ]
 
     /// Parses rig text; `file` is used in error messages only.
@@ -123,6 +123,20 @@ public enum RigFile {
             }
         } else if let node = reader.optional("preset") ?? reader.optional("parameters") {
             throw node.error("presets and `parameters:` need `model: physics`")
+        }
+        if let heaterNode = reader.optional("heater") {
+            guard modelName == "physics" else {
+                throw heaterNode.error("a heater needs `model: physics` (the ohmic model has no temperature)")
+            }
+            let heater = try heaterNode.mapping(allowedKeys: ["max_setpoint", "time_constant"])
+            var simulated = SimulatedHeater()
+            if let value = try heater.optional("max_setpoint")?.quantity(.temperature, range: -100...500) {
+                simulated.maximumSetpoint_C = value
+            }
+            if let value = try heater.optional("time_constant")?.quantity(.time, range: 1...86_400) {
+                simulated.timeConstant_s = value
+            }
+            configuration.heater = simulated
         }
         if let parametersNode = reader.optional("parameters") {
             let names = try parametersNode.keys()

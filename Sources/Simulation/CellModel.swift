@@ -22,9 +22,15 @@ public protocol CellModel: Sendable {
 
     /// One impedance reading at `frequency_Hz` as an analyser would give it, measurement noise included.
     mutating func measureImpedance(atFrequency frequency_Hz: Double) -> Complex
+
+    /// Brings the cell to `temperature_C` (a simulated heater's doing); a model without temperature ignores it.
+    mutating func setTemperatureSetpoint(_ temperature_C: Double)
 }
 
 extension CellModel {
+    /// Models without temperature dependence stay as they are.
+    public mutating func setTemperatureSetpoint(_ temperature_C: Double) {}
+
     /// An exact reading, for cells that model no analyser noise.
     public mutating func measureImpedance(atFrequency frequency_Hz: Double) -> Complex {
         impedance(atFrequencies: [frequency_Hz])[0]

@@ -12,7 +12,7 @@ public import Instruments
 /// It is a ``Potentiostat`` too: under a potential program each sample's current is the one that brings the cell
 /// model's controlled voltage to the programmed potential (the cell's own kinetics decide it), within the rig's
 /// current limit.
-public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat {
+public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat, TemperatureSetting {
     public let name: String
     private var model: any CellModel
     private let speed: SimulationSpeed
@@ -26,10 +26,28 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat 
     /// Samples handed out so far; tests compare it with what storage holds.
     public private(set) var producedSampleCount = 0
 
-    public init(name: String = "sim", model: any CellModel, speed: SimulationSpeed) {
+    /// The rig's heater, if it has one (`heater:` in a simulated rig file).
+    let heaterConfiguration: SimulatedHeater?
+    /// How the cell's temperature follows a `set_temperature` setpoint; nil without a heater.
+    private var heater: Heater?
+    /// The temperature of the latest reading, where a heater's first setpoint starts from.
+    private var lastTemperature_C: Double?
+
+    public init(name: String = "sim", model: any CellModel, speed: SimulationSpeed, heater: SimulatedHeater? = nil) {
         self.name = name
         self.model = model
         self.speed = speed
+        self.heaterConfiguration = heater
+        self.heater = heater.map { Heater(configuration: $0) }
+    }
+
+    /// Starts the heater towards `setpoint_C`, from where the cell's temperature is now.
+    func startHeating(to setpoint_C: Double) {
+        guard var heating = heater else { return }
+        heating.temperature_C = heating.temperature_C ?? lastTemperature_C
+        heating.setpoint_C = setpoint_C
+        heating.settled = false
+        heater = heating
     }
 
     public var groundTruth: [GroundTruthEvent] { model.groundTruth }
@@ -108,7 +126,8 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat 
     public func nextSamples() async throws -> [InstrumentSample] {
         try await waitUntilDue()
         let checkpoint = Checkpoint(
-            model: model, time_s: time_s, producedSampleCount: producedSampleCount, current_A: current_A,
+            model: model, heater: heater, time_s: time_s, producedSampleCount: producedSampleCount,
+            current_A: current_A,
             program: program)
         var batch: [InstrumentSample] = []
         batch.reserveCapacity(Self.batchLimit)
@@ -128,6 +147,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat 
         lastBatch = nil
         guard index < times.count - 1 else { return true }
         model = checkpoint.model
+        heater = checkpoint.heater
         self.time_s = checkpoint.time_s
         producedSampleCount = checkpoint.producedSampleCount
         let current = current_A
@@ -190,6 +210,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat 
     /// The simulator's state before a batch, to measure part of it again after a rewind.
     private struct Checkpoint {
         var model: any CellModel
+        var heater: Heater?
         var time_s: Double
         var producedSampleCount: Int
         var current_A: Double
@@ -221,6 +242,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat 
     /// Advances the model by one sampling interval under the present current and reads it, clipped to compliance.
     private func produceSample() -> InstrumentSample {
         time_s += interval_s
+        if let temperature_C = heater?.advance(by: interval_s) { model.setTemperatureSetpoint(temperature_C) }
         var sample: InstrumentSample
         if let (program, start_s) = program {
             let compliance = min(program.currentCompliance_A ?? .infinity, limits?.current_A ?? .infinity)
@@ -235,6 +257,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat 
         let compliance = limits?.voltage_V ?? .infinity
         sample.time_s = time_s
         sample.voltage_V = min(max(sample.voltage_V, -compliance), compliance)
+        lastTemperature_C = sample.temperature_C ?? lastTemperature_C
         return sample
     }
 }

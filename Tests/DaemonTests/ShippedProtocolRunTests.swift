@@ -16,7 +16,7 @@ struct ShippedProtocolRunTests {
             #expect(text == (try TestSupport.readRepositoryFile(file)), "\(file)")
         }
         let ids = try DaemonConfiguration.embeddedSimulatedRigs().map(\.id)
-        #expect(ids == ["sim", "sim-li-3e", "sim-li-microelectrode"])
+        #expect(ids == ["sim", "sim-li-3e", "sim-li-microelectrode", "sim-li-conditioning"])
     }
 
     /// Polls the run until it ends, or until it pauses (which fails the test and aborts the run: a run waiting on
@@ -50,8 +50,6 @@ struct ShippedProtocolRunTests {
             let path = "protocols/\(name)"
             let parsed = try ProtocolFile.parse(try TestSupport.readRepositoryFile(path), file: path)
             let rig = try #require(parsed.intendedRig, "\(path) does not name its rig (`rig:`)")
-            // A rig of wire simulators on pseudo-terminals has its own test (ConditioningRigTests runs seed 004).
-            if rig == "sim-serial-li-conditioning" { continue }
             try #require(
                 rigs.contains { $0.id == rig },
                 "\(path) is meant for rig '\(rig)', which is not built in: add it to rigs/ and EmbeddedRigs.seedRigs")

@@ -12,6 +12,7 @@ enum FuzzSeeds {
     ]
     static let rigPaths = [
         "rigs/sim.yaml", "rigs/sim-ohmic.yaml", "rigs/sim-serial.yaml", "rigs/sim-serial-li-conditioning.yaml",
+        "rigs/sim-li-conditioning.yaml",
     ]
 
     static func seeds(for kind: FuzzedFileKind) throws -> [(name: String, text: String)] {

@@ -82,4 +82,48 @@ struct TemperatureControllerRigFileTests {
             if let allowed { #expect(error.allowed?.contains(allowed) == true, "\(error)") }
         }
     }
+
+    private func simulatedRig(_ galvanostat: String) -> String {
+        """
+        schema: 1
+        id: oven-sim
+        cell: {metal: Li, electrolyte: Li6PS5Cl, electrode_area: 0.785 cm2}
+        limits: {voltage: 5 V, current: 50 mA}
+        galvanostat:
+          driver: simulated
+        \(galvanostat)
+        """
+    }
+
+    @Test func aSimulatedRigMayHaveAHeater() throws {
+        let parsed = try RigFile.parse(
+            simulatedRig(
+                "  model: physics\n  preset: li-lpscl\n  heater: {max_setpoint: 100 C, time_constant: 10 min}"),
+            file: "oven-sim.yaml")
+        guard case .simulated(let simulated) = parsed.galvanostat else { throw CancellationError() }
+        #expect(simulated.heater == SimulatedHeater(maximumSetpoint_C: 100, timeConstant_s: 600))
+        #expect(parsed.maximumTemperatureSetpoint_C == 100)
+        let unheated = try RigFile.parse(simulatedRig("  model: physics\n  preset: li-lpscl"), file: "plain.yaml")
+        #expect(unheated.maximumTemperatureSetpoint_C == nil, "without a heater the rig cannot set the temperature")
+    }
+
+    @Test(
+        "a heater's errors name the line and key",
+        arguments: [
+            ("  heater: {max_setpoint: 100 C}", "galvanostat.heater", 7),
+            (
+                "  model: physics\n  preset: li-lpscl\n  heater: {time_constant: 0.1 s}",
+                "galvanostat.heater.time_constant", 9
+            ),
+            ("  model: physics\n  preset: li-lpscl\n  heater: {power: 50 W}", "galvanostat.heater.power", 9),
+        ] as [(String, String, Int)])
+    func heaterErrors(galvanostat: String, key: String, line: Int) throws {
+        do {
+            _ = try RigFile.parse(simulatedRig(galvanostat), file: "t.yaml")
+            Issue.record("\(galvanostat) must be refused")
+        } catch {
+            #expect(error.file == "t.yaml" && error.line == line, "\(error)")
+            #expect(error.key == key, "\(error)")
+        }
+    }
 }
