@@ -2,15 +2,15 @@ public import Domain
 import Instruments
 public import Transport
 
+extension ModbusLoadCellConfiguration.RegisterKind {
+    /// The function that reads registers of this kind: 03 (holding registers) or 04 (input registers).
+    public var readFunction: ModbusFunction { self == .holding ? .readHoldingRegisters : .readInputRegisters }
+}
+
 /// How a Modbus load cell's register contents decode into a force: the driver's reading of the rig file's map.
 extension ModbusLoadCellConfiguration {
     /// Registers one reading spans: 1 for 16-bit values, 2 for 32-bit ones.
     public var registerCount: Int { valueType == .int16 || valueType == .uint16 ? 1 : 2 }
-
-    /// Function 03 (holding registers) or 04 (input registers).
-    public var readFunction: ModbusFunction {
-        registerKind == .holding ? .readHoldingRegisters : .readInputRegisters
-    }
 
     /// Decodes the registers of one reading, as received (each high byte first on the wire), into newtons; nil
     /// when their number does not fit the value type. A float32 that is not a number stays one: the rig flags it.
@@ -64,7 +64,7 @@ public actor ModbusLoadCell: ForceSensor {
 
     public func readForce_N() async throws -> Double {
         let registers = try await client.readRegisters(
-            configuration.readFunction, start: configuration.register, count: configuration.registerCount)
+            configuration.registerKind.readFunction, start: configuration.register, count: configuration.registerCount)
         guard let force = configuration.force_N(registers: registers) else {
             throw InstrumentError(
                 .invalidReply, instrument: client.instrumentName, "undecodable registers \(registers)")

@@ -29,9 +29,8 @@ public actor ModbusTemperatureController: TemperatureController {
     }
 
     public func readTemperature_C() async throws -> Double {
-        let function: ModbusFunction =
-            configuration.processValueKind == .holding ? .readHoldingRegisters : .readInputRegisters
-        let registers = try await client.readRegisters(function, start: configuration.processValueRegister, count: 1)
+        let registers = try await client.readRegisters(
+            configuration.processValueKind.readFunction, start: configuration.processValueRegister, count: 1)
         return configuration.temperature_C(register: registers[0])
     }
 
