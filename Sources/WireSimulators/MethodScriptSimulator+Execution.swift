@@ -143,7 +143,7 @@ extension MethodScriptSimulator {
         return await pointLoop(
             technique: technique, pointDurations_s: Self.points(every: interval_s, for: duration_s), body: body,
             variables: &variables, timerStart: &timerStart, package: &package
-        ) { duration_s, variables in
+        ) { _, duration_s, variables in
             let reading = cell.advance(by: duration_s, current_A: cellIsOn ? current_A : 0)
             cellTime_s += duration_s
             store(reading, &variables)
@@ -163,7 +163,7 @@ extension MethodScriptSimulator {
         return await pointLoop(
             technique: technique, pointDurations_s: Self.points(every: interval_s, for: duration_s), body: body,
             variables: &variables, timerStart: &timerStart, package: &package
-        ) { duration_s, variables in
+        ) { _, duration_s, variables in
             let target = program.potential(atElapsed: elapsed + duration_s)
             let reading = cell.advance(
                 by: duration_s, holding: target, versus: .reference, compliance_A: Self.largestCurrent_A,
@@ -185,12 +185,11 @@ extension MethodScriptSimulator {
         variables: inout [String: (type: String, value: Double)], timerStart: inout Double, package: inout [String]?,
         store: (Double, Complex, inout [String: (type: String, value: Double)]) -> Void
     ) async -> Outcome {
-        var remaining = frequencies_Hz[...]
         return await pointLoop(
             technique: technique, pointDurations_s: frequencies_Hz.map(ImpedanceSettings.pointDuration_s(atFrequency:)),
             body: body, variables: &variables, timerStart: &timerStart, package: &package
-        ) { duration_s, variables in
-            let frequency = remaining.removeFirst()
+        ) { index, duration_s, variables in
+            let frequency = frequencies_Hz[index]
             _ = cell.advance(by: duration_s, current_A: 0)
             cellTime_s += duration_s
             store(frequency, cell.measureImpedance(atFrequency: frequency), &variables)
@@ -198,19 +197,21 @@ extension MethodScriptSimulator {
     }
 
     /// The frame of every measurement loop: announces the technique, then for each point waits its cell time, lets
-    /// `takePoint` advance the cell and store the point's values, and runs the loop's body, until the points run
-    /// out, the host aborts or leaves the loop, the body breaks or fails, or the port goes.
+    /// `takePoint` (given the point's index and duration) advance the cell and store the point's values, and runs
+    /// the loop's body, until the points run out, the host aborts or leaves the loop, the body breaks or fails, or
+    /// the port goes.
     func pointLoop(
         technique: String, pointDurations_s: some Sequence<Double>, body: [MethodScriptProgram.Statement],
         variables: inout [String: (type: String, value: Double)], timerStart: inout Double, package: inout [String]?,
-        takePoint: (Double, inout [String: (type: String, value: Double)]) -> Void
+        takePoint: (_ index: Int, _ duration_s: Double, inout [String: (type: String, value: Double)]) -> Void
     ) async -> Outcome {
         await emit("M" + technique)
         var outcome = Outcome.completed
-        for duration_s in pointDurations_s where !abortRequested && !leaveLoopRequested && !portGone {
+        for (index, duration_s) in pointDurations_s.enumerated()
+        where !abortRequested && !leaveLoopRequested && !portGone {
             await pace(cellSeconds: duration_s)
             if abortRequested || Task.isCancelled { break }
-            takePoint(duration_s, &variables)
+            takePoint(index, duration_s, &variables)
             let result = await execute(body, variables: &variables, timerStart: &timerStart, package: &package)
             if case .completed = result { continue }
             if case .broken = result { break }
