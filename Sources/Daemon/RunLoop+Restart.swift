@@ -19,6 +19,8 @@ extension RunLoop {
         }
         hub.publish(.event(EventInfo(runID: runID, plan.event)), runID: runID)
         let who = plan.byHand ? "resumed by the operator" : "the daemon restarted"
+        await restoreTemperatureSetpoint()
+        guard !engine.isFinished else { return }
         guard !engine.isPaused else {
             notePause(true)
             return
@@ -39,6 +41,26 @@ extension RunLoop {
         if plan.policy == .resume, let level = plan.levelBeforeGap_V, level > 0 {
             shortCheck = (level, 0, Self.restartCheckSamples)
         }
+    }
+
+    /// Writes the setpoint of the run's latest `set_temperature` step again: the previous daemon's end switched the
+    /// heater off when the rig says `at_run_end: output-off`, and a controller power-cycled meanwhile lost it. A
+    /// refusal faults the run at open circuit, as a refused `set_temperature` step does.
+    private func restoreTemperatureSetpoint() async {
+        guard let current = engine.currentStep?.step.index,
+            let setting = engine.plan.steps.last(where: { $0.index <= current && $0.temperatureSetpoint_C != nil }),
+            let setpoint_C = setting.temperatureSetpoint_C
+        else { return }
+        var output = EngineOutput()
+        output.commands = [.setTemperature(setpoint_C)]
+        output.events = [
+            RunEvent(
+                kind: .operatorCommand, time_s: engine.latestTime_s,
+                message:
+                    "the temperature setpoint of step \(setting.index) (\(formatNumber(setpoint_C)) C) is written again "
+                    + "after the restart", stepIndex: current)
+        ]
+        await carryOut(output)
     }
 
     /// The event that says a run continues after a restart, with how long it was away and what its step does now;

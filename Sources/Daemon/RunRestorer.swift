@@ -72,9 +72,7 @@ enum RunRestorer {
             let level = levelStep == driver.engine.currentStep?.step.index ? median(recentLevels) : nil
             return RestoredRun(
                 runID: runID, testProtocol: testProtocol, cell: recorded.cell, engine: driver.engine,
-                outputs: driver.commands.compactMap { entry in
-                    simulatorOutput(entry.command).map { (entry.samplesBefore, $0) }
-                },
+                outputs: driver.commands.map { ($0.samplesBefore, simulatorOutput($0.command)) },
                 storedSamples: stored, storedEvents: try store.eventCount(runID: runID),
                 storedInputs: driver.inputs?.count ?? 0, levelBeforeGap_V: level,
                 gap_s: run.lastWrittenAt.map { Date().timeIntervalSince($0) })
@@ -85,14 +83,14 @@ enum RunRestorer {
         }
     }
 
-    /// What the simulated cell saw of `command`; nil for a command that does not change it (a temperature setpoint).
-    private static func simulatorOutput(_ command: InstrumentCommand) -> SimulatedGalvanostat.Output? {
+    /// What the simulated instrument saw of `command`.
+    private static func simulatorOutput(_ command: InstrumentCommand) -> SimulatedGalvanostat.Output {
         switch command {
         case .applyCurrent(let current): .current(current)
         case .openCircuit: .openCircuit
         case .measureImpedance(let settings): .spectrum(settings)
         case .applyPotential(let program): .potential(program)
-        case .setTemperature: nil
+        case .setTemperature(let setpoint_C): .temperature(setpoint_C)
         }
     }
 

@@ -25,11 +25,17 @@ public protocol CellModel: Sendable {
 
     /// Brings the cell to `temperature_C` (a simulated heater's doing); a model without temperature ignores it.
     mutating func setTemperatureSetpoint(_ temperature_C: Double)
+
+    /// The temperature the cell is held at now, where a heater starts from; nil for a model without temperature.
+    var heldTemperature_C: Double? { get }
 }
 
 extension CellModel {
     /// Models without temperature dependence stay as they are.
     public mutating func setTemperatureSetpoint(_ temperature_C: Double) {}
+
+    /// Models without temperature dependence hold none.
+    public var heldTemperature_C: Double? { nil }
 
     /// An exact reading, for cells that model no analyser noise.
     public mutating func measureImpedance(atFrequency frequency_Hz: Double) -> Complex {

@@ -30,7 +30,8 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     let heaterConfiguration: SimulatedHeater?
     /// How the cell's temperature follows a `set_temperature` setpoint; nil without a heater.
     private var heater: Heater?
-    /// The temperature of the latest reading, where a heater's first setpoint starts from.
+    /// The temperature of the latest reading, where a heater's first setpoint starts from (before any reading, from
+    /// the temperature the model holds).
     private var lastTemperature_C: Double?
 
     public init(name: String = "sim", model: any CellModel, speed: SimulationSpeed, heater: SimulatedHeater? = nil) {
@@ -44,7 +45,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     /// Starts the heater towards `setpoint_C`, from where the cell's temperature is now.
     func startHeating(to setpoint_C: Double) {
         guard var heating = heater else { return }
-        heating.temperature_C = heating.temperature_C ?? lastTemperature_C
+        heating.temperature_C = heating.temperature_C ?? lastTemperature_C ?? model.heldTemperature_C
         heating.setpoint_C = setpoint_C
         heating.settled = false
         heater = heating
@@ -168,6 +169,8 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
         case openCircuit
         case spectrum(ImpedanceSettings)
         case potential(PotentialProgram)
+        /// A heater setpoint (a `set_temperature` step): the simulated clamp heats or cools towards it.
+        case temperature(Double)
     }
 
     /// Brings a fresh simulator to where an interrupted run's instrument stood: replays the outputs the run had it
@@ -194,6 +197,8 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
                 current_A = 0
                 program = nil
                 time_s = model.measureSpectrum(settings, startTime_s: time_s).last?.time_s ?? time_s
+            case .temperature(let setpoint_C):
+                startHeating(to: setpoint_C)
             }
         }
         while produced < sampleCount {

@@ -62,6 +62,9 @@ public struct PhysicsCell: CellModel {
         pressureSetpoint_MPa = max(pressure_MPa, 0)
     }
 
+    /// The temperature the cell is held at (the rig's, or the latest a heater gave it).
+    public var heldTemperature_C: Double? { temperatureSetpoint_C }
+
     /// Changes the temperature setpoint; kinetics and conductivity follow at once (Arrhenius).
     public mutating func setTemperatureSetpoint(_ temperature_C: Double) {
         temperatureSetpoint_C = temperature_C
