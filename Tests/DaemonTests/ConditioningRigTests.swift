@@ -12,6 +12,17 @@ import WireSimulators
 /// Force on a 0.785 cm2 pellet at 7 MPa.
 private let clampForceAt7MPa_N = 549.5
 
+/// A Eurotherm 3200 on a simulated clamp that heats on `potentiostat`'s cell clock.
+func eurothermOven(
+    following potentiostat: MethodScriptSimulator, plant: TemperatureControllerSimulator.Plant = .init()
+) -> TemperatureControllerSimulator {
+    TemperatureControllerSimulator(
+        map: TemperatureControllerConfiguration(
+            preset: .eurotherm3200, line: SerialLineConfiguration(port: "", baudRate: 9600)),
+        plant: plant
+    ) { await potentiostat.elapsedCellTime_s }
+}
+
 /// Seed 004's rig on pseudo-terminals: MethodSCRIPT, a Mark-10 and a temperature controller whose clamp heats on the
 /// MethodSCRIPT cell's clock. The protocol is the shipped file with its holds, capacities and spectra shortened, so
 /// the run takes seconds of wall time; the simulators run at unlimited speed, so nothing here depends on the
@@ -72,11 +83,8 @@ struct ConditioningRigTests {
         let potentiostat = MethodScriptSimulator(cell: PhysicsCell(parameters: parameters))
         let port = try SimulatedPort.start(potentiostat)
         let gauge = try SimulatedPort.start(Mark10Simulator { clampForceAt7MPa_N })
-        let oven = TemperatureControllerSimulator(
-            map: TemperatureControllerConfiguration(
-                preset: .eurotherm3200, line: SerialLineConfiguration(port: "", baudRate: 9600)),
-            plant: .init(ambient_C: 22, timeConstant_s: 120, maximumRise_C: 150)
-        ) { await potentiostat.elapsedCellTime_s }
+        let oven = eurothermOven(
+            following: potentiostat, plant: .init(ambient_C: 22, timeConstant_s: 120, maximumRise_C: 150))
         let controller = try SimulatedPort.start(oven)
         let rig = try DaemonConfiguration.loadRig(
             text: rigText(
@@ -135,10 +143,7 @@ struct ConditioningRigTests {
         let port = try SimulatedPort.start(potentiostat)
         // The operator has not tightened the clamp: 5 MPa on the pellet, not 7.
         let gauge = try SimulatedPort.start(Mark10Simulator { 392.5 })
-        let oven = TemperatureControllerSimulator(
-            map: TemperatureControllerConfiguration(
-                preset: .eurotherm3200, line: SerialLineConfiguration(port: "", baudRate: 9600))
-        ) { await potentiostat.elapsedCellTime_s }
+        let oven = eurothermOven(following: potentiostat)
         let controller = try SimulatedPort.start(oven)
         let rig = try DaemonConfiguration.loadRig(
             text: rigText(galvanostat: port.path, gauge: gauge.path, controller: controller.path, atRunEnd: "keep"),

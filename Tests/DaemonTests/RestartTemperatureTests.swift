@@ -75,11 +75,8 @@ struct RestartTemperatureTests {
         let directory = try TestSupport.scratchDirectory()
         let potentiostat = MethodScriptSimulator(cell: testCell(), speed: .factor(200))
         let port = try SimulatedPort.start(potentiostat)
-        let oven = TemperatureControllerSimulator(
-            map: TemperatureControllerConfiguration(
-                preset: .eurotherm3200, line: SerialLineConfiguration(port: "", baudRate: 9600)),
-            plant: .init(ambient_C: 22, timeConstant_s: 120, maximumRise_C: 150)
-        ) { await potentiostat.elapsedCellTime_s }
+        let oven = eurothermOven(
+            following: potentiostat, plant: .init(ambient_C: 22, timeConstant_s: 120, maximumRise_C: 150))
         let controller = try SimulatedPort.start(oven)
         let rig = try DaemonConfiguration.loadRig(
             text: """
