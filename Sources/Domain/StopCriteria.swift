@@ -157,7 +157,7 @@ public enum CriterionCatalogue {
                 + "The noise is floored at the reading's resolution. Sampled faster than every 0.25 s, the tests also "
                 + "judge means over 1 s windows. The first step in each direction is judged only once it "
                 + "has settled (nucleation). Detection figures hold on the benchmark's trace families only (make "
-                + "bench-criteria, shipped CCD protocols: 72/72, 68/72 and 70/72 shorts found on its three families, "
+                + "bench-criteria, shipped CCD protocols: 72/72, 69/72 and 70/72 shorts found on its three families, "
                 + "no stop before the onset and no false alarm in 432 runs; "
                 + "the phenomena tested are listed in docs/protocol-files.md), not on cells in general. The CCD is "
                 + "the step's current density.",

@@ -21,19 +21,34 @@ extension DendriteShortCriterion {
         }
         totalFallRun = totalFallNow ? totalFallRun + 1 : 0
         // Noise jump: a contact making and breaking makes |V| flicker from sample to sample far more than the same
-        // cell did at the end of an earlier step at a similar current, while |V| lies below that step's end.
+        // cell did at the end of an earlier step at a similar current, while |V| lies below the healthy level: that
+        // step's end, or higher, where the flicker leaves |V| between its dips (``flickerFreeLevel``).
         var noiseJumpNow = false
         if !judgesWindows, enoughSamples, context.elapsed_s >= tuning.noiseJumpSettle_s,
             let reference = crossReference_V,
             let before = crossWhiteNoise_V, let white = level.whiteNoise_V
         {
             let latestMean = mean(recent.latest(8))
-            noiseJumpNow =
-                white >= tuning.noiseJumpFactor * max(before, floor_V)
-                && reference - latestMean >= max(tuning.noiseJumpFall * reference, minimumFall_V)
+            if white >= tuning.noiseJumpFactor * max(before, floor_V) {
+                let healthy_V = max(reference, flickerFreeLevel ?? reference)
+                noiseJumpNow = healthy_V - latestMean >= max(tuning.noiseJumpFall * healthy_V, minimumFall_V)
+            }
         }
         noiseJumpRun = noiseJumpNow ? noiseJumpRun + 1 : 0
         return (totalFallRun >= 2, noiseJumpRun >= tuning.oneSidedSamples)
+    }
+
+    /// Where a short's flicker leaves |V| between its dips: the ``ShortDetectionTuning/flickerFreeShare`` quantile
+    /// of the latest ``ShortDetectionTuning/flickerFreeSamples``. A conductance that comes and goes in parallel with
+    /// the cell only ever lowers |V|, so the samples taken while it is open sit at the healthy level, which at a
+    /// higher current or in a step still relaxing upwards lies above the earlier step's end; the mean then lies far
+    /// below that level. Noise that spreads both ways puts this quantile only about 0.84 of its spread above the mean,
+    /// short of the fall the test asks for unless the noise is itself several per cent of |V|.
+    var flickerFreeLevel: Double? {
+        guard tuning.flickerFreeShare > 0 else { return nil }
+        let latest = recent.latest(tuning.flickerFreeSamples).sorted()
+        guard latest.count >= tuning.flickerFreeSamples, !latest.isEmpty else { return nil }
+        return latest[min(latest.count - 1, Int(tuning.flickerFreeShare * Double(latest.count - 1)))]
     }
 
     /// The noise-rise test: a contact making and breaking makes |V| flicker from sample to sample far more than it

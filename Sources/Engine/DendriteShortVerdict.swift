@@ -49,8 +49,9 @@ extension DendriteShortCriterion {
             onset = sample.time_s - Double(noiseJumpRun) * interval_s
             what =
                 "|V| flickers \(formatNumber((level.whiteNoise_V ?? 0) / max(crossWhiteNoise_V ?? 0, 1e-12), significantDigits: 3)) "
-                + "times as much from sample to sample as at the end of an earlier step at a similar current, and lies "
-                + "below that step's \(millivolts(crossReference_V ?? 0)) mV (now \(millivolts(observed)) mV)"
+                + "times as much from sample to sample as at the end of an earlier step at a similar current, and its "
+                + "mean lies below the healthy \(millivolts(max(crossReference_V ?? 0, flickerFreeLevel ?? 0))) mV "
+                + "(that step's end or |V| between the dips; now \(millivolts(mean(recent.latest(8)))) mV)"
         case .noiseRise:
             onset = sample.time_s - Double(noiseRiseRun) * interval_s
             what =

@@ -156,6 +156,12 @@ public struct ShortDetectionTuning: Sendable, Hashable {
     /// Step time before the noise-jump test judges (on samples only, not on window means): a step's first minutes,
     /// when |V| still climbs from below the previous step's end and its changes follow the transient, are no jump.
     public var noiseJumpSettle_s = 120.0
+    /// The healthy level the noise-jump test measures the fall from is the earlier step's end, or, where higher, this
+    /// quantile of the latest ``flickerFreeSamples`` samples: a short's flicker only ever lowers |V|, so the samples
+    /// between its dips show the healthy level (which rises with the current and through a step's relaxation).
+    /// 0 takes the earlier step's end only.
+    public var flickerFreeShare = 0.8
+    public var flickerFreeSamples = 16
 
     // MARK: Noise-rise test (a contact making and breaking: |V| flickers far more than earlier in the step)
 

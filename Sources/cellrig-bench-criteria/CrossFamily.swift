@@ -88,6 +88,7 @@ func tuningOverride(_ name: String) -> WritableKeyPath<ShortDetectionTuning, Dou
     case "noiseRiseFactor": \.noiseRiseFactor
     case "noiseJumpFactor": \.noiseJumpFactor
     case "noiseJumpFall": \.noiseJumpFall
+    case "flickerFreeShare": \.flickerFreeShare
     case "totalFall": \.totalFall
     case "crossStepFall": \.crossStepFall
     case "dropSize": \.dropSize
@@ -105,6 +106,7 @@ func tuningCountOverride(_ name: String) -> WritableKeyPath<ShortDetectionTuning
     case "fastFallSamples": \.fastFallSamples
     case "oneSidedSamples": \.oneSidedSamples
     case "confirmations": \.confirmations
+    case "flickerFreeSamples": \.flickerFreeSamples
     default: nil
     }
 }
