@@ -23,7 +23,7 @@ extension MethodScriptSimulator {
             case .packageAdd(let name):
                 guard let variable = variables[name] else { return .runtimeError(code: 0x0010, line: statement.line) }
                 let number = packagesSent + 1
-                let value = variable.type == "ab" && faults.nanPotentialInPackage == number ? .nan : variable.value
+                let value = variable.type == "ab" && faults.sendsNaNPotential(inPackage: number) ? .nan : variable.value
                 let overload = variable.type == "ba" && faults.overloadStatusInPackage == number
                 package?.append(
                     variable.type + Self.encode(value)

@@ -53,18 +53,26 @@ public actor MethodScriptSimulator: WireSimulator {
         /// Send the potential (`ab`) of the package with this number (from 1) as `nan`, as an instrument does for a
         /// reading it could not make.
         public var nanPotentialInPackage: Int?
+        /// Send the potential of every package from this number (from 1) on as `nan`: a cell whose lead came off.
+        public var nanPotentialFromPackage: Int?
         /// Set the overload bit in the status of the current (`ba`) of the package with this number (from 1); the
         /// value is still sent.
         public var overloadStatusInPackage: Int?
 
+        /// Whether the potential of package `number` (from 1) is sent as `nan`.
+        func sendsNaNPotential(inPackage number: Int) -> Bool {
+            nanPotentialInPackage == number || nanPotentialFromPackage.map { number >= $0 } == true
+        }
+
         public init(
             overloadAfterPackages: Int? = nil, hangUpAfterPackages: Int? = nil, strayXONOnStart: Bool = false,
-            nanPotentialInPackage: Int? = nil, overloadStatusInPackage: Int? = nil
+            nanPotentialInPackage: Int? = nil, nanPotentialFromPackage: Int? = nil, overloadStatusInPackage: Int? = nil
         ) {
             self.overloadAfterPackages = overloadAfterPackages
             self.hangUpAfterPackages = hangUpAfterPackages
             self.strayXONOnStart = strayXONOnStart
             self.nanPotentialInPackage = nanPotentialInPackage
+            self.nanPotentialFromPackage = nanPotentialFromPackage
             self.overloadStatusInPackage = overloadStatusInPackage
         }
     }
