@@ -6,11 +6,8 @@ public import Instruments
 /// Cell time advances by the sampling interval with every sample; at a speed factor a call waits so that cell time
 /// runs that many times faster than wall time, at `.unlimited` it returns at once. Batches (``nextSamples()``) are
 /// measured ahead of the run loop, so the loop can take back their tail (``rewind(toSampleAt:)``) when a command
-/// comes mid-batch: the cell then sees the command right after the sample that caused it. At `.unlimited` the next
-/// batch is measured ahead, in the background, while the loop judges the present one (a real instrument measures on
-/// its own too); any command, rewind or single sample first takes that batch back, so nothing it measured is seen
-/// and the cell is where it stood. Like a real instrument it enforces its compliance voltage: the reading never
-/// exceeds the hardware limit.
+/// comes mid-batch: the cell then sees the command right after the sample that caused it. Like a real
+/// instrument it enforces its compliance voltage: the reading never exceeds the hardware limit.
 ///
 /// It is a ``Potentiostat`` too: under a potential program each sample's current is the one that brings the cell
 /// model's controlled voltage to the programmed potential (the cell's own kinetics decide it), within the rig's
@@ -26,10 +23,8 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     private var program: (program: PotentialProgram, start_s: Double)?
     private var time_s = 0.0
     private var wallStart: ContinuousClock.Instant?
-    /// Samples measured so far, those measured ahead included.
-    private var measuredSampleCount = 0
-    /// Samples handed out so far (not those measured ahead); tests compare it with what storage holds.
-    public var producedSampleCount: Int { ahead?.before.producedSampleCount ?? measuredSampleCount }
+    /// Samples handed out so far; tests compare it with what storage holds.
+    public private(set) var producedSampleCount = 0
 
     /// The rig's heater, if it has one (`heater:` in a simulated rig file).
     let heaterConfiguration: SimulatedHeater?
@@ -48,7 +43,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
 
     /// Starts the heater towards `setpoint_C`, from where the cell's temperature is now.
     func startHeating(to setpoint_C: Double) {
-        takeBackAhead()
         guard var heating = heater else { return }
         heating.temperature_C = heating.temperature_C ?? lastTemperature_C
         heating.setpoint_C = setpoint_C
@@ -56,11 +50,10 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
         heater = heating
     }
 
-    /// What happened to the cell up to the latest sample handed out (not in the batch measured ahead).
-    public var groundTruth: [GroundTruthEvent] { (ahead?.before.model ?? model).groundTruth }
+    public var groundTruth: [GroundTruthEvent] { model.groundTruth }
 
     /// The current the simulated instrument drives now (0 at open circuit).
-    public var appliedCurrent_A: Double { ahead?.before.current_A ?? current_A }
+    public var appliedCurrent_A: Double { current_A }
 
     public func identify() async throws -> InstrumentIdentity {
         InstrumentIdentity(
@@ -72,7 +65,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
         guard samplingInterval_s > 0 else {
             throw InstrumentError(.rejected, instrument: name, "sampling interval must be positive")
         }
-        takeBackAhead()
         interval_s = samplingInterval_s
         self.limits = limits
         wallStart = nil
@@ -85,7 +77,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
                 .rejected, instrument: name,
                 "current \(formatNumber(current_A)) A exceeds the rig's limit of \(formatNumber(limits.current_A)) A")
         }
-        takeBackAhead()
         self.current_A = current_A
         program = nil
         lastBatch = nil
@@ -99,16 +90,14 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
                 .rejected, instrument: name,
                 "potential \(formatNumber(outside)) V exceeds the rig's limit of \(formatNumber(limits.voltage_V)) V")
         }
-        takeBackAhead()
         self.program = (program, time_s)
         lastBatch = nil
     }
 
     /// The potential program running now, if any.
-    public var appliedProgram: PotentialProgram? { (ahead?.before.program ?? program)?.program }
+    public var appliedProgram: PotentialProgram? { program?.program }
 
     public func openCircuit() async throws {
-        takeBackAhead()
         current_A = 0
         program = nil
         lastBatch = nil
@@ -117,7 +106,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     /// Measures a spectrum on the model at zero DC current; cell time moves on by the spectrum's duration, and the
     /// next sample comes one sampling interval after its last point.
     public func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
-        takeBackAhead()
         current_A = 0
         program = nil
         lastBatch = nil
@@ -128,7 +116,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
 
     public func nextSample() async throws -> InstrumentSample {
         try await waitUntilDue()
-        takeBackAhead()
         lastBatch = nil
         return produceSample()
     }
@@ -138,13 +125,10 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     /// the tail of the batch with ``rewind(toSampleAt:)`` when its engine commands the instrument mid-batch.
     public func nextSamples() async throws -> [InstrumentSample] {
         try await waitUntilDue()
-        if let measured = ahead {
-            ahead = nil
-            lastBatch = (measured.before, measured.batch.map(\.time_s))
-            measureNextAhead()
-            return measured.batch
-        }
-        let checkpoint = self.checkpoint
+        let checkpoint = Checkpoint(
+            model: model, heater: heater, time_s: time_s, producedSampleCount: producedSampleCount,
+            current_A: current_A,
+            program: program)
         var batch: [InstrumentSample] = []
         batch.reserveCapacity(Self.batchLimit)
         batch.append(produceSample())
@@ -152,61 +136,24 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
             batch.append(produceSample())
         }
         lastBatch = (checkpoint, batch.map(\.time_s))
-        measureNextAhead()
         return batch
-    }
-
-    /// At unlimited speed, measures the next batch in the background (on the simulator's own executor, beside the
-    /// run loop), to be handed over by the next ``nextSamples()`` unless a command or rewind takes it back first.
-    private func measureNextAhead() {
-        guard case .unlimited = speed else { return }
-        Task { self.measureAhead() }
-    }
-
-    private func measureAhead() {
-        guard ahead == nil, case .unlimited = speed else { return }
-        let before = checkpoint
-        let temperature_C = lastTemperature_C
-        var batch: [InstrumentSample] = []
-        batch.reserveCapacity(Self.batchLimit)
-        for _ in 0..<Self.batchLimit { batch.append(produceSample()) }
-        ahead = (before, temperature_C, batch)
-    }
-
-    /// Puts the simulator back where it stood before the batch measured ahead, which nobody has seen.
-    private func takeBackAhead() {
-        guard let measured = ahead else { return }
-        ahead = nil
-        restore(measured.before)
-        lastTemperature_C = measured.lastTemperature_C
-    }
-
-    private var checkpoint: Checkpoint {
-        Checkpoint(
-            model: model, heater: heater, time_s: time_s, producedSampleCount: measuredSampleCount,
-            current_A: current_A, program: program)
-    }
-
-    private func restore(_ checkpoint: Checkpoint) {
-        model = checkpoint.model
-        heater = checkpoint.heater
-        time_s = checkpoint.time_s
-        measuredSampleCount = checkpoint.producedSampleCount
-        current_A = checkpoint.current_A
-        program = checkpoint.program
     }
 
     /// Takes back the samples of the latest batch after the one at `time_s`: the cell's state, the clock and the
     /// count return to that sample, as if the next command had come right after it. False when `time_s` is not a
     /// sample of the latest batch.
     public func rewind(toSampleAt time_s: Double) async -> Bool {
-        takeBackAhead()
         guard let (checkpoint, times) = lastBatch, let index = times.firstIndex(of: time_s) else { return false }
         lastBatch = nil
         guard index < times.count - 1 else { return true }
+        model = checkpoint.model
+        heater = checkpoint.heater
+        self.time_s = checkpoint.time_s
+        producedSampleCount = checkpoint.producedSampleCount
         let current = current_A
         let commanded = program
-        restore(checkpoint)
+        current_A = checkpoint.current_A
+        program = checkpoint.program
         for _ in 0...index { _ = produceSample() }
         current_A = current
         program = commanded
@@ -228,7 +175,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     /// model is deterministic, so its state (and its clock) is exactly that after the run's last stored sample: the
     /// simulated cell does not forget what happened to it when the daemon restarts. Call after `configure`.
     public func fastForward(through outputs: [(samplesBefore: Int, output: Output)], sampleCount: Int) {
-        takeBackAhead()
         var produced = 0
         for (samplesBefore, output) in outputs {
             while produced < min(samplesBefore, sampleCount) {
@@ -272,8 +218,6 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     }
 
     private var lastBatch: (checkpoint: Checkpoint, times: [Double])?
-    /// The batch measured ahead at unlimited speed, with the simulator's state (and latest temperature) before it.
-    private var ahead: (before: Checkpoint, lastTemperature_C: Double?, batch: [InstrumentSample])?
 
     /// Waits, at a speed factor, until the next sample's time has come in wall time.
     private func waitUntilDue() async throws {
@@ -284,7 +228,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
             wallStart = start
             let due = start.advanced(by: .seconds((time_s + interval_s) / factor))
             try await clock.sleep(until: due, tolerance: nil)
-        } else if measuredSampleCount % 4096 == 0 {
+        } else if producedSampleCount % 4096 == 0 {
             await Task.yield()
         }
     }
@@ -309,7 +253,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
         } else {
             sample = model.advance(by: interval_s, current_A: current_A)
         }
-        measuredSampleCount += 1
+        producedSampleCount += 1
         let compliance = limits?.voltage_V ?? .infinity
         sample.time_s = time_s
         sample.voltage_V = min(max(sample.voltage_V, -compliance), compliance)
