@@ -54,7 +54,7 @@ public struct HardShortCriterion: StopCriterion {
             $0.isFinite && $0 > 0 ? $0 : nil
         }
         self.tuning = tuning
-        level = SettledLevel(tuning: tuning)
+        level = SettledLevel(tuning: tuning, keepsWander: false)
     }
 
     /// The electrolyte resistance known before any sample: given, measured in this run, or from the rig file.

@@ -206,7 +206,8 @@ public struct RunEngine: Sendable {
             stepSampleCount += 1
             if sample.current_A.isFinite, !sample.flags.contains(.overload) {
                 record.charge_C += abs(sample.current_A) * interval
-                currentStep = record
+                // In place: storing the whole record back would copy the step (and retain its parts) per sample.
+                currentStep?.charge_C = record.charge_C
             }
         }
         let stepElapsed_s = sample.time_s - record.startTime_s - stepPaused_s

@@ -35,14 +35,17 @@ struct SettledLevel: Sendable {
     /// change is fitted to the older and the newer half separately.
     private var blocks = BlockMeans()
     /// Fluctuation of the smoothed |V| about its slow mean while settled and not falling: the wander a total fall
-    /// must stand out from.
+    /// must stand out from (kept only when ``keepsWander``).
     private var wander = RobustScale(capacity: 63)
+    /// Whether the owner reads ``wander_V``; a level kept without it (hard-short's) skips that window.
+    let keepsWander: Bool
     /// Changes of the raw |V| from sample to sample: their spread is the white noise.
     private var increments = RobustScale(capacity: 31)
     private var previousRaw: Double?
 
-    init(tuning: ShortDetectionTuning) {
+    init(tuning: ShortDetectionTuning, keepsWander: Bool = true) {
         self.tuning = tuning
+        self.keepsWander = keepsWander
     }
 
     mutating func reset(stepStart_s: Double) {
@@ -61,7 +64,6 @@ struct SettledLevel: Sendable {
         increments.removeAll()
         previousRaw = nil
         whiteNoise_V = nil
-        wander_V = nil
     }
 
     /// How much the settled level has been lost, as a share of it (0 when not settled or not below it).
@@ -80,8 +82,9 @@ struct SettledLevel: Sendable {
     /// two (a trend, a lag or a slow wander does not enter it); nil until known.
     private(set) var whiteNoise_V: Double?
 
-    /// The robust spread of the smoothed |V| about its slow mean while settled; nil until known.
-    private(set) var wander_V: Double?
+    /// The robust spread of the smoothed |V| about its slow mean while settled; nil until known. Worked out when
+    /// asked: the window changes only while settled and not falling, and a total fall is judged rarely.
+    var wander_V: Double? { wander.standardDeviation }
 
     /// The window the rate is measured over: ``ShortDetectionTuning/settlingWindow_s`` or as many samples, and
     /// longer where noise or the reading's resolution would hide a rate of a quarter of the settled rate in it (a
@@ -94,7 +97,9 @@ struct SettledLevel: Sendable {
         // move can hide a change of one resolution step over the whole window.
         let noise = whiteNoise_V ?? 0
         let relative = noise / (level * target)
-        let byNoise = cbrt(12 * interval_s * relative * relative)
+        // The cube root only where it can exceed the base (the margin is far beyond the rounding of either side).
+        let cube = 12 * interval_s * relative * relative
+        let byNoise = cube < base * base * base * (1 - 1e-9) ? 0 : cbrt(cube)
         let byResolution = resolution_V / (level * target)
         return min(1800, max(base, byNoise, byResolution))
     }
@@ -134,10 +139,7 @@ struct SettledLevel: Sendable {
         reference = max(reference, smoothedHistory.minimum)
         reference_V = reference
         if smoothed >= reference * (1 - 1e-9) { atReferenceTime_s = time_s }
-        if fall < tuning.totalFall / 3 {
-            wander.add(smoothed - slowMean)
-            wander_V = wander.standardDeviation
-        }
+        if keepsWander, fall < tuning.totalFall / 3 { wander.add(smoothed - slowMean) }
     }
 }
 
@@ -232,6 +234,10 @@ struct SmallWindow: Sendable {
 
     private func middle(upper: Bool) -> Double {
         guard count > 0 else { return 0 }
+        if count == 5 {
+            let (a, b, c, d, e, _, _, _) = values
+            if !a.isNaN, !b.isNaN, !c.isNaN, !d.isNaN, !e.isNaN { return Self.median(a, b, c, d, e) }
+        }
         var sorted: (Double, Double, Double, Double, Double, Double, Double, Double) = values
         return withUnsafeMutableBytes(of: &sorted) { raw in
             let buffer = raw.bindMemory(to: Double.self)
@@ -246,5 +252,15 @@ struct SmallWindow: Sendable {
             }
             return buffer[upper ? count / 2 : (count - 1) / 2]
         }
+    }
+    /// The median of five values (none NaN) in six comparisons, without sorting: the least of the first four has
+    /// three values above it, so it is not the median; the median is then the second least of the other four.
+    private static func median(_ a: Double, _ b: Double, _ c: Double, _ d: Double, _ e: Double) -> Double {
+        var (low1, high1) = a <= b ? (a, b) : (b, a)
+        var (low2, high2) = c <= d ? (c, d) : (d, c)
+        if low2 < low1 { swap(&low1, &low2); swap(&high1, &high2) }
+        // low1 is out; the pairs (high1, e) and (low2, high2) hold the other four.
+        let (low3, high3) = high1 <= e ? (high1, e) : (e, high1)
+        return low3 < low2 ? min(high3, low2) : min(low3, high2)
     }
 }

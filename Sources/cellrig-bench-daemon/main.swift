@@ -63,6 +63,29 @@ let lastTime_s = stored.last?.sample.time_s ?? 0
 await daemon.shutdown()
 _ = await server.result
 
+/// FNV-1a over the bit patterns of every stored value of every row, in order: two builds that store the same rows
+/// print the same digest, so a change meant to be invisible to the data can be checked end to end.
+func rowsDigest(_ rows: [RecordedSample]) -> UInt64 {
+    var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ value: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) {
+            digest = (digest ^ ((value >> UInt64(shift)) & 0xff)) &* 0x100_0000_01b3
+        }
+    }
+    for row in rows {
+        let sample = row.sample
+        mix(UInt64(bitPattern: Int64(row.seq)))
+        mix(UInt64(bitPattern: Int64(row.stepIndex)))
+        mix(UInt64(bitPattern: Int64(row.cycle)))
+        for value in [sample.time_s, sample.current_A, sample.voltage_V] { mix(value.bitPattern) }
+        for value in [sample.voltageWERE_V, sample.pressure_MPa, sample.temperature_C] {
+            mix(value.map(\.bitPattern) ?? 0x7ff8_dead_0000_0001)
+        }
+        mix(UInt64(bitPattern: Int64(sample.flags.rawValue)))
+    }
+    return digest
+}
+
 /// How a baseline binds each row: GRDB's statement arguments, or SQLite's C calls on the same prepared statement.
 enum Binding: String { case grdbArguments = "GRDB arguments", sqliteCalls = "SQLite C binding" }
 
@@ -139,6 +162,7 @@ print("  outcome          \(final.state): \(final.reason ?? "-")")
 if let ccd = final.ccd_mA_cm2 { print("  CCD              \(ccd) mA/cm2") }
 print("  samples stored   \(final.samples)")
 print("  cell time        \(String(format: "%.1f", lastTime_s / 3600)) h")
+print("  rows digest      \(String(rowsDigest(stored), radix: 16)) (of every stored value: equal digests, equal rows)")
 print("  wall time        \(String(format: "%.2f", wall_s)) s")
 print("  speed            \(String(format: "%.0f", lastTime_s / wall_s)) cell-seconds per wall-second")
 print("  throughput       \(String(format: "%.0f", daemonRate)) samples per second stored (whole daemon path)")
