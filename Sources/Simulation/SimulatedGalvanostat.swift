@@ -107,11 +107,21 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
     /// Measures a spectrum on the model at zero DC current; cell time moves on by the spectrum's duration, and the
     /// next sample comes one sampling interval after its last point.
     public func measureImpedance(_ settings: ImpedanceSettings) async throws -> [ImpedancePoint] {
+        lastBatch = nil
+        return measureSpectrum(settings)
+    }
+
+    /// A spectrum at open circuit: cell time moves on by its duration, and a heater with it (the cell's temperature
+    /// is taken as steady over one spectrum, and follows the heater again at its end).
+    private func measureSpectrum(_ settings: ImpedanceSettings) -> [ImpedancePoint] {
         current_A = 0
         program = nil
-        lastBatch = nil
         let points = model.measureSpectrum(settings, startTime_s: time_s)
-        time_s = points.last?.time_s ?? time_s
+        let end_s = points.last?.time_s ?? time_s
+        if end_s > time_s, let temperature_C = heater?.advance(by: end_s - time_s) {
+            model.setTemperatureSetpoint(temperature_C)
+        }
+        time_s = end_s
         return points
     }
 
@@ -194,9 +204,7 @@ public actor SimulatedGalvanostat: Galvanostat, ImpedanceAnalyzer, Potentiostat,
             case .potential(let potential):
                 program = (potential, time_s)
             case .spectrum(let settings):
-                current_A = 0
-                program = nil
-                time_s = model.measureSpectrum(settings, startTime_s: time_s).last?.time_s ?? time_s
+                _ = measureSpectrum(settings)
             case .temperature(let setpoint_C):
                 startHeating(to: setpoint_C)
             }

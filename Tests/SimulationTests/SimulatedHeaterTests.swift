@@ -35,6 +35,32 @@ struct SimulatedHeaterTests {
         #expect(cooled > 25 && cooled < 80 - 55 * (1 - exp(-1)) + 0.1, "\(cooled)")
     }
 
+    @Test("a setpoint given before any reading starts from the cell's temperature, not at the setpoint")
+    func firstSetpointStartsFromTheCell() async throws {
+        let galvanostat = try await heatedGalvanostat()
+        try await galvanostat.setTemperature(80)
+        let first = try #require(try await galvanostat.nextSample().temperature_C)
+        // One 10 s reading into a 300 s lag from 25 C: 25 + 55 (1 - e^(-1/30)).
+        #expect(abs(first - (80 - 55 * exp(-1.0 / 30))) < 0.01, "\(first)")
+    }
+
+    @Test("the heater goes on during an impedance spectrum: the next reading is as warm as the spectrum was long")
+    func heaterMovesDuringASpectrum() async throws {
+        let galvanostat = try await heatedGalvanostat()
+        try await galvanostat.setTemperature(80)
+        let before = try await galvanostat.nextSample()
+        let spectrum = try await galvanostat.measureImpedance(
+            ImpedanceSettings(
+                control: .potentiostatic, startFrequency_Hz: 1e5, endFrequency_Hz: 0.01, pointsPerDecade: 5,
+                amplitude: 0.01))
+        let after = try await galvanostat.nextSample()
+        let elapsed_s = after.time_s - before.time_s
+        #expect(elapsed_s > 300, "a spectrum down to 10 mHz takes minutes: \(elapsed_s) s, \(spectrum.count) points")
+        let start = try #require(before.temperature_C)
+        let expected = 80 - (80 - start) * exp(-elapsed_s / 300)
+        #expect(abs((after.temperature_C ?? 0) - expected) < 0.5, "\(after.temperature_C ?? .nan) C, \(expected) C")
+    }
+
     @Test("the cell's kinetics follow its temperature: the same current needs less overpotential when hot")
     func kineticsFollowTheTemperature() async throws {
         let galvanostat = try await heatedGalvanostat()
