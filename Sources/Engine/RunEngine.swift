@@ -1,18 +1,5 @@
 import Domain
 
-/// What the engine asks of the galvanostat.
-public enum InstrumentCommand: Sendable, Hashable {
-    case applyCurrent(Double)
-    case openCircuit
-    /// Measure one impedance spectrum and hand it to ``RunEngine/impedanceMeasured(_:)``.
-    case measureImpedance(ImpedanceSettings)
-    /// Set the working electrode's potential (a hold, or a sweep from the moment of the command) and measure the
-    /// current.
-    case applyPotential(PotentialProgram)
-    /// Write the temperature controller's setpoint (in C) and enable its output; the cell stays at open circuit.
-    case setTemperature(Double)
-}
-
 /// An impedance spectrum placed in its run: the step that measured it.
 public struct RecordedSpectrum: Sendable, Hashable {
     public var stepIndex: Int

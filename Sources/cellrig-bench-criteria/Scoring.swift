@@ -130,7 +130,7 @@ func run(_ scenario: Scenario, candidates: [Candidate]) throws -> RunScore {
     var current_A = 0.0
     func apply(_ output: EngineOutput) {
         for command in output.commands {
-            current_A = benchCurrent(after: command, current_A)
+            current_A = command.cellCurrent(after: current_A)
         }
     }
     apply(engine.start(at: 0))
@@ -222,15 +222,5 @@ func printProgress(_ score: RunScore, candidates: [Candidate]) {
         print(
             "\(score.scenario.label) onset \(score.onset_s.map { formatNumber($0, significantDigits: 6) } ?? "-"): "
                 + marks.joined(separator: "; "))
-    }
-}
-
-/// The current the benchmark's cell carries after `command`: the current it sets, none at open circuit, during an
-/// impedance step or under potential control (not benchmarked), unchanged by a temperature setpoint.
-func benchCurrent(after command: InstrumentCommand, _ current_A: Double) -> Double {
-    switch command {
-    case .applyCurrent(let value): value
-    case .openCircuit, .measureImpedance, .applyPotential: 0
-    case .setTemperature: current_A
     }
 }

@@ -31,7 +31,7 @@ func printTiming(families: [BenchFamily]) {
                 let elapsed = seconds(start.duration(to: clock.now))
                 all.append(elapsed)
                 for command in output.commands {
-                    current_A = benchCurrent(after: command, current_A)
+                    current_A = command.cellCurrent(after: current_A)
                 }
                 if output.outcome?.state == .stopped { tripping.append(elapsed) }
                 if endAfter_s == .infinity, let onset = setUp.cell.onset_s { endAfter_s = onset + 900 }
@@ -102,7 +102,7 @@ func wholeRunIngestCost(families: [BenchFamily], withCriteria: Bool) -> [Double]
             let output = engine.ingest(sample)
             all.append(seconds(start.duration(to: clock.now)))
             for command in output.commands {
-                current_A = benchCurrent(after: command, current_A)
+                current_A = command.cellCurrent(after: current_A)
             }
         }
     }
@@ -117,7 +117,7 @@ func printTrace(_ scenario: Scenario, every: Int, from: Double, to: Double) thro
     var current_A = 0.0
     func apply(_ output: EngineOutput) {
         for command in output.commands {
-            current_A = benchCurrent(after: command, current_A)
+            current_A = command.cellCurrent(after: current_A)
         }
     }
     apply(engine.start(at: 0))
@@ -155,7 +155,7 @@ func printDump(_ scenario: Scenario, from: Double, to: Double) throws {
     var stepIndex = -1
     func apply(_ output: EngineOutput) {
         for command in output.commands {
-            current_A = benchCurrent(after: command, current_A)
+            current_A = command.cellCurrent(after: current_A)
         }
     }
     apply(engine.start(at: 0))

@@ -31,13 +31,7 @@ struct EngineHarness {
 
     mutating func apply(_ output: EngineOutput) {
         outputs.append(output)
-        for command in output.commands {
-            switch command {
-            case .applyCurrent(let current): current_A = current
-            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
-            case .setTemperature: break
-            }
-        }
+        for command in output.commands { current_A = command.cellCurrent(after: current_A) }
     }
 
     var events: [RunEvent] { outputs.flatMap(\.events) }

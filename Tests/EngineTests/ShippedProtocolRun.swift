@@ -25,13 +25,7 @@ func runProtocol(
     var events: [RunEvent] = []
     func apply(_ output: EngineOutput) {
         events += output.events
-        for command in output.commands {
-            switch command {
-            case .applyCurrent(let value): current_A = value
-            case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
-            case .setTemperature: break
-            }
-        }
+        for command in output.commands { current_A = command.cellCurrent(after: current_A) }
     }
     apply(engine.start(at: 0))
     while !engine.isFinished {

@@ -44,13 +44,7 @@ struct SyntheticRun {
         var current_A = 0.0
         func apply(_ output: EngineOutput) {
             verdicts += output.events.compactMap { $0.kind == .verdict ? $0.verdict : nil }
-            for command in output.commands {
-                switch command {
-                case .applyCurrent(let value): current_A = value
-                case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
-                case .setTemperature: break
-                }
-            }
+            for command in output.commands { current_A = command.cellCurrent(after: current_A) }
         }
         apply(engine.start(at: 0))
         var time_s = 0.0

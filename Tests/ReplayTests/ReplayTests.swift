@@ -105,13 +105,7 @@ struct ReplayTests {
         func apply(_ output: EngineOutput) {
             events += output.events
             if let recorded = output.recorded { samples.append(recorded) }
-            for command in output.commands {
-                switch command {
-                case .applyCurrent(let value): current_A = value
-                case .openCircuit, .measureImpedance, .applyPotential: current_A = 0
-                case .setTemperature: break
-                }
-            }
+            for command in output.commands { current_A = command.cellCurrent(after: current_A) }
         }
         apply(engine.start(at: 0))
         while !engine.isFinished {
