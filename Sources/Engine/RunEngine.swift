@@ -474,7 +474,7 @@ public struct RunEngine: Sendable {
         if let setpoint = step.temperatureSetpoint_C { output.commands.append(.setTemperature(setpoint)) }
         output.steps.append(record)
         output.events.append(
-            RunEvent(kind: .stepStarted, time_s: time_s, message: describe(step), stepIndex: step.index))
+            RunEvent(kind: .stepStarted, time_s: time_s, message: step.startMessage, stepIndex: step.index))
     }
 
     /// What the instrument does during `step`.
@@ -508,50 +508,4 @@ public struct RunEngine: Sendable {
         if let ccd = result.ccd_mA_cm2 { message += "; CCD \(formatNumber(ccd)) mA/cm2" }
         output.events.append(RunEvent(kind: .runEnded, time_s: time_s, message: message, verdict: result.verdict))
     }
-
-    private func describe(_ step: PlannedStep) -> String {
-        let where_ = step.cycle > 0 ? "cycle \(step.cycle) " : ""
-        switch step.kind {
-        case .rest:
-            guard let rule = step.relaxation else { return "step \(step.index): \(where_)rest" }
-            return "step \(step.index): \(where_)rest until |dV/dt| < "
-                + "\(formatNumber(rule.rate_V_s * 60e3)) mV/min for \(formatNumber(rule.hold_s)) s"
-        case .potentiostatic, .sweep:
-            return "step \(step.index): \(where_)\(step.kind.rawValue) \(step.potential?.summary ?? "")"
-        case .setTemperature, .wait:
-            var text = "step \(step.index): \(where_)\(step.kind.rawValue)"
-            if let setpoint = step.temperatureSetpoint_C { text += " to \(formatNumber(setpoint)) C" }
-            if let wait = step.wait {
-                text += ", at open circuit until " + wait.conditions.map(\.description).joined(separator: " and ")
-                if let timeout = wait.timeout_s { text += " (timeout \(formatSeconds(timeout)))" }
-            }
-            return text
-        case .impedance:
-            guard let impedance = step.impedance else { return "step \(step.index): \(where_)impedance" }
-            return "step \(step.index): \(where_)\(impedance.control.rawValue) impedance, "
-                + "\(formatNumber(impedance.startFrequency_Hz)) Hz to \(formatNumber(impedance.endFrequency_Hz)) Hz, "
-                + "\(impedance.pointCount) points"
-        default:
-            return "step \(step.index): \(where_)\(step.kind.rawValue) at "
-                + "\(formatNumber(step.currentDensity_mA_cm2)) mA/cm2 (\(formatNumber(step.current_A)) A)"
-        }
-    }
-}
-
-/// Why an engine could not be built for a protocol (plan or criteria), with the position of the step or criterion
-/// at fault when the protocol was read from a file.
-public struct EngineSetupError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var message: String
-    public var position: SourcePosition?
-
-    public init(message: String, position: SourcePosition? = nil) {
-        self.message = message
-        self.position = position
-    }
-
-    /// `line:column: key: message`, or the message alone without a position.
-    public var description: String { position.map { "\($0): \(message)" } ?? message }
-
-    /// `file:line:column: key: message`, the shape of every other error about a protocol file.
-    public func description(file: String) -> String { SourcePosition.locate(message, at: position, in: file) }
 }
